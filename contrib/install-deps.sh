@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages attachgate builds and tests with.
+# Idempotent and non-interactive: it asks apt only for what is missing, and it
+# preseeds Postfix's debconf question so the install never stops at a prompt.
+# Usage: contrib/install-deps.sh [--with-tests]   (as root, or through sudo)
+set -euo pipefail
+
+build_pkgs=(cmake g++ make pkg-config
+  libmilter-dev libgmime-3.0-dev libboost-dev libsqlite3-dev
+  libcurl4-openssl-dev libsodium-dev libmstch-dev libtoml11-dev
+  libcli11-dev nlohmann-json3-dev)
+test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3)
+
+want=("${build_pkgs[@]}")
+[ "${1:-}" = "--with-tests" ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+# Postfix must not configure itself as a live MTA here; tests run private instances.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+echo "postfix postfix/mailname string localhost" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

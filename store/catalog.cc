@@ -1,0 +1,69 @@
+// store/catalog.cc - opening the catalog and migrating its schema.
+#include "store/catalog.h"
+
+#include <iterator>
+
+#include "store/catalog_schema.h"
+
+namespace attachgate::store {
+
+int Catalog::latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+Result<Catalog> Catalog::open(const std::string& path) {
+  auto db = Db::open(path);
+  if (!db) return db.error();
+  Catalog catalog(std::move(db.value()));
+  // WAL: one writer and many readers, and readers never block the milter.
+  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+                             "PRAGMA foreign_keys = ON"}) {
+    if (auto s = catalog.db_.exec(pragma); !s)
+      return make_error(path + ": " + s.error().message);
+  }
+  if (auto s = catalog.migrate(path); !s) return s.error();
+  return catalog;
+}
+
+int Catalog::schema_version() {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "PRAGMA user_version");
+  auto row = st.step();
+  return row && *row ? static_cast<int>(st.int64(0)) : -1;
+}
+
+Status Catalog::migrate(const std::string& path) {
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return make_error(path + ": " + s.error().message);
+  int version = 0;
+  {
+    Stmt st(db_, "PRAGMA user_version");
+    auto row = st.step();
+    if (!row) return make_error(path + ": " + row.error().message);
+    version = static_cast<int>(st.int64(0));
+  }
+  const int latest = latest_schema_version();
+  if (version > latest)
+    return make_error(path + ": catalog schema version " + std::to_string(version) +
+                      " is newer than this attachgate knows (" + std::to_string(latest) +
+                      "); run a newer attachgate");
+  for (int v = version; v < latest; ++v) {
+    if (auto s = db_.exec(kMigrations[v]); !s)
+      return make_error(path + ": migration " + std::to_string(v + 1) + ": " + s.error().message);
+  }
+  if (version < latest) {
+    std::string set = "PRAGMA user_version = " + std::to_string(latest);
+    if (auto s = db_.exec(set.c_str()); !s) return make_error(path + ": " + s.error().message);
+  }
+  if (auto s = tx.commit(); !s) return make_error(path + ": " + s.error().message);
+  return {};
+}
+
+Result<std::int64_t> Catalog::count(const char* table) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT count(*) FROM ") + table;  // table names are ours
+  Stmt st(db_, sql.c_str());
+  auto row = st.step();
+  if (!row) return row.error();
+  return st.int64(0);
+}
+
+}  // namespace attachgate::store

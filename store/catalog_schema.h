@@ -1,0 +1,89 @@
+// store/catalog_schema.h - the catalog's migrations, oldest first.
+//
+// Migration N (1-based) takes user_version N-1 to N. Never edit a shipped
+// migration: add the next one.
+#pragma once
+
+namespace attachgate::store {
+
+inline constexpr const char* kMigrations[] = {
+    // 1: messages, recipients, files, links, link_files, events.
+    R"sql(
+CREATE TABLE messages (
+  id          INTEGER PRIMARY KEY,
+  public_id   TEXT NOT NULL UNIQUE,
+  queue_id    TEXT NOT NULL DEFAULT '',
+  sender      TEXT NOT NULL DEFAULT '',
+  subject     TEXT NOT NULL DEFAULT '',
+  auth_user   TEXT NOT NULL DEFAULT '',
+  client_addr TEXT NOT NULL DEFAULT '',
+  outcome     TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX messages_queue_id ON messages(queue_id);
+CREATE INDEX messages_created ON messages(created_at);
+
+CREATE TABLE recipients (
+  id         INTEGER PRIMARY KEY,
+  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  address    TEXT NOT NULL
+);
+CREATE INDEX recipients_message ON recipients(message_id);
+
+CREATE TABLE files (
+  id           INTEGER PRIMARY KEY,
+  public_id    TEXT NOT NULL UNIQUE,
+  message_id   INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  filename     TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size         INTEGER NOT NULL CHECK (size >= 0),
+  sha256       TEXT NOT NULL,
+  blob_id      TEXT NOT NULL UNIQUE,
+  state        TEXT NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'missing', 'purged')),
+  created_at   INTEGER NOT NULL
+);
+CREATE INDEX files_message ON files(message_id);
+
+CREATE TABLE links (
+  id            INTEGER PRIMARY KEY,
+  message_id    INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  token_hash    BLOB NOT NULL UNIQUE,
+  pixel_id      TEXT NOT NULL UNIQUE,
+  recipient     TEXT,
+  expires_at    INTEGER NOT NULL,
+  max_downloads INTEGER NOT NULL CHECK (max_downloads >= 1),
+  code_hash     TEXT,
+  track_opens   INTEGER NOT NULL DEFAULT 1,
+  failed_codes  INTEGER NOT NULL DEFAULT 0,
+  locked_until  INTEGER NOT NULL DEFAULT 0,
+  revoked_at    INTEGER,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX links_message ON links(message_id);
+
+CREATE TABLE link_files (
+  link_id   INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+  file_id   INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  downloads INTEGER NOT NULL DEFAULT 0 CHECK (downloads >= 0),
+  PRIMARY KEY (link_id, file_id)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY,
+  message_id  INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+  file_id     INTEGER REFERENCES files(id) ON DELETE SET NULL,
+  link_id     INTEGER REFERENCES links(id) ON DELETE SET NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('offloaded', 'delivered', 'deferred', 'bounced',
+                'opened', 'viewed', 'downloaded', 'denied', 'expired', 'revoked', 'purged')),
+  at          INTEGER NOT NULL,
+  recipient   TEXT NOT NULL DEFAULT '',
+  remote_addr TEXT NOT NULL DEFAULT '',
+  user_agent  TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_message ON events(message_id, at);
+CREATE INDEX events_at ON events(at);
+)sql",
+};
+
+}  // namespace attachgate::store

@@ -1,0 +1,120 @@
+// store/catalog_write.cc - the catalog's writes: offloads, events, claims.
+#include <string>
+
+#include "store/catalog.h"
+#include "store/secrets.h"
+#include "util/units.h"
+
+namespace attachgate::store {
+namespace {
+
+Status insert_event(Db& db, const EventRecord& e) {
+  Stmt st(db,
+          "INSERT INTO events (message_id, file_id, link_id, kind, at, recipient, remote_addr,"
+          " user_agent, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  st.bind(1, e.message_id).bind(2, e.file_id).bind(3, e.link_id)
+      .bind(4, to_string(e.kind)).bind(5, e.at).bind(6, e.recipient).bind(7, e.remote_addr)
+      .bind(8, e.user_agent).bind(9, e.detail);
+  return st.run();
+}
+
+}  // namespace
+
+Result<OffloadIds> Catalog::record_offload(const Offload& o) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  OffloadIds ids;
+  ids.message_public_id = new_public_id();
+  {
+    Stmt st(db_,
+            "INSERT INTO messages (public_id, queue_id, sender, subject, auth_user, client_addr,"
+            " outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    st.bind(1, ids.message_public_id).bind(2, o.message.queue_id).bind(3, o.message.sender)
+        .bind(4, o.message.subject).bind(5, o.message.auth_user).bind(6, o.message.client_addr)
+        .bind(7, o.message.outcome).bind(8, o.now);
+    if (auto s = st.run(); !s) return s.error();
+    ids.message_id = db_.last_insert_id();
+  }
+  for (const auto& rcpt : o.message.recipients) {
+    Stmt st(db_, "INSERT INTO recipients (message_id, address) VALUES (?1, ?2)");
+    if (auto s = st.bind(1, ids.message_id).bind(2, rcpt).run(); !s) return s.error();
+  }
+  std::vector<std::int64_t> file_ids;
+  std::uint64_t bytes = 0;
+  for (const auto& f : o.files) {
+    Stmt st(db_,
+            "INSERT INTO files (public_id, message_id, filename, content_type, size, sha256,"
+            " blob_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    std::string public_id = new_public_id();
+    st.bind(1, public_id).bind(2, ids.message_id).bind(3, f.filename).bind(4, f.content_type)
+        .bind(5, static_cast<std::int64_t>(f.blob.size)).bind(6, f.blob.sha256)
+        .bind(7, f.blob.id).bind(8, o.now);
+    if (auto s = st.run(); !s) return s.error();
+    file_ids.push_back(db_.last_insert_id());
+    ids.file_public_ids.push_back(std::move(public_id));
+    bytes += f.blob.size;
+  }
+  for (const auto& l : o.links) {
+    Stmt st(db_,
+            "INSERT INTO links (message_id, token_hash, pixel_id, recipient, expires_at,"
+            " max_downloads, code_hash, track_opens, created_at)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    st.bind(1, ids.message_id).bind_blob(2, l.token_hash).bind(3, l.pixel_id)
+        .bind(4, l.recipient).bind(5, l.expires_at).bind(6, l.max_downloads)
+        .bind(7, l.code_hash).bind(8, l.track_opens ? 1 : 0).bind(9, o.now);
+    if (auto s = st.run(); !s) return s.error();
+    std::int64_t link_id = db_.last_insert_id();
+    ids.link_ids.push_back(link_id);
+    for (auto file_id : file_ids) {
+      Stmt lf(db_, "INSERT INTO link_files (link_id, file_id) VALUES (?1, ?2)");
+      if (auto s = lf.bind(1, link_id).bind(2, file_id).run(); !s) return s.error();
+    }
+  }
+  EventRecord event;
+  event.message_id = ids.message_id;
+  event.kind = EventKind::offloaded;
+  event.at = o.now;
+  event.detail = std::to_string(o.files.size()) + " files, " + format_size(bytes);
+  if (auto s = insert_event(db_, event); !s) return s.error();
+  if (auto s = tx.commit(); !s) return s.error();
+  return ids;
+}
+
+Result<std::int64_t> Catalog::add_event(const EventRecord& event) {
+  std::lock_guard lock(mu_);
+  if (auto s = insert_event(db_, event); !s) return s.error();
+  return db_.last_insert_id();
+}
+
+Result<Claim> Catalog::claim_download(std::int64_t link_id, std::int64_t file_id,
+                                      std::int64_t now) {
+  std::lock_guard lock(mu_);
+  // The whole decision is this one statement: SQLite runs it under the
+  // database write lock, so the row count says who won.
+  Stmt st(db_,
+          "UPDATE link_files SET downloads = downloads + 1"
+          " WHERE link_id = ?1 AND file_id = ?2"
+          "   AND downloads < (SELECT max_downloads FROM links"
+          "                    WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?3)"
+          "   AND EXISTS (SELECT 1 FROM files WHERE id = ?2 AND state = 'stored')");
+  if (auto s = st.bind(1, link_id).bind(2, file_id).bind(3, now).run(); !s) return s.error();
+  if (db_.changes() == 1) return Claim::won;
+  // Lost: say why, for the 410 page. Reading after the fact is fine here;
+  // only the UPDATE above decides.
+  Stmt why(db_,
+           "SELECT lf.downloads >= l.max_downloads FROM link_files lf JOIN links l"
+           " ON l.id = lf.link_id WHERE lf.link_id = ?1 AND lf.file_id = ?2");
+  auto row = why.bind(1, link_id).bind(2, file_id).step();
+  if (!row) return row.error();
+  return *row && why.int64(0) ? Claim::used_up : Claim::unavailable;
+}
+
+Result<bool> Catalog::mark_blob_missing(const std::string& blob_id) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "UPDATE files SET state = 'missing' WHERE blob_id = ?1 AND state = 'stored'");
+  if (auto s = st.bind(1, blob_id).run(); !s) return s.error();
+  return db_.changes() == 1;
+}
+
+}  // namespace attachgate::store

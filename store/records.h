@@ -1,0 +1,125 @@
+// store/records.h - the catalog's rows as plain structs.
+//
+// These are the nouns of DESIGN.md: message, file, link, event. Text in them
+// (sender, subject, filename) came from mail and is untrusted: whoever shows
+// it escapes it for its medium. A link never carries its token, only the
+// token's keyed hash.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/blob_store.h"
+
+namespace attachgate::store {
+
+enum class EventKind {
+  offloaded, delivered, deferred, bounced, opened, viewed, downloaded,
+  denied, expired, revoked, purged
+};
+std::string_view to_string(EventKind kind);
+std::optional<EventKind> event_kind_from(std::string_view text);
+
+struct MessageRecord {
+  std::int64_t id = 0;
+  std::string public_id, queue_id, sender, subject, auth_user, client_addr, outcome;
+  std::int64_t created_at = 0;
+};
+
+struct FileRecord {
+  std::int64_t id = 0;
+  std::string public_id;
+  std::int64_t message_id = 0;
+  std::string filename, content_type;
+  std::uint64_t size = 0;
+  std::string sha256, blob_id;
+  std::string state;  // stored | missing | purged
+  std::int64_t created_at = 0;
+};
+
+struct LinkRecord {
+  std::int64_t id = 0, message_id = 0;
+  std::optional<std::string> recipient;  // none: the message's link for all recipients
+  std::string pixel_id;
+  std::int64_t expires_at = 0;
+  int max_downloads = 1;
+  std::optional<std::string> code_hash;
+  bool track_opens = true;
+  int failed_codes = 0;
+  std::int64_t locked_until = 0;
+  std::optional<std::int64_t> revoked_at;
+  std::int64_t created_at = 0;
+};
+
+struct LinkFile {
+  FileRecord file;
+  int downloads = 0;
+};
+
+struct EventRecord {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> message_id, file_id, link_id;
+  EventKind kind = EventKind::offloaded;
+  std::int64_t at = 0;
+  std::string recipient, remote_addr, user_agent, detail;
+};
+
+// ---- what callers hand in ---------------------------------------------------
+
+struct NewMessage {
+  std::string queue_id, sender, subject, auth_user, client_addr;
+  std::vector<std::string> recipients;
+  std::string outcome = "offloaded";
+};
+
+struct NewFile {
+  std::string filename, content_type;
+  BlobInfo blob;
+};
+
+struct NewLink {
+  std::string token_hash;  // TokenHasher::hash(token)
+  std::string pixel_id;
+  std::optional<std::string> recipient;
+  std::int64_t expires_at = 0;
+  int max_downloads = 1;
+  std::optional<std::string> code_hash;
+  bool track_opens = true;
+};
+
+struct Offload {
+  NewMessage message;
+  std::vector<NewFile> files;
+  std::vector<NewLink> links;  // each link grants every file
+  std::int64_t now = 0;
+};
+
+struct OffloadIds {
+  std::int64_t message_id = 0;
+  std::string message_public_id;
+  std::vector<std::string> file_public_ids;
+  std::vector<std::int64_t> link_ids;
+};
+
+// ---- what reports read ------------------------------------------------------
+
+struct MessageSummary {
+  MessageRecord message;
+  int recipients = 0, files = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct MessageDetail {
+  MessageRecord message;
+  std::vector<std::string> recipients;
+  std::vector<FileRecord> files;
+  std::vector<LinkRecord> links;
+  std::vector<EventRecord> events;
+  // downloads[i][j]: downloads of files[j] through links[i]
+  std::vector<std::vector<int>> downloads;
+};
+
+}  // namespace attachgate::store

@@ -1,0 +1,211 @@
+// Tests store/catalog*.cc: migrations, the offload transaction, token
+// lookup by hash, and the one-time download claim under racing threads.
+#include "store/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "store/secrets.h"
+#include "tests/support/temp_dir.h"
+
+namespace attachgate::store {
+namespace {
+
+constexpr std::int64_t kNow = 1'790'000'000;
+
+Offload sample_offload(const TokenHasher& hasher, const std::string& token, int max_downloads = 1,
+                       std::vector<std::string> blob_ids = {std::string(32, 'a')}) {
+  Offload o;
+  o.now = kNow;
+  o.message = {"4F2A1B3C", "alice@example.org", "Quarterly report", "alice", "192.0.2.7",
+               {"bob@example.net", "carol@example.com"}, "offloaded"};
+  for (const auto& id : blob_ids)
+    o.files.push_back({"report.pdf", "application/pdf", BlobInfo{id, 1234, std::string(64, '0')}});
+  NewLink link;
+  link.token_hash = hasher.hash(token);
+  link.pixel_id = new_public_id(16);
+  link.expires_at = kNow + 7 * 86400;
+  link.max_downloads = max_downloads;
+  o.links.push_back(link);
+  return o;
+}
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Catalog::open(dir_ / "catalog.db");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    catalog_.emplace(std::move(*c));
+  }
+  testing::TempDir dir_;
+  std::optional<Catalog> catalog_;
+  TokenHasher hasher_{Key{}};
+};
+
+TEST_F(CatalogTest, MigratesFromEmptyToLatest) {
+  EXPECT_EQ(catalog_->schema_version(), Catalog::latest_schema_version());
+  EXPECT_GE(Catalog::latest_schema_version(), 1);
+  for (const char* table : {"messages", "recipients", "files", "links", "link_files", "events"})
+    EXPECT_EQ(catalog_->count(table).value(), 0) << table;
+  // Reopening an up-to-date catalog migrates nothing and keeps the rows.
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token())).ok());
+  auto again = Catalog::open(dir_ / "catalog.db");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->count("messages").value(), 1);
+}
+
+TEST_F(CatalogTest, RefusesCatalogFromNewerVersion) {
+  {
+    auto db = Db::open(dir_ / "catalog.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("PRAGMA user_version = 999").ok());
+  }
+  auto c = Catalog::open(dir_ / "catalog.db");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("schema version 999 is newer"), std::string::npos);
+}
+
+TEST_F(CatalogTest, OffloadIsRecordedWholeAndFoundByTokenHash) {
+  const std::string token = new_token();
+  auto ids = catalog_->record_offload(sample_offload(hasher_, token));
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_EQ(catalog_->count("recipients").value(), 2);
+  EXPECT_EQ(catalog_->count("events").value(), 1);
+
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token));
+  ASSERT_TRUE(link.ok());
+  ASSERT_TRUE(link->has_value());
+  EXPECT_EQ((*link)->message_id, ids->message_id);
+  EXPECT_FALSE(catalog_->find_link_by_token_hash(hasher_.hash(new_token()))->has_value());
+  // The token itself is nowhere in the database file.
+  auto db = Db::open(dir_ / "catalog.db");
+  Stmt st(*db, "SELECT count(*) FROM links WHERE token_hash = ?1 OR CAST(token_hash AS TEXT) = ?1");
+  ASSERT_TRUE(st.bind(1, token).step().value());
+  EXPECT_EQ(st.int64(0), 0);
+
+  auto detail = catalog_->show_message(ids->message_public_id);
+  ASSERT_TRUE(detail.ok() && detail->has_value());
+  EXPECT_EQ((*detail)->message.queue_id, "4F2A1B3C");
+  EXPECT_EQ((*detail)->recipients.size(), 2u);
+  ASSERT_EQ((*detail)->files.size(), 1u);
+  EXPECT_EQ((*detail)->files[0].filename, "report.pdf");
+  ASSERT_EQ((*detail)->events.size(), 1u);
+  EXPECT_EQ((*detail)->events[0].kind, EventKind::offloaded);
+  // Also found by queue id; unknown ids are "not found", not an error.
+  EXPECT_TRUE(catalog_->show_message("4F2A1B3C")->has_value());
+  EXPECT_FALSE(catalog_->show_message("nope")->has_value());
+}
+
+TEST_F(CatalogTest, FailedOffloadRollsBackEveryRow) {
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token())).ok());
+  // Two files with the same blob id violate UNIQUE half-way through.
+  auto bad = sample_offload(hasher_, new_token(), 1, {std::string(32, 'b'), std::string(32, 'b')});
+  auto ids = catalog_->record_offload(bad);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_EQ(catalog_->count("messages").value(), 1);
+  EXPECT_EQ(catalog_->count("recipients").value(), 2);
+  EXPECT_EQ(catalog_->count("files").value(), 1);
+  EXPECT_EQ(catalog_->count("links").value(), 1);
+  EXPECT_EQ(catalog_->count("events").value(), 1);
+  // The connection is usable afterwards.
+  EXPECT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token(), 1, {std::string(32, 'c')})).ok());
+}
+
+TEST_F(CatalogTest, ClaimHonoursLimitExpiryAndRevocation) {
+  const std::string token = new_token();
+  auto ids = catalog_->record_offload(sample_offload(hasher_, token, 2));
+  ASSERT_TRUE(ids.ok());
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
+  auto files = catalog_->link_files(link.id);
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+  const auto file_id = (*files)[0].file.id;
+  EXPECT_EQ(catalog_->claim_download(link.id, file_id, link.expires_at).value(), Claim::unavailable);
+  EXPECT_EQ(catalog_->claim_download(link.id, file_id, kNow).value(), Claim::won);
+  EXPECT_EQ(catalog_->claim_download(link.id, file_id, kNow).value(), Claim::won);
+  EXPECT_EQ(catalog_->claim_download(link.id, file_id, kNow).value(), Claim::used_up);
+  EXPECT_EQ(catalog_->link_files(link.id).value()[0].downloads, 2);
+  EXPECT_EQ(catalog_->claim_download(link.id, file_id + 999, kNow).value(), Claim::unavailable);
+}
+
+// Every thread opens its own connection, as separate processes would, so
+// only SQLite's locking and the guarded UPDATE stand between them.
+TEST_F(CatalogTest, OneTimeClaimUnder32RacingThreadsHasExactlyOneWinner) {
+  const std::string token = new_token();
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, token, 1)).ok());
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
+  const auto file_id = catalog_->link_files(link.id).value()[0].file.id;
+
+  std::atomic<int> winners{0}, losers{0}, errors{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i) {
+    threads.emplace_back([&] {
+      auto c = Catalog::open(dir_ / "catalog.db");
+      if (!c) { ++errors; return; }
+      while (!go) std::this_thread::yield();
+      auto claim = c->claim_download(link.id, file_id, kNow);
+      if (!claim) ++errors;
+      else if (*claim == Claim::won) ++winners;
+      else ++losers;
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(losers.load(), 31);
+  EXPECT_EQ(catalog_->link_files(link.id).value()[0].downloads, 1);
+}
+
+TEST_F(CatalogTest, SharedConnectionAlsoHasExactlyOneWinner) {
+  const std::string token = new_token();
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, token, 1)).ok());
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
+  const auto file_id = catalog_->link_files(link.id).value()[0].file.id;
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i)
+    threads.emplace_back([&] {
+      if (catalog_->claim_download(link.id, file_id, kNow).value() == Claim::won) ++winners;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+TEST_F(CatalogTest, ListsNewestFirstWithTotals) {
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token(), 1, {std::string(32, '1')})).ok());
+  auto second = sample_offload(hasher_, new_token(), 1, {std::string(32, '2'), std::string(32, '3')});
+  second.now = kNow + 10;
+  second.message.queue_id = "AAAA";
+  ASSERT_TRUE(catalog_->record_offload(second).ok());
+  auto list = catalog_->list_messages(10);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].message.queue_id, "AAAA");
+  EXPECT_EQ((*list)[0].files, 2);
+  EXPECT_EQ((*list)[0].bytes, 2468u);
+  EXPECT_EQ((*list)[0].recipients, 2);
+  EXPECT_EQ(catalog_->list_messages(1)->size(), 1u);
+}
+
+TEST_F(CatalogTest, EventsAreAppendedAndShown) {
+  auto ids = catalog_->record_offload(sample_offload(hasher_, new_token()));
+  ASSERT_TRUE(ids.ok());
+  EventRecord e;
+  e.message_id = ids->message_id;
+  e.kind = EventKind::viewed;
+  e.at = kNow + 5;
+  e.remote_addr = "198.51.100.4";
+  e.user_agent = "Mozilla/5.0 '; DROP TABLE events; --";
+  ASSERT_TRUE(catalog_->add_event(e).ok());
+  auto detail = catalog_->show_message(ids->message_public_id).value().value();
+  ASSERT_EQ(detail.events.size(), 2u);
+  EXPECT_EQ(detail.events[1].kind, EventKind::viewed);
+  EXPECT_EQ(detail.events[1].user_agent, e.user_agent);
+}
+
+}  // namespace
+}  // namespace attachgate::store

@@ -1,0 +1,92 @@
+// Tests store/reconcile.cc: what a crash leaves behind is put right at start.
+#include "store/reconcile.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/secrets.h"
+#include "store/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace attachgate::store {
+namespace {
+
+BlobInfo put(const BlobStore& blobs, const std::string& data) {
+  auto w = blobs.create();
+  EXPECT_TRUE(w.ok());
+  EXPECT_TRUE(w->write(data.data(), data.size()).ok());
+  return w->commit().value();
+}
+
+Offload offload_of(const BlobInfo& blob, const TokenHasher& hasher) {
+  Offload o;
+  o.now = 1'790'000'000;
+  o.message.queue_id = "Q1";
+  o.files.push_back({"a.bin", "application/octet-stream", blob});
+  NewLink link;
+  link.token_hash = hasher.hash(new_token());
+  link.pixel_id = new_public_id(16);
+  link.expires_at = o.now + 3600;
+  o.links.push_back(link);
+  return o;
+}
+
+TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  // A child process writes a blob and dies before commit(): no destructor runs.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto w = (*store)->blobs.create();
+    std::string data(300'000, 'z');
+    if (!w || !w->write(data.data(), data.size())) ::_exit(1);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ((*store)->blobs.list_temp_files().size(), 1u);
+
+  // Too young to touch: a live writer in another process may own it.
+  auto young = reconcile((*store)->blobs, (*store)->catalog, 3600);
+  ASSERT_TRUE(young.ok());
+  EXPECT_TRUE(young->removed_temp_files.empty());
+  auto report = reconcile((*store)->blobs, (*store)->catalog, 0);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->removed_temp_files.size(), 1u);
+  EXPECT_TRUE((*store)->blobs.list_temp_files().empty());
+}
+
+TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  auto& s = **store;
+  BlobInfo kept = put(s.blobs, "recorded");
+  BlobInfo orphan = put(s.blobs, "never recorded: its transaction rolled back");
+  BlobInfo lost = put(s.blobs, "recorded, then its file vanished");
+  ASSERT_TRUE(s.catalog.record_offload(offload_of(kept, s.tokens)).ok());
+  ASSERT_TRUE(s.catalog.record_offload(offload_of(lost, s.tokens)).ok());
+  ASSERT_TRUE(s.blobs.remove(lost.id).ok());
+
+  auto report = reconcile(s.blobs, s.catalog, 0);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->removed_orphan_blobs, std::vector<std::string>{orphan.id});
+  EXPECT_EQ(report->missing_blobs, std::vector<std::string>{lost.id});
+  EXPECT_TRUE(s.blobs.exists(kept.id));
+  EXPECT_FALSE(s.blobs.exists(orphan.id));
+  auto detail = s.catalog.show_message("Q1");
+  ASSERT_TRUE(detail.ok());
+  // The newest Q1 is the one whose blob was lost.
+  EXPECT_EQ((*detail)->files[0].state, "missing");
+  // A second pass finds nothing more to do.
+  auto again = reconcile(s.blobs, s.catalog, 0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->removed_orphan_blobs.empty() && again->missing_blobs.empty());
+}
+
+}  // namespace
+}  // namespace attachgate::store
