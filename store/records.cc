@@ -27,4 +27,22 @@ std::optional<EventKind> event_kind_from(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(LinkState state) {
+  switch (state) {
+    case LinkState::active: return "active";
+    case LinkState::expired: return "expired";
+    case LinkState::revoked: return "revoked";
+    case LinkState::used_up: return "used up";
+  }
+  panic("unknown LinkState");
+}
+
+LinkState link_state(const LinkRecord& link, const std::vector<int>& downloads, std::int64_t now) {
+  if (link.revoked_at) return LinkState::revoked;
+  if (now >= link.expires_at) return LinkState::expired;
+  bool any_left = false;
+  for (int d : downloads) any_left = any_left || d < link.max_downloads;
+  return any_left ? LinkState::active : LinkState::used_up;
+}
+
 }  // namespace attachgate::store

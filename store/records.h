@@ -67,6 +67,11 @@ struct EventRecord {
   std::string recipient, remote_addr, user_agent, detail;
 };
 
+enum class LinkState { active, expired, revoked, used_up };
+std::string_view to_string(LinkState state);
+// Revoked beats expired beats used up: the 410 page names the first that holds.
+LinkState link_state(const LinkRecord& link, const std::vector<int>& downloads, std::int64_t now);
+
 // ---- what callers hand in ---------------------------------------------------
 
 struct NewMessage {

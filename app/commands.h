@@ -1,0 +1,23 @@
+// app/commands.h - each subcommand registers itself on the CLI11 app.
+//
+// A subcommand's callback returns the process exit status: 0 done,
+// 1 it ran and found a problem (check), 2 it could not run (bad config,
+// unreadable catalog). Messages for people go to stderr; reports to stdout.
+#pragma once
+
+#include <functional>
+
+#include "app/options.h"
+
+namespace CLI { class App; }
+
+namespace attachgate::app {
+
+using Runner = std::function<int()>;
+
+// Each returns the runner to call if its subcommand was chosen.
+Runner add_check_command(CLI::App& app, GlobalOptions& options);
+Runner add_list_command(CLI::App& app, GlobalOptions& options);
+Runner add_show_command(CLI::App& app, GlobalOptions& options);
+
+}  // namespace attachgate::app

@@ -1,0 +1,74 @@
+// app/options.cc - see options.h.
+#include "app/options.h"
+
+#include <CLI/CLI.hpp>
+#include <sys/stat.h>
+
+namespace attachgate::app {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+void add_global_options(CLI::App& app, GlobalOptions& o) {
+  app.add_option("-c,--config", o.config_path,
+                 "Service settings (TOML). Default conf/attachgate.toml; if that file does "
+                 "not exist, the embedded defaults")
+      ->each([&o](const std::string&) { o.config_given = true; });
+  app.add_option("-p,--policy", o.policy_path,
+                 "Policy rules (TOML). Default: policy.toml beside the config file; if that "
+                 "does not exist, the embedded default policy");
+  app.add_option("--state-dir", o.overrides.state_dir, "Override state_dir (catalog, blobs, keys)");
+  app.add_option("--milter-socket", o.overrides.milter_socket,
+                 "Override the milter socket, e.g. unix:./var/milter.sock or inet:8891@127.0.0.1");
+  app.add_option("--listen", o.overrides.listen, "Override the HTTP listen address, host:port");
+  app.add_option("--public-url", o.overrides.public_url,
+                 "Override the public base URL put in links, e.g. https://files.example.org");
+}
+
+std::string policy_path(const GlobalOptions& o) {
+  return o.policy_path ? *o.policy_path : dir_of(o.config_path) + "/policy.toml";
+}
+
+Result<config::ServiceConfig> load_service(const GlobalOptions& o) {
+  std::vector<config::Problem> problems = config::check_overrides(o.overrides);
+  config::ServiceConfig service;
+  if (o.config_given || exists(o.config_path)) {
+    auto loaded = config::load_service_config(o.config_path);
+    problems.insert(problems.end(), loaded.problems.begin(), loaded.problems.end());
+    if (loaded.value) service = *loaded.value;
+  }
+  if (!problems.empty()) return make_error(config::format_problems(problems));
+  return config::apply(std::move(service), o.overrides);
+}
+
+Result<Loaded> load_all(const GlobalOptions& o) {
+  auto service = load_service(o);
+  std::string errors = service ? "" : service.error().message;
+  std::shared_ptr<const config::Policy> policy;
+  const std::string path = policy_path(o);
+  if (o.policy_path || exists(path)) {
+    auto loaded = config::load_policy(path);
+    if (loaded.ok()) {
+      policy = std::make_shared<const config::Policy>(std::move(*loaded.value));
+    } else {
+      if (!errors.empty()) errors += "\n";
+      errors += config::format_problems(loaded.problems);
+    }
+  } else {
+    policy = std::make_shared<const config::Policy>(config::default_policy());
+  }
+  if (!errors.empty()) return make_error(errors);
+  return Loaded{std::move(*service), std::move(policy)};
+}
+
+}  // namespace attachgate::app

@@ -1,0 +1,139 @@
+// app/render.cc - see render.h.
+#include "app/render.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "util/text.h"
+#include "util/units.h"
+
+namespace attachgate::app {
+namespace {
+
+using nlohmann::json;
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+json message_json(const store::MessageRecord& m) {
+  return {{"id", m.public_id},       {"queue_id", m.queue_id},   {"sender", m.sender},
+          {"subject", m.subject},    {"auth_user", m.auth_user}, {"client_addr", m.client_addr},
+          {"outcome", m.outcome},    {"created_at", iso_time(m.created_at)}};
+}
+
+}  // namespace
+
+std::string iso_time(std::int64_t t) {
+  std::string s = format_time(t);
+  s[10] = 'T';
+  return s + "Z";
+}
+
+std::string list_text(const std::vector<store::MessageSummary>& messages) {
+  if (messages.empty()) return "no messages in the catalog yet\n";
+  std::ostringstream out;
+  out << pad("ID", 18) << pad("QUEUE ID", 14) << pad("DATE (UTC)", 21) << pad("FILES", 7)
+      << pad("SIZE", 10) << pad("RCPTS", 7) << "SENDER / SUBJECT\n";
+  for (const auto& s : messages) {
+    out << pad(s.message.public_id, 18) << pad(terminal_safe(s.message.queue_id, 12), 14)
+        << pad(format_time(s.message.created_at), 21) << pad(std::to_string(s.files), 7)
+        << pad(format_size(s.bytes), 10) << pad(std::to_string(s.recipients), 7)
+        << terminal_safe(s.message.sender, 60) << " / " << terminal_safe(s.message.subject, 60)
+        << "\n";
+  }
+  return out.str();
+}
+
+json list_json(const std::vector<store::MessageSummary>& messages) {
+  json out = json::array();
+  for (const auto& s : messages) {
+    json m = message_json(s.message);
+    m["recipients"] = s.recipients;
+    m["files"] = s.files;
+    m["bytes"] = s.bytes;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::string show_text(const store::MessageDetail& d, std::int64_t now) {
+  std::ostringstream out;
+  const auto& m = d.message;
+  out << "message " << m.public_id << " (queue id " << terminal_safe(m.queue_id) << ")\n"
+      << "  from:     " << terminal_safe(m.sender) << "\n"
+      << "  subject:  " << terminal_safe(m.subject) << "\n"
+      << "  date:     " << format_time(m.created_at) << " UTC\n"
+      << "  outcome:  " << m.outcome << "\n";
+  if (!m.auth_user.empty()) out << "  auth:     " << terminal_safe(m.auth_user) << "\n";
+  out << "  to:       ";
+  for (std::size_t i = 0; i < d.recipients.size(); ++i)
+    out << (i ? ", " : "") << terminal_safe(d.recipients[i]);
+  out << "\nfiles:\n";
+  for (const auto& f : d.files)
+    out << "  " << f.public_id << "  " << terminal_safe(f.filename, 80) << "  "
+        << format_size(f.size) << "  " << terminal_safe(f.content_type, 60) << "  sha256 "
+        << f.sha256 << (f.state == "stored" ? "" : "  [" + f.state + "]") << "\n";
+  out << "links:\n";
+  for (std::size_t i = 0; i < d.links.size(); ++i) {
+    const auto& l = d.links[i];
+    out << "  link " << l.id << (l.recipient ? " for " + terminal_safe(*l.recipient) : "")
+        << ": " << to_string(store::link_state(l, d.downloads[i], now)) << ", expires "
+        << format_time(l.expires_at) << " UTC, " << l.max_downloads << " download"
+        << (l.max_downloads == 1 ? "" : "s") << " per file"
+        << (l.code_hash ? ", access code" : "") << (l.track_opens ? ", open tracking" : "")
+        << "\n";
+    for (std::size_t j = 0; j < d.files.size(); ++j)
+      out << "    " << terminal_safe(d.files[j].filename, 60) << ": " << d.downloads[i][j] << " of "
+          << l.max_downloads << " downloaded\n";
+  }
+  out << "events:\n";
+  for (const auto& e : d.events) {
+    out << "  " << format_time(e.at) << "  " << pad(std::string(to_string(e.kind)), 11);
+    if (!e.recipient.empty()) out << " " << terminal_safe(e.recipient);
+    if (!e.remote_addr.empty()) out << " from " << terminal_safe(e.remote_addr, 60);
+    if (!e.detail.empty()) out << "  " << terminal_safe(e.detail);
+    out << "\n";
+  }
+  return out.str();
+}
+
+json show_json(const store::MessageDetail& d, std::int64_t now) {
+  json out;
+  out["message"] = message_json(d.message);
+  out["recipients"] = d.recipients;
+  out["files"] = json::array();
+  for (const auto& f : d.files)
+    out["files"].push_back({{"id", f.public_id}, {"filename", f.filename},
+                            {"content_type", f.content_type}, {"size", f.size},
+                            {"sha256", f.sha256}, {"state", f.state}});
+  out["links"] = json::array();
+  for (std::size_t i = 0; i < d.links.size(); ++i) {
+    const auto& l = d.links[i];
+    json downloads = json::object();
+    for (std::size_t j = 0; j < d.files.size(); ++j) downloads[d.files[j].public_id] = d.downloads[i][j];
+    out["links"].push_back({{"id", l.id},
+                            {"recipient", l.recipient ? json(*l.recipient) : json(nullptr)},
+                            {"state", to_string(store::link_state(l, d.downloads[i], now))},
+                            {"expires_at", iso_time(l.expires_at)},
+                            {"max_downloads", l.max_downloads},
+                            {"access_code", l.code_hash.has_value()},
+                            {"track_opens", l.track_opens},
+                            {"revoked_at", l.revoked_at ? json(iso_time(*l.revoked_at)) : json(nullptr)},
+                            {"downloads", downloads}});
+  }
+  out["events"] = json::array();
+  for (const auto& e : d.events)
+    out["events"].push_back({{"at", iso_time(e.at)}, {"kind", to_string(e.kind)},
+                             {"recipient", e.recipient}, {"remote_addr", e.remote_addr},
+                             {"user_agent", e.user_agent}, {"detail", e.detail}});
+  return out;
+}
+
+std::string json_text(const json& j) {
+  // Mail text may be invalid UTF-8; replace it rather than throw.
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace attachgate::app

@@ -1,0 +1,30 @@
+// app/render.h - catalog reports for people (text) and for scripts (JSON).
+//
+// Text from mail (sender, subject, filenames) is passed through
+// terminal_safe() before it reaches a terminal; JSON carries it as is
+// (nlohmann-json escapes it, invalid UTF-8 is replaced).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store/records.h"
+
+namespace attachgate::app {
+
+std::string list_text(const std::vector<store::MessageSummary>& messages);
+nlohmann::json list_json(const std::vector<store::MessageSummary>& messages);
+
+std::string show_text(const store::MessageDetail& detail, std::int64_t now);
+nlohmann::json show_json(const store::MessageDetail& detail, std::int64_t now);
+
+// Pretty JSON with a final newline; invalid UTF-8 becomes U+FFFD.
+std::string json_text(const nlohmann::json& j);
+
+// "2026-11-22T21:57:38Z"
+std::string iso_time(std::int64_t unix_seconds);
+
+}  // namespace attachgate::app

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up and runs attachgate's whole test suite on Debian 12: installs what is
+# missing, builds twice (optimised, and with AddressSanitizer + UBSan), and runs
+# every test in both. Exit status is non-zero if anything fails.
+# Usage: contrib/test-all.sh      (from anywhere; as root or with sudo rights)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing build and test packages (only what is missing)"
+bash contrib/install-deps.sh --with-tests
+
+for kind in release asan; do
+  dir="build-test-$kind"
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  [ "$kind" = asan ] && flags+=(-DATTACHGATE_SANITIZE=ON)
+  step "configuring and building $kind in $dir"
+  cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  step "running tests ($kind)"
+  # Sanitizers abort on the first finding, so a finding fails its test.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 600
+done
+step "all tests passed (release and asan+ubsan builds)"
