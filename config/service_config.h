@@ -1,0 +1,69 @@
+// config/service_config.h - the service settings in conf/attachgate.toml.
+//
+// A default-constructed ServiceConfig is the embedded default: it runs from a
+// checkout with state under ./var, and equals the shipped conf/attachgate.toml.
+// Loading reports every problem as `file:line: message`, unknown keys included,
+// and yields a value only when there are none. Every limit is bounded on both
+// sides, so later code may rely on it being > 0 and sane.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/problem.h"
+
+namespace attachgate::config {
+
+// Where notices to senders go: the local MTA, through libcurl.
+struct SmtpRelay {
+  std::string url = "smtp://127.0.0.1:25";  // smtp:// or smtps://
+  std::string from = "attachgate@localhost";
+  bool operator==(const SmtpRelay&) const = default;
+};
+
+// Bounds on untrusted input, in bytes, counts and seconds.
+struct Limits {
+  std::uint64_t max_message_size = 256'000'000;       // [limits] max_message_size
+  std::uint64_t spool_memory_threshold = 256 * 1024;  // body kept in memory up to this
+  int max_mime_depth = 32;
+  int max_mime_parts = 500;
+  std::uint64_t max_header_bytes = 256 * 1024;      // one message's whole header block
+  std::uint64_t max_line_length = 1024 * 1024;      // one line of a message
+  int http_max_connections = 1024;                  // [http] max_connections
+  int http_timeout_seconds = 30;                    // [http] timeout, per read and write
+  std::uint64_t http_max_header_bytes = 16 * 1024;  // [http] max_request_header_size
+  std::uint64_t api_max_upload = 1'000'000'000;     // [http] max_upload
+  bool operator==(const Limits&) const = default;
+};
+
+struct ServiceConfig {
+  std::string milter_socket =
+      "unix:./var/milter.sock";                      // libmilter spec: unix:/path, inet:port@host
+  std::string listen = "127.0.0.1:8025";             // host:port, [v6]:port
+  std::string public_url = "http://127.0.0.1:8025";  // http(s)://, trailing '/' removed
+  // Relative directories are relative to the working directory, not to the
+  // config file, so a checkout runs with `./var` wherever the config lives.
+  std::string state_dir = "./var";
+  std::string templates_dir = "./templates";
+  std::int64_t event_retention_seconds = 90 * 86400;
+  SmtpRelay relay;
+  Limits limits;
+  std::string source = "(embedded defaults)";  // the file it was read from
+
+  bool operator==(const ServiceConfig&) const = default;
+};
+
+// Command-line settings that take precedence over the file.
+struct Overrides {
+  std::optional<std::string> state_dir, milter_socket, listen, public_url;
+};
+
+Loaded<ServiceConfig> load_service_config(const std::string& path);
+ServiceConfig apply(ServiceConfig config, const Overrides& overrides);
+// The same checks the file gets, for values given on the command line; each
+// Problem names the setting, with file "(command line)" and line 0.
+std::vector<Problem> check_overrides(const Overrides& overrides);
+
+}  // namespace attachgate::config

@@ -1,0 +1,235 @@
+// Tests config/service_config.cc: defaults, the shipped file, overrides and bad values.
+//
+// Bad values are checked as exact `file:line: message` lines, since that is
+// what an admin sees from `attachgate check`. Files live in a fresh temp dir.
+#include "config/service_config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace attachgate::config {
+namespace {
+
+std::string source_dir() {
+  const char* env = std::getenv("ATTACHGATE_SOURCE_DIR");
+  return env && *env ? env : ATTACHGATE_SOURCE_DIR_DEFAULT;
+}
+
+class ServiceConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "attachgate-service-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/attachgate.toml";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Loaded<ServiceConfig> load(const std::string& toml) {
+    std::ofstream(path_, std::ios::binary) << toml;
+    return load_service_config(path_);
+  }
+
+  // Problems with the temp path shown as "FILE".
+  std::vector<std::string> problems(const std::string& toml) {
+    Loaded<ServiceConfig> loaded = load(toml);
+    EXPECT_EQ(loaded.value.has_value(), loaded.problems.empty());
+    std::vector<std::string> out;
+    for (const Problem& p : loaded.problems)
+      out.push_back("FILE" + p.to_string().substr(path_.size()));
+    return out;
+  }
+
+  std::string dir_, path_;
+};
+
+using Lines = std::vector<std::string>;
+
+TEST(ServiceConfigDefaults, RunFromACheckout) {
+  ServiceConfig c;
+  EXPECT_EQ(c.milter_socket, "unix:./var/milter.sock");
+  EXPECT_EQ(c.listen, "127.0.0.1:8025");
+  EXPECT_EQ(c.public_url, "http://127.0.0.1:8025");
+  EXPECT_EQ(c.state_dir, "./var");
+  EXPECT_EQ(c.templates_dir, "./templates");
+  EXPECT_EQ(c.event_retention_seconds, 90 * 86400);
+  EXPECT_EQ(c.relay.url, "smtp://127.0.0.1:25");
+  EXPECT_EQ(c.relay.from, "attachgate@localhost");
+  EXPECT_EQ(c.limits.max_message_size, 256'000'000u);
+  EXPECT_EQ(c.limits.spool_memory_threshold, 262144u);
+  EXPECT_EQ(c.limits.max_mime_depth, 32);
+  EXPECT_EQ(c.limits.max_mime_parts, 500);
+  EXPECT_EQ(c.limits.max_header_bytes, 262144u);
+  EXPECT_EQ(c.limits.max_line_length, 1048576u);
+  EXPECT_EQ(c.limits.http_max_connections, 1024);
+  EXPECT_EQ(c.limits.http_timeout_seconds, 30);
+  EXPECT_EQ(c.limits.http_max_header_bytes, 16384u);
+  EXPECT_EQ(c.limits.api_max_upload, 1'000'000'000u);
+  EXPECT_EQ(c.source, "(embedded defaults)");
+}
+
+TEST(ServiceConfigDefaults, ShippedFileEqualsTheDefaults) {
+  std::string path = source_dir() + "/conf/attachgate.toml";
+  Loaded<ServiceConfig> loaded = load_service_config(path);
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  ServiceConfig expected;
+  expected.source = path;
+  EXPECT_EQ(*loaded.value, expected);
+}
+
+TEST_F(ServiceConfigTest, EmptyFileGivesTheDefaults) {
+  Loaded<ServiceConfig> loaded = load("# nothing set\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  ServiceConfig expected;
+  expected.source = path_;
+  EXPECT_EQ(*loaded.value, expected);
+}
+
+TEST_F(ServiceConfigTest, EveryKeyIsRead) {
+  Loaded<ServiceConfig> loaded = load(
+      "state_dir = \"/var/lib/attachgate\"\n"
+      "templates_dir = \"/usr/share/attachgate/templates\"\n"
+      "event_retention = \"30d\"\n"
+      "[milter]\nsocket = \"inet:8891@127.0.0.1\"\n"
+      "[http]\nlisten = \"[::1]:8443\"\npublic_url = \"https://files.example.org/ag//\"\n"
+      "timeout = \"1m\"\nmax_connections = 64\nmax_request_header_size = \"8KiB\"\n"
+      "max_upload = \"2GB\"\n"
+      "[notify]\nrelay = \"smtps://mail.example.org:465\"\nfrom = \"noreply@example.org\"\n"
+      "[limits]\nmax_message_size = \"50MB\"\nspool_memory_threshold = \"1MiB\"\n"
+      "max_mime_depth = 10\nmax_mime_parts = 100\nmax_header_size = \"64KiB\"\n"
+      "max_line_length = \"10KB\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  const ServiceConfig& c = *loaded.value;
+  EXPECT_EQ(c.state_dir, "/var/lib/attachgate");
+  EXPECT_EQ(c.templates_dir, "/usr/share/attachgate/templates");
+  EXPECT_EQ(c.event_retention_seconds, 30 * 86400);
+  EXPECT_EQ(c.milter_socket, "inet:8891@127.0.0.1");
+  EXPECT_EQ(c.listen, "[::1]:8443");
+  EXPECT_EQ(c.public_url, "https://files.example.org/ag");
+  EXPECT_EQ(c.limits.http_timeout_seconds, 60);
+  EXPECT_EQ(c.limits.http_max_connections, 64);
+  EXPECT_EQ(c.limits.http_max_header_bytes, 8192u);
+  EXPECT_EQ(c.limits.api_max_upload, 2'000'000'000u);
+  EXPECT_EQ(c.relay.url, "smtps://mail.example.org:465");
+  EXPECT_EQ(c.relay.from, "noreply@example.org");
+  EXPECT_EQ(c.limits.max_message_size, 50'000'000u);
+  EXPECT_EQ(c.limits.spool_memory_threshold, 1048576u);
+  EXPECT_EQ(c.limits.max_mime_depth, 10);
+  EXPECT_EQ(c.limits.max_mime_parts, 100);
+  EXPECT_EQ(c.limits.max_header_bytes, 65536u);
+  EXPECT_EQ(c.limits.max_line_length, 10000u);
+}
+
+TEST_F(ServiceConfigTest, BadValuesAreReportedWithTheirLines) {
+  EXPECT_EQ(
+      problems("state_dir = \"\"\n"                          // 1
+               "event_retention = 90\n"                      // 2
+               "[milter]\n"                                  // 3
+               "socket = \"/run/milter.sock\"\n"             // 4
+               "[http]\n"                                    // 5
+               "listen = \"localhost\"\n"                    // 6
+               "public_url = \"ftp://files.example.org\"\n"  // 7
+               "timeout = \"30\"\n"                          // 8
+               "max_connections = 0\n"                       // 9
+               "[notify]\n"                                  // 10
+               "relay = \"http://mail\"\n"                   // 11
+               "from = \"Attachgate <ag@example.org>\"\n"    // 12
+               "[limits]\n"                                  // 13
+               "max_message_size = \"10XB\"\n"               // 14
+               "max_mime_depth = 1000\n"                     // 15
+               "spool_memory_threshold = \"0\"\n"),          // 16
+      (Lines{
+          "FILE:1: state_dir must not be empty",
+          "FILE:2: event_retention must be a quoted duration such as \"7d\", not an integer",
+          "FILE:4: milter.socket \"/run/milter.sock\" must look like unix:/path/to/socket or "
+          "inet:port@host",
+          "FILE:6: http.listen \"localhost\" must be host:port, e.g. 127.0.0.1:8025 or [::1]:8025",
+          "FILE:7: http.public_url \"ftp://files.example.org\" must start with http:// or https://",
+          "FILE:8: http.timeout: duration '30' must be a whole number followed by s, m, h, d or "
+          "w (e.g. 7d)",
+          "FILE:9: http.max_connections must be between 1 and 100000, not 0",
+          "FILE:11: notify.relay \"http://mail\" must start with smtp:// or smtps://, e.g. "
+          "smtp://127.0.0.1:25",
+          "FILE:12: notify.from \"Attachgate <ag@example.org>\" must be a bare address such as "
+          "attachgate@example.org",
+          "FILE:14: limits.max_message_size: size '10XB' has unknown unit 'XB' (use B, KB, MB, "
+          "GB, KiB, MiB or GiB)",
+          "FILE:15: limits.max_mime_depth must be between 1 and 256, not 1000",
+          "FILE:16: limits.spool_memory_threshold must be between 1KiB and 64MiB, not \"0\"",
+      }));
+}
+
+TEST_F(ServiceConfigTest, UnknownKeysAndTables) {
+  EXPECT_EQ(problems("[http]\nlisten = \"127.0.0.1:80\"\npublic-url = \"https://x.org\"\n"
+                     "[htpp]\ntimeout = \"5s\"\n"),
+            (Lines{"FILE:3: unknown key \"public-url\" in [http]; did you mean \"public_url\"?",
+                   "FILE:4: unknown table [htpp]; did you mean [http]?"}));
+  EXPECT_EQ(problems("[limits]\nmax_bananas = 3\n"),
+            Lines{"FILE:2: unknown key \"max_bananas\" in [limits]; expected one of "
+                  "max_message_size, spool_memory_threshold, max_mime_depth, max_mime_parts, "
+                  "max_header_size, max_line_length"});
+  EXPECT_EQ(problems("milter = \"unix:/x\"\n"),
+            Lines{"FILE:1: milter must be a table written as [milter], not a string"});
+}
+
+TEST_F(ServiceConfigTest, SyntaxErrorHasItsLine) {
+  EXPECT_EQ(problems("[http]\nlisten = \"127.0.0.1:8025\n"),
+            Lines{"FILE:2: TOML syntax error: the next token is not a valid string (here)"});
+}
+
+TEST_F(ServiceConfigTest, MissingFile) {
+  std::string path = dir_ + "/absent.toml";
+  Loaded<ServiceConfig> loaded = load_service_config(path);
+  EXPECT_FALSE(loaded.ok());
+  EXPECT_FALSE(loaded.value.has_value());
+  EXPECT_EQ(format_problems(loaded.problems), path + ": cannot open: No such file or directory");
+}
+
+TEST(ServiceConfigOverrides, ReplaceOnlyWhatIsGiven) {
+  Overrides o;
+  o.state_dir = "/srv/ag";
+  o.public_url = "https://files.example.org/";
+  ServiceConfig c = apply(ServiceConfig{}, o);
+  EXPECT_EQ(c.state_dir, "/srv/ag");
+  EXPECT_EQ(c.public_url, "https://files.example.org");
+  EXPECT_EQ(c.listen, ServiceConfig{}.listen);
+  EXPECT_EQ(c.milter_socket, ServiceConfig{}.milter_socket);
+  o.listen = "0.0.0.0:80";
+  o.milter_socket = "inet:8891@localhost";
+  c = apply(c, o);
+  EXPECT_EQ(c.listen, "0.0.0.0:80");
+  EXPECT_EQ(c.milter_socket, "inet:8891@localhost");
+  EXPECT_TRUE(check_overrides(o).empty());
+}
+
+TEST(ServiceConfigOverrides, AreCheckedLikeTheFile) {
+  Overrides o;
+  o.state_dir = "";
+  o.listen = "8025";
+  o.public_url = "files.example.org";
+  o.milter_socket = "inet:port@host";
+  std::vector<std::string> lines;
+  for (const Problem& p : check_overrides(o)) lines.push_back(p.to_string());
+  EXPECT_EQ(
+      lines,
+      (std::vector<std::string>{
+          "(command line): state_dir must not be empty",
+          "(command line): milter_socket \"inet:port@host\" has no valid port; write "
+          "inet:port@host",
+          "(command line): listen \"8025\" must be host:port, e.g. 127.0.0.1:8025 or [::1]:8025",
+          "(command line): public_url \"files.example.org\" must start with http:// or https://",
+      }));
+}
+
+}  // namespace
+}  // namespace attachgate::config
