@@ -19,5 +19,8 @@ using Runner = std::function<int()>;
 Runner add_check_command(CLI::App& app, GlobalOptions& options);
 Runner add_list_command(CLI::App& app, GlobalOptions& options);
 Runner add_show_command(CLI::App& app, GlobalOptions& options);
+Runner add_export_command(CLI::App& app, GlobalOptions& options);
+Runner add_milter_command(CLI::App& app, GlobalOptions& options);
+Runner add_run_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace attachgate::app

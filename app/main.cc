@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
   add(add_check_command);
   add(add_list_command);
   add(add_show_command);
+  add(add_export_command);
+  add(add_milter_command);
+  add(add_run_command);
 
   try {
     app.parse(argc, argv);

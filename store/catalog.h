@@ -36,12 +36,16 @@ class Catalog {
   // The download claim: one guarded UPDATE. `won` for exactly one of any
   // number of racing callers when one download is left.
   Result<Claim> claim_download(std::int64_t link_id, std::int64_t file_id, std::int64_t now);
+  // Deletes a message and everything hanging off it (an offload whose mail
+  // never left); returns the blob ids the caller must now remove.
+  Result<std::vector<std::string>> remove_message(std::int64_t message_id);
   // true if a stored row was marked now (false: already marked, or no row).
   Result<bool> mark_blob_missing(const std::string& blob_id);
 
   // Reads.
   Result<std::optional<LinkRecord>> find_link_by_token_hash(const std::string& token_hash);
   Result<std::vector<LinkFile>> link_files(std::int64_t link_id);
+  Result<std::optional<FileRecord>> find_file(const std::string& public_id);
   Result<std::vector<MessageSummary>> list_messages(int limit);
   // By public id or Postfix queue id.
   Result<std::optional<MessageDetail>> show_message(const std::string& id);

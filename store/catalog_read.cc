@@ -93,6 +93,16 @@ Result<std::vector<LinkFile>> Catalog::link_files(std::int64_t link_id) {
   });
 }
 
+Result<std::optional<FileRecord>> Catalog::find_file(const std::string& public_id) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kFileCols + " FROM files f WHERE f.public_id = ?1";
+  Stmt st(db_, sql.c_str());
+  auto row = st.bind(1, public_id).step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<FileRecord>{};
+  return std::optional<FileRecord>{read_file(st)};
+}
+
 Result<std::vector<MessageSummary>> Catalog::list_messages(int limit) {
   std::lock_guard lock(mu_);
   Stmt st(db_,

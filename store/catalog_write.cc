@@ -110,6 +110,30 @@ Result<Claim> Catalog::claim_download(std::int64_t link_id, std::int64_t file_id
   return *row && why.int64(0) ? Claim::used_up : Claim::unavailable;
 }
 
+Result<std::vector<std::string>> Catalog::remove_message(std::int64_t message_id) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  std::vector<std::string> blobs;
+  {
+    Stmt st(db_, "SELECT blob_id FROM files WHERE message_id = ?1");
+    st.bind(1, message_id);
+    for (;;) {
+      auto row = st.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      blobs.push_back(st.text(0));
+    }
+  }
+  for (const char* sql : {"DELETE FROM events WHERE message_id = ?1",
+                          "DELETE FROM messages WHERE id = ?1"}) {
+    Stmt st(db_, sql);
+    if (auto s = st.bind(1, message_id).run(); !s) return s.error();
+  }
+  if (auto s = tx.commit(); !s) return s.error();
+  return blobs;
+}
+
 Result<bool> Catalog::mark_blob_missing(const std::string& blob_id) {
   std::lock_guard lock(mu_);
   Stmt st(db_, "UPDATE files SET state = 'missing' WHERE blob_id = ?1 AND state = 'stored'");

@@ -1,0 +1,227 @@
+// milter/callbacks.cc - the libmilter callback table and the run loop.
+//
+// Each xxfi_* is a few lines: find the Session, hand the event over, turn the
+// Verdict into an sfsistat. The per-connection Session is a unique_ptr
+// released into smfi_setpriv at connect and taken back exactly once at close.
+// Every failure becomes one outcome chosen by policy (see Session::on_error
+// and process_message).
+#include <libmilter/mfapi.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "milter/milter.h"
+#include "milter/session.h"
+#include "util/log.h"
+#include "util/text.h"
+
+namespace attachgate::milter {
+namespace {
+
+Runtime* g_runtime = nullptr;  // set once in run_milter before smfi_main
+bool g_leading_space = false;  // SMFIP_HDR_LEADSPC was negotiated
+
+Session* session(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+std::string macro(SMFICTX* ctx, const char* name) {
+  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  return v ? terminal_safe(v, 200) : "";
+}
+
+std::string queue_id(SMFICTX* ctx) {
+  std::string id = macro(ctx, "{i}");
+  return id.empty() ? "NOQUEUE" : id;
+}
+
+sfsistat to_status(SMFICTX* ctx, Verdict v) {
+  Session* s = session(ctx);
+  switch (v) {
+    case Verdict::next:
+      return SMFIS_CONTINUE;
+    case Verdict::accept:
+      if (s && s->skip_reason()) log_info(queue_id(ctx) + ": passed unchanged: " + *s->skip_reason());
+      if (s) s->end_message();
+      return SMFIS_ACCEPT;
+    case Verdict::tempfail:
+      smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
+                    const_cast<char*>("attachgate: temporary failure, please try again later"));
+      return SMFIS_TEMPFAIL;
+  }
+  return SMFIS_TEMPFAIL;
+}
+
+Status apply_headers(SMFICTX* ctx, const std::vector<HeaderChange>& changes) {
+  for (const auto& c : changes) {
+    char* name = const_cast<char*>(c.name.c_str());
+    char* value = const_cast<char*>(c.value.c_str());
+    int rc = MI_FAILURE;
+    switch (c.op) {
+      case HeaderChange::Op::add: rc = smfi_addheader(ctx, name, value); break;
+      case HeaderChange::Op::change: rc = smfi_chgheader(ctx, name, 1, value); break;
+      case HeaderChange::Op::remove: rc = smfi_chgheader(ctx, name, 1, nullptr); break;
+    }
+    if (rc != MI_SUCCESS) return make_error("MTA refused header change " + c.name);
+  }
+  return {};
+}
+
+Status apply_body(SMFICTX* ctx, const Spool& body) {
+  return body.for_each_chunk(65535, [ctx](std::string_view chunk) -> Status {
+    auto* p = reinterpret_cast<unsigned char*>(const_cast<char*>(chunk.data()));
+    if (smfi_replacebody(ctx, p, static_cast<int>(chunk.size())) != MI_SUCCESS)
+      return make_error("MTA refused the new body");
+    return {};
+  });
+}
+
+// The catalog rows and blobs of a message whose new body did not reach the
+// MTA: the mail is tempfailed and will come again.
+void undo(std::int64_t message_id) {
+  auto& store = g_runtime->store();
+  auto blobs = store.catalog.remove_message(message_id);
+  if (!blobs) {
+    log_warn("cannot undo message row " + std::to_string(message_id) + ": " + blobs.error().message);
+    return;
+  }
+  for (const auto& id : *blobs) (void)store.blobs.remove(id);
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+  Session* s = session(ctx);
+  if (!s) return SMFIS_TEMPFAIL;
+  Outcome out = s->on_end_of_message(queue_id(ctx), [ctx] { smfi_progress(ctx); });
+  const std::string qid = queue_id(ctx);
+  if (out.action == Outcome::Action::tempfail) {
+    log_warn(qid + ": " + out.log);
+    s->end_message();
+    return to_status(ctx, Verdict::tempfail);
+  }
+  Status applied = apply_headers(ctx, out.header_changes);
+  if (applied && out.body) applied = apply_body(ctx, *out.body);
+  if (!applied) {
+    if (out.message_id) undo(out.message_id);
+    log_warn(qid + ": error: " + applied.error().message + "; tempfail");
+    s->end_message();
+    return to_status(ctx, Verdict::tempfail);
+  }
+  log_info(qid + ": " + out.log);
+  s->end_message();
+  return SMFIS_CONTINUE;
+}
+
+// ---- the callback table --------------------------------------------------
+
+sfsistat xx_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+  const unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST;
+  if ((f0 & want) != want) return SMFIS_REJECT;  // the MTA cannot do what we need
+  *pf0 = want;
+  // Skip the stages we do not use; keep header values byte for byte.
+  const unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
+  *pf1 = f1 & skip;
+  g_leading_space = (f1 & SMFIP_HDR_LEADSPC) != 0;
+  *pf2 = *pf3 = 0;
+  smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{client_addr} {daemon_name}"));
+  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{i} {auth_authen} {mail_addr}"));
+  smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("{rcpt_addr}"));
+  smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("{i}"));
+  smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("{i}"));
+  return SMFIS_CONTINUE;
+}
+
+sfsistat xx_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) {
+  auto s = std::make_unique<Session>(*g_runtime);
+  s->set_client(macro(ctx, "{client_addr}"), macro(ctx, "{daemon_name}"));
+  smfi_setpriv(ctx, s.release());
+  return SMFIS_CONTINUE;
+}
+
+sfsistat xx_envfrom(SMFICTX* ctx, char** argv) {
+  Session* s = session(ctx);
+  if (!s) return SMFIS_TEMPFAIL;
+  return to_status(ctx, s->on_mail_from(argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
+}
+
+sfsistat xx_envrcpt(SMFICTX* ctx, char** argv) {
+  Session* s = session(ctx);
+  return s ? to_status(ctx, s->on_rcpt(argv[0] ? argv[0] : "")) : SMFIS_TEMPFAIL;
+}
+
+sfsistat xx_header(SMFICTX* ctx, char* name, char* value) {
+  Session* s = session(ctx);
+  return s ? to_status(ctx, s->on_header(name, value, g_leading_space)) : SMFIS_TEMPFAIL;
+}
+
+sfsistat xx_eoh(SMFICTX* ctx) {
+  Session* s = session(ctx);
+  return s ? to_status(ctx, s->on_end_of_headers()) : SMFIS_TEMPFAIL;
+}
+
+sfsistat xx_body(SMFICTX* ctx, unsigned char* data, size_t size) {
+  Session* s = session(ctx);
+  return s ? to_status(ctx, s->on_body(data, size)) : SMFIS_TEMPFAIL;
+}
+
+sfsistat xx_abort(SMFICTX* ctx) {
+  if (Session* s = session(ctx)) s->end_message();
+  return SMFIS_CONTINUE;
+}
+
+sfsistat xx_close(SMFICTX* ctx) {
+  std::unique_ptr<Session> s(session(ctx));  // taken back exactly once
+  smfi_setpriv(ctx, nullptr);
+  return SMFIS_CONTINUE;
+}
+
+smfiDesc g_desc = {
+    const_cast<char*>("attachgate"),
+    SMFI_VERSION,
+    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST,
+    xx_connect, nullptr, xx_envfrom, xx_envrcpt, xx_header, xx_eoh, xx_body, on_eom,
+    xx_abort, xx_close, nullptr, nullptr, xx_negotiate,
+};
+
+void control_loop(int fd) {
+  char c;
+  for (;;) {
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the supervisor is gone: stop taking mail
+    if (c != 'R') continue;
+    if (auto s = g_runtime->reload(); s) log_info("reloaded policy and templates");
+    else log_warn("reload refused, the old policy and templates stay in force: " + s.error().message);
+  }
+  smfi_stop();
+}
+
+}  // namespace
+
+int run_milter(Runtime& runtime, int control_fd) {
+  g_runtime = &runtime;
+  const std::string& socket = runtime.service().milter_socket;
+  if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS) {
+    log_warn("cannot use milter socket " + socket);
+    return 2;
+  }
+  smfi_settimeout(600);
+  if (smfi_register(g_desc) != MI_SUCCESS) {
+    log_warn("smfi_register failed");
+    return 2;
+  }
+  if (smfi_opensocket(true) != MI_SUCCESS) {
+    log_warn("cannot listen on milter socket " + socket +
+             " (is another attachgate running, or is the directory missing?)");
+    return 2;
+  }
+  if (control_fd >= 0) std::thread(control_loop, control_fd).detach();
+  log_info("milter listening on " + socket);
+  int rc = smfi_main();
+  int left = runtime.wait_idle(120);
+  if (left > 0) log_warn(std::to_string(left) + " messages still in progress at exit; the MTA will retry them");
+  log_info("milter stopped");
+  return rc == MI_SUCCESS ? 0 : 1;
+}
+
+}  // namespace attachgate::milter

@@ -1,0 +1,126 @@
+// milter/rewrite.cc - see rewrite.h.
+#include "milter/rewrite.h"
+
+#include <unistd.h>
+
+#include "milter/gobject_ptr.h"
+#include "milter/text_edit.h"
+
+namespace attachgate::milter {
+namespace {
+
+std::string header_value(GMimeObject* obj, const char* name) {
+  const char* v = g_mime_object_get_header(obj, name);
+  return v ? v : "";
+}
+
+GPtr<GMimeObject> text_part(const char* subtype, const std::string& content) {
+  auto part = adopt(g_mime_text_part_new_with_subtype(subtype));
+  g_mime_text_part_set_charset(part.get(), "utf-8");
+  auto stream = adopt(g_mime_stream_mem_new_with_buffer(content.data(), content.size()));
+  auto wrapper = adopt(g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+  g_mime_part_set_content(GMIME_PART(part.get()), wrapper.get());
+  g_mime_part_set_content_encoding(GMIME_PART(part.get()), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+  return GPtr<GMimeObject>(GMIME_OBJECT(part.release()));
+}
+
+GPtr<GMimeObject> notice_part(const NoticeText& notice) {
+  auto alt = adopt(g_mime_multipart_new_with_subtype("alternative"));
+  g_mime_multipart_set_boundary(alt.get(), notice.boundary.c_str());
+  auto text = text_part("plain", notice.text);
+  auto html = text_part("html", "<!DOCTYPE html>\n<html><body>\n" + notice.html + "</body></html>\n");
+  g_mime_multipart_add(alt.get(), text.get());
+  g_mime_multipart_add(alt.get(), html.get());
+  return GPtr<GMimeObject>(GMIME_OBJECT(alt.release()));
+}
+
+void compare_header(GMimeObject* top, const char* name, const std::string& before,
+                    std::vector<HeaderChange>& changes) {
+  const std::string after = header_value(top, name);
+  if (after == before) return;
+  if (after.empty()) changes.push_back({HeaderChange::Op::remove, name, ""});
+  else if (before.empty()) changes.push_back({HeaderChange::Op::add, name, after});
+  else changes.push_back({HeaderChange::Op::change, name, after});
+}
+
+bool is_html(GMimePart* part) {
+  GMimeContentType* ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+  return ct && g_mime_content_type_is_type(ct, "text", "html");
+}
+
+}  // namespace
+
+Result<std::vector<HeaderChange>> rewrite_message(GMimeMessage* message,
+                                                  const std::vector<const Attachment*>& offloaded,
+                                                  const std::vector<GMimePart*>& body_texts,
+                                                  const NoticeText& notice,
+                                                  std::uint64_t max_text_bytes) {
+  GMimeObject* top = g_mime_message_get_mime_part(message);
+  const std::string ct_before = header_value(top, "Content-Type");
+  const std::string cte_before = header_value(top, "Content-Transfer-Encoding");
+  const std::string mime_version = header_value(GMIME_OBJECT(message), "MIME-Version");
+
+  bool replaced_top = false;
+  for (const Attachment* a : offloaded) {
+    if (a->parent) {
+      g_mime_multipart_remove(a->parent, GMIME_OBJECT(a->part));
+    } else {
+      // The attachment was the whole message: the notice becomes the body.
+      auto part = notice_part(notice);
+      g_mime_message_set_mime_part(message, part.get());
+      replaced_top = true;
+    }
+  }
+
+  int edited = 0;
+  if (!replaced_top) {
+    for (GMimePart* part : body_texts) {
+      const bool html = is_html(part);
+      if (add_notice_to_part(part, html, html ? notice.html : notice.text, max_text_bytes)) ++edited;
+    }
+    if (edited == 0) {
+      GMimeObject* cur = g_mime_message_get_mime_part(message);
+      auto part = notice_part(notice);
+      if (GMIME_IS_MULTIPART(cur) && !GMIME_IS_MULTIPART_SIGNED(cur)) {
+        g_mime_multipart_insert(GMIME_MULTIPART(cur), 0, part.get());
+      } else {
+        auto mixed = adopt(g_mime_multipart_new_with_subtype("mixed"));
+        g_mime_multipart_set_boundary(mixed.get(), (notice.boundary + "_m").c_str());
+        g_mime_multipart_add(mixed.get(), part.get());
+        g_mime_multipart_add(mixed.get(), cur);
+        g_mime_message_set_mime_part(message, GMIME_OBJECT(mixed.get()));
+      }
+    }
+  }
+
+  GMimeObject* now = g_mime_message_get_mime_part(message);
+  g_mime_object_encode(now, GMIME_ENCODING_CONSTRAINT_7BIT);
+  std::vector<HeaderChange> changes;
+  compare_header(now, "Content-Type", ct_before, changes);
+  compare_header(now, "Content-Transfer-Encoding", cte_before, changes);
+  if (!changes.empty() && mime_version.empty())
+    changes.push_back({HeaderChange::Op::add, "MIME-Version", "1.0"});
+  return changes;
+}
+
+Status write_body(GMimeMessage* message, Spool& out) {
+  GMimeObject* top = g_mime_message_get_mime_part(message);
+  GMimeFormatOptions* options = g_mime_format_options_clone(g_mime_format_options_get_default());
+  g_mime_format_options_set_newline_format(options, GMIME_NEWLINE_FORMAT_DOS);
+  // Collect through a small memory window, flushing to the spool as it
+  // fills, so a large kept part never sits whole in memory.
+  auto fd = out.writable_fd();
+  if (!fd) {
+    g_mime_format_options_free(options);
+    return fd.error();
+  }
+  auto stream = adopt(g_mime_stream_fs_new(*fd));
+  auto buffered = adopt(g_mime_stream_buffer_new(stream.get(), GMIME_STREAM_BUFFER_BLOCK_WRITE));
+  ssize_t n = g_mime_object_write_content_to_stream(top, options, buffered.get());
+  bool flushed = g_mime_stream_flush(buffered.get()) == 0;
+  g_mime_format_options_free(options);
+  if (n < 0 || !flushed) return make_error("cannot write the new body to the spool");
+  return out.sync_size();
+}
+
+}  // namespace attachgate::milter

@@ -1,0 +1,120 @@
+// milter/session.cc - see session.h.
+#include "milter/session.h"
+
+#include <ctime>
+
+#include "milter/processor.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/units.h"
+
+namespace attachgate::milter {
+namespace {
+
+constexpr std::size_t kMaxRecipients = 10000;
+
+std::string strip_brackets(std::string s) {
+  if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+// Header values from the MTA may be folded with bare LF; the spool is CRLF.
+void append_crlf(std::string& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    if (text[i] == '\n' || text[i] == '\r') {
+      out += "\r\n";
+      continue;
+    }
+    out += text[i];
+  }
+}
+
+}  // namespace
+
+void Session::set_client(std::string client_addr, std::string daemon_name) {
+  client_addr_ = std::move(client_addr);
+  daemon_name_ = std::move(daemon_name);
+}
+
+Verdict Session::on_error(const std::string& why) {
+  const bool accept = msg_ && msg_->policy->on_error == config::OnError::accept;
+  log_warn((queue_id_.empty() ? std::string("NOQUEUE") : queue_id_) + ": error: " + why +
+           (accept ? "; passed unchanged (on_error = accept)" : "; tempfail"));
+  end_message();
+  return accept ? Verdict::accept : Verdict::tempfail;
+}
+
+Verdict Session::on_mail_from(std::string sender, std::string auth_user) {
+  end_message();
+  msg_ = std::make_unique<Message>(Message{
+      {}, Spool(spool_dir(runtime_.service()), runtime_.service().limits.spool_memory_threshold),
+      0, runtime_.policy()});
+  runtime_.message_started();
+  auto& env = msg_->input.envelope;
+  env.sender = strip_brackets(std::move(sender));
+  env.auth_user = std::move(auth_user);
+  env.daemon_name = daemon_name_;
+  env.client_addr = client_addr_;
+  return Verdict::next;
+}
+
+Verdict Session::on_rcpt(std::string recipient) {
+  if (!msg_) return Verdict::next;
+  auto& rcpts = msg_->input.envelope.recipients;
+  if (rcpts.size() < kMaxRecipients) rcpts.push_back(strip_brackets(std::move(recipient)));
+  return Verdict::next;
+}
+
+Verdict Session::on_header(std::string_view name, std::string_view value, bool leading_space) {
+  if (!msg_) return Verdict::next;
+  msg_->header_bytes += name.size() + value.size() + 4;
+  if (msg_->header_bytes > runtime_.service().limits.max_header_bytes) {
+    skip_ = "header block over " + format_size(runtime_.service().limits.max_header_bytes);
+    return Verdict::accept;
+  }
+  std::string line(name);
+  line += leading_space ? ":" : ": ";
+  append_crlf(line, value);
+  line += "\r\n";
+  if (auto s = msg_->spool.append(line); !s) return on_error("spool: " + s.error().message);
+  msg_->input.headers.push_back({std::string(name), std::string(value)});
+  return Verdict::next;
+}
+
+Verdict Session::on_end_of_headers() {
+  if (!msg_) return Verdict::next;
+  if (auto s = msg_->spool.append("\r\n"); !s) return on_error("spool: " + s.error().message);
+  return Verdict::next;
+}
+
+Verdict Session::on_body(const unsigned char* data, std::size_t size) {
+  if (!msg_) return Verdict::next;
+  if (msg_->spool.size() + size > runtime_.service().limits.max_message_size) {
+    skip_ = "message exceeds max_message_size (" +
+            format_size(runtime_.service().limits.max_message_size) + ")";
+    return Verdict::accept;
+  }
+  if (auto s = msg_->spool.append(data, size); !s) return on_error("spool: " + s.error().message);
+  return Verdict::next;
+}
+
+Outcome Session::on_end_of_message(std::string queue_id, std::function<void()> progress) {
+  queue_id_ = std::move(queue_id);
+  if (!msg_) return Outcome{Outcome::Action::pass, "passed unchanged: no envelope seen", {}, {}, 0};
+  msg_->input.envelope.queue_id = queue_id_;
+  msg_->input.spool = &msg_->spool;
+  ProcessorContext ctx{runtime_.store(), runtime_.service(), msg_->policy, runtime_.notices(),
+                       std::move(progress), static_cast<std::int64_t>(std::time(nullptr))};
+  return process_message(msg_->input, ctx);
+}
+
+void Session::end_message() {
+  if (msg_) runtime_.message_finished();
+  msg_.reset();
+  skip_.reset();
+}
+
+const std::string& Session::queue_id() const { return queue_id_; }
+
+}  // namespace attachgate::milter

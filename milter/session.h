@@ -1,0 +1,58 @@
+// milter/session.h - one MTA connection and the message in progress on it.
+//
+// The callbacks hand each event to a Session; it collects the envelope,
+// bounds the header block and spools the message. Nothing here talks to
+// libmilter, so it is tested directly. A message over max_message_size is
+// not spooled further: it passes unchanged (Postfix's own limit should be
+// lower). A header block over max_header_size passes unchanged too.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "milter/message.h"
+#include "milter/runtime.h"
+
+namespace attachgate::milter {
+
+enum class Verdict { next, accept, tempfail };
+
+class Session {
+ public:
+  explicit Session(Runtime& runtime) : runtime_(runtime) {}
+  ~Session() { end_message(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void set_client(std::string client_addr, std::string daemon_name);
+  Verdict on_mail_from(std::string sender, std::string auth_user);
+  Verdict on_rcpt(std::string recipient);
+  Verdict on_header(std::string_view name, std::string_view value, bool value_has_leading_space);
+  Verdict on_end_of_headers();
+  Verdict on_body(const unsigned char* data, std::size_t size);
+  // Runs the processor; the caller applies the Outcome and then calls end_message().
+  Outcome on_end_of_message(std::string queue_id, std::function<void()> progress);
+  void end_message();
+
+  const std::string& queue_id() const;
+  std::optional<std::string> skip_reason() const { return skip_; }
+
+ private:
+  struct Message {
+    MessageInput input;
+    Spool spool;
+    std::uint64_t header_bytes = 0;
+    std::shared_ptr<const config::Policy> policy;
+  };
+  Verdict on_error(const std::string& why);
+
+  Runtime& runtime_;
+  std::string client_addr_, daemon_name_;
+  std::unique_ptr<Message> msg_;
+  std::optional<std::string> skip_;
+  std::string queue_id_;
+};
+
+}  // namespace attachgate::milter

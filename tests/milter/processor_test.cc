@@ -1,0 +1,185 @@
+// Tests milter/processor.cc and session.cc on what goes wrong: hostile
+// structure (deep nesting, many parts, huge headers), and faults injected in
+// the store and catalog, after which nothing may be left behind.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "milter/session.h"
+#include "store/sqlite.h"
+#include "tests/milter/processor_fixture.h"
+
+namespace attachgate::milter::testing {
+namespace {
+
+const std::string kPdfMessage = read_file(source_dir() + "/tests/milter/golden/pdf_attachment.in.eml");
+
+std::string deep_message(int depth) {
+  std::string m = "From: a@example.org\r\nTo: b@example.net\r\nSubject: deep\r\nMIME-Version: 1.0\r\n";
+  std::string open, close;
+  for (int i = 0; i < depth; ++i) {
+    open += (i ? "--b" + std::to_string(i - 1) + "\r\n" : "") + std::string("Content-Type: multipart/mixed; boundary=\"b") +
+            std::to_string(i) + "\"\r\n\r\n";
+    close = "--b" + std::to_string(i) + "--\r\n" + close;
+  }
+  return m + open + "--b" + std::to_string(depth - 1) +
+         "\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"d.pdf\"\r\n\r\n" +
+         std::string(5000, 'A') + "\r\n" + close;
+}
+
+class ProcessorTest : public ProcessorFixture {};
+
+TEST_F(ProcessorTest, ThousandDeepNestingPassesUnchanged) {
+  Run r = process(deep_message(1000));
+  EXPECT_EQ(r.outcome.action, Outcome::Action::pass);
+  EXPECT_NE(r.outcome.log.find("nesting deeper than 32"), std::string::npos) << r.outcome.log;
+  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+}
+
+TEST_F(ProcessorTest, NestingWithinTheLimitIsProcessed) {
+  Run r = process(deep_message(10));
+  EXPECT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+}
+
+TEST_F(ProcessorTest, TooManyPartsPassUnchanged) {
+  std::string m = "From: a@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: multipart/mixed; boundary=\"p\"\r\n\r\n";
+  for (int i = 0; i < 600; ++i) m += "--p\r\nContent-Type: text/plain\r\n\r\nx\r\n";
+  m += "--p--\r\n";
+  Run r = process(m);
+  EXPECT_EQ(r.outcome.action, Outcome::Action::pass);
+  EXPECT_NE(r.outcome.log.find("more than 500 MIME parts"), std::string::npos) << r.outcome.log;
+}
+
+TEST_F(ProcessorTest, MegabyteHeaderLineDoesNotCrashTheParser) {
+  std::string m = "From: a@example.org\r\nX-Huge: " + std::string(1 << 20, 'h') + "\r\n" +
+                  kPdfMessage.substr(kPdfMessage.find("To:"));
+  Run r = process(m);
+  EXPECT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+}
+
+TEST_F(ProcessorTest, InternalOnlyMailIsKept) {
+  Run r = process(kPdfMessage, {"carol@example.org"});
+  EXPECT_EQ(r.outcome.action, Outcome::Action::pass);
+  EXPECT_EQ(r.outcome.log, "kept: 1 attachments, none selected by policy");
+}
+
+TEST_F(ProcessorTest, DownloadLimitIsPerRecipientTimesRecipients) {
+  Run r = process(kPdfMessage, {"bob@example.net", "carol@example.com", "dave@example.net"});
+  ASSERT_EQ(r.outcome.action, Outcome::Action::modified);
+  auto d = store_->catalog.show_message("4F2A1B3C").value().value();
+  EXPECT_EQ(d.links.at(0).max_downloads, 3);
+  EXPECT_EQ(d.links.at(0).expires_at, kNow + 7 * 86400);
+  EXPECT_NE(r.outcome.log.find("for 3 recipients"), std::string::npos) << r.outcome.log;
+}
+
+TEST_F(ProcessorTest, BlobStoreFailureTempfailsAndLeavesNothing) {
+  namespace fs = std::filesystem;
+  const std::string tmp = service_.state_dir + "/blobs/tmp";
+  fs::remove_all(tmp);
+  std::ofstream(tmp) << "not a directory";  // every blob write now fails
+  Run r = process(kPdfMessage);
+  EXPECT_EQ(r.outcome.action, Outcome::Action::tempfail);
+  EXPECT_NE(r.outcome.log.find("tempfail"), std::string::npos);
+  EXPECT_FALSE(r.outcome.body.has_value());
+  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+}
+
+TEST_F(ProcessorTest, CatalogFailureRemovesTheBlobsItWrote) {
+  {
+    auto db = store::Db::open(service_.state_dir + "/catalog.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("CREATE TRIGGER fail_links BEFORE INSERT ON links "
+                         "BEGIN SELECT RAISE(ABORT, 'injected fault'); END").ok());
+  }
+  Run r = process(kPdfMessage);
+  EXPECT_EQ(r.outcome.action, Outcome::Action::tempfail);
+  EXPECT_NE(r.outcome.log.find("injected fault"), std::string::npos) << r.outcome.log;
+  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_TRUE(store_->blobs.list_blob_ids().empty()) << "blob left behind";
+  EXPECT_TRUE(store_->blobs.list_temp_files().empty());
+}
+
+TEST_F(ProcessorTest, OnErrorAcceptPassesUnchangedInstead) {
+  const std::string path = dir_.path() + "/accept.toml";
+  std::ofstream(path) << "on_error = \"accept\"\n[[rule]]\nname = \"all\"\naction = \"offload\"\n";
+  use_policy(path);
+  std::filesystem::remove_all(service_.state_dir + "/blobs/tmp");
+  std::ofstream(service_.state_dir + "/blobs/tmp") << "x";
+  Run r = process(kPdfMessage);
+  EXPECT_EQ(r.outcome.action, Outcome::Action::pass);
+  EXPECT_NE(r.outcome.log.find("on_error = accept"), std::string::npos) << r.outcome.log;
+  EXPECT_EQ(r.output, to_crlf(kPdfMessage));
+}
+
+TEST_F(ProcessorTest, UndoRemovesRowsAndReportsBlobs) {
+  Run r = process(kPdfMessage);
+  ASSERT_EQ(r.outcome.action, Outcome::Action::modified);
+  auto blobs = store_->catalog.remove_message(r.outcome.message_id);
+  ASSERT_TRUE(blobs.ok());
+  EXPECT_EQ(blobs->size(), 1u);
+  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+  EXPECT_EQ(store_->catalog.count("events").value(), 0);
+}
+
+// ---- Session: limits applied while the message streams in ------------------
+
+class SessionTest : public ProcessorFixture {
+ protected:
+  Runtime runtime() {
+    return Runtime(service_, source_dir() + "/tests/milter/golden/policy.toml", policy_, notices_, *store_);
+  }
+};
+
+TEST_F(SessionTest, OversizedHeaderBlockPassesUnchanged) {
+  service_.limits.max_header_bytes = 64 * 1024;
+  Runtime rt = runtime();
+  Session s(rt);
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  std::string huge(1 << 20, 'h');
+  EXPECT_EQ(s.on_header("X-Huge", huge, false), Verdict::accept);
+  ASSERT_TRUE(s.skip_reason().has_value());
+  EXPECT_NE(s.skip_reason()->find("header block"), std::string::npos);
+}
+
+TEST_F(SessionTest, OversizedBodyPassesUnchanged) {
+  service_.limits.max_message_size = 10'000;
+  Runtime rt = runtime();
+  Session s(rt);
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  ASSERT_EQ(s.on_end_of_headers(), Verdict::next);
+  std::string chunk(8000, 'x');
+  auto* p = reinterpret_cast<const unsigned char*>(chunk.data());
+  EXPECT_EQ(s.on_body(p, chunk.size()), Verdict::next);
+  EXPECT_EQ(s.on_body(p, chunk.size()), Verdict::accept);
+  EXPECT_NE(s.skip_reason()->find("max_message_size"), std::string::npos);
+}
+
+TEST_F(SessionTest, WholeMessageThroughTheSessionSpillsToAFileAndIsOffloaded) {
+  service_.limits.spool_memory_threshold = 1024;  // force the file path
+  Runtime rt = runtime();
+  Session s(rt);
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", "alice"), Verdict::next);
+  ASSERT_EQ(s.on_rcpt("<bob@example.net>"), Verdict::next);
+  Eml eml = split(to_crlf(kPdfMessage));
+  for (const auto& h : eml.headers) ASSERT_EQ(s.on_header(h.name, h.value, true), Verdict::next);
+  ASSERT_EQ(s.on_end_of_headers(), Verdict::next);
+  for (std::size_t off = 0; off < eml.body.size(); off += 700)
+    ASSERT_EQ(s.on_body(reinterpret_cast<const unsigned char*>(eml.body.data() + off),
+                        std::min<std::size_t>(700, eml.body.size() - off)),
+              Verdict::next);
+  int progress = 0;
+  Outcome out = s.on_end_of_message("QID1", [&] { ++progress; });
+  EXPECT_EQ(out.action, Outcome::Action::modified) << out.log;
+  auto d = store_->catalog.show_message("QID1").value();
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->message.auth_user, "alice");
+  EXPECT_EQ(d->recipients, std::vector<std::string>{"bob@example.net"});
+  s.end_message();
+  // The spool file was anonymous: nothing named is left in the spool dir.
+  EXPECT_TRUE(std::filesystem::is_empty(service_.state_dir + "/spool"));
+}
+
+}  // namespace
+}  // namespace attachgate::milter::testing
