@@ -43,6 +43,11 @@ bool start(Child& c, const sigset_t& old_mask) {
   return true;
 }
 
+void close_control(Child& c) {
+  if (c.control >= 0) ::close(c.control);
+  c.control = -1;
+}
+
 }  // namespace
 
 int supervise(const std::vector<Role>& roles) {
@@ -74,19 +79,25 @@ int supervise(const std::vector<Role>& roles) {
     if (info.ssi_signo == SIGHUP) {
       log_info("SIGHUP: reloading policy and templates");
       for (auto& c : children)
-        if (c.pid > 0 && ::write(c.control, "R", 1) != 1) log_warn("cannot signal " + c.role->name);
+        if (c.pid > 0 && c.control >= 0 && ::write(c.control, "R", 1) != 1) log_warn("cannot signal " + c.role->name);
     } else if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
-      if (!stopping) log_info("stopping: letting messages in progress finish");
+      // First signal: close the control pipes, which tells each role to stop
+      // taking work and finish what it has. A second one stops them at once.
+      if (!stopping) {
+        log_info("stopping: letting messages in progress finish (signal again to stop at once)");
+        for (auto& c : children) close_control(c);
+      } else {
+        for (auto& c : children)
+          if (c.pid > 0) ::kill(c.pid, SIGTERM);
+      }
       stopping = true;
-      for (auto& c : children)
-        if (c.pid > 0) ::kill(c.pid, SIGTERM);
     } else if (info.ssi_signo == SIGCHLD) {
       int st = 0;
       pid_t pid;
       while ((pid = ::waitpid(-1, &st, WNOHANG)) > 0) {
         for (auto& c : children) {
           if (c.pid != pid) continue;
-          ::close(c.control);
+          close_control(c);
           c.pid = -1;
           const int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
           if (stopping) break;
@@ -95,8 +106,7 @@ int supervise(const std::vector<Role>& roles) {
             log_warn(c.role->name + " could not start (exit 2); stopping");
             status_out = 2;
             stopping = true;
-            for (auto& o : children)
-              if (o.pid > 0) ::kill(o.pid, SIGTERM);
+            for (auto& o : children) close_control(o);
             break;
           }
           log_warn(c.role->name + " exited with status " + std::to_string(code) + "; restarting");

@@ -2,8 +2,9 @@
 //
 // libmilter stops on SIGHUP, so the roles run in child processes and the
 // parent owns the signals: SIGHUP is passed to each child as a byte 'R' on
-// its control pipe (reload), SIGTERM/SIGINT are forwarded and the parent
-// waits for the children to finish what they are doing. A child that dies
+// its control pipe (reload); on SIGTERM/SIGINT the parent closes the pipes,
+// which asks each child to finish what it is doing and exit, and waits (a
+// second signal is forwarded as SIGTERM, which stops them at once). A child that dies
 // is restarted after a short pause; one that fails to start (exit status 2)
 // within its first seconds stops the whole service instead of looping.
 #pragma once

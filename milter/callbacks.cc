@@ -6,6 +6,8 @@
 // Every failure becomes one outcome chosen by policy (see Session::on_error
 // and process_message).
 #include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -215,6 +217,12 @@ int run_milter(Runtime& runtime, int control_fd) {
              " (is another attachgate running, or is the directory missing?)");
     return 2;
   }
+  // libmilter's signal thread sigwaits for these; every other thread must
+  // have them blocked, or SIGTERM kills the process mid-message.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   if (control_fd >= 0) std::thread(control_loop, control_fd).detach();
   log_info("milter listening on " + socket);
   int rc = smfi_main();

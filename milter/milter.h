@@ -1,8 +1,9 @@
 // milter/milter.h - run the milter: register with libmilter, serve the MTA.
 //
-// run_milter() blocks until SIGTERM/SIGINT (libmilter's own signal thread
-// stops it) or until control_fd reaches end of file, then waits for the
-// messages in progress to finish. A byte 'R' on control_fd reloads policy
+// run_milter() blocks until control_fd reaches end of file (the graceful
+// stop: smfi_stop, then the messages in progress finish) or until SIGTERM
+// (libmilter's own signal thread aborts the sessions; Postfix tempfails
+// them), then waits up to 120 s for messages still in progress. A byte 'R' on control_fd reloads policy
 // and templates: libmilter treats SIGHUP as stop, so the supervisor owns
 // SIGHUP and passes it on this way.
 #pragma once
