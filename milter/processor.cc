@@ -142,7 +142,8 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
     return pass(scan.attachments.empty()
                     ? "kept: no attachments"
                     : "kept: " + std::to_string(scan.attachments.size()) +
-                          " attachments, none selected by policy",
+                          (scan.attachments.size() == 1 ? " attachment" : " attachments") +
+                          ", none selected by policy",
                 std::move(changes));
 
   const config::LinkTerms t = strictest(terms);

@@ -1,6 +1,7 @@
 // milter/session.cc - see session.h.
 #include "milter/session.h"
 
+#include <cstring>
 #include <ctime>
 
 #include "milter/processor.h"
@@ -68,9 +69,14 @@ Verdict Session::on_rcpt(std::string recipient) {
 
 Verdict Session::on_header(std::string_view name, std::string_view value, bool leading_space) {
   if (!msg_) return Verdict::next;
+  const auto& limits = runtime_.service().limits;
   msg_->header_bytes += name.size() + value.size() + 4;
-  if (msg_->header_bytes > runtime_.service().limits.max_header_bytes) {
-    skip_ = "header block over " + format_size(runtime_.service().limits.max_header_bytes);
+  if (msg_->header_bytes > limits.max_header_bytes) {
+    skip_ = "header block over " + format_size(limits.max_header_bytes);
+    return Verdict::accept;
+  }
+  if (name.size() + value.size() + 2 > limits.max_line_length) {
+    skip_ = "header line over " + format_size(limits.max_line_length);
     return Verdict::accept;
   }
   std::string line(name);
@@ -95,8 +101,28 @@ Verdict Session::on_body(const unsigned char* data, std::size_t size) {
             format_size(runtime_.service().limits.max_message_size) + ")";
     return Verdict::accept;
   }
+  if (!line_within_limit(data, size)) {
+    skip_ = "a body line over " + format_size(runtime_.service().limits.max_line_length);
+    return Verdict::accept;
+  }
   if (auto s = msg_->spool.append(data, size); !s) return on_error("spool: " + s.error().message);
   return Verdict::next;
+}
+
+bool Session::line_within_limit(const unsigned char* data, std::size_t size) {
+  const std::uint64_t limit = runtime_.service().limits.max_line_length;
+  const unsigned char* p = data;
+  const unsigned char* end = data + size;
+  while (p < end) {
+    const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+    const unsigned char* stop = nl ? static_cast<const unsigned char*>(nl) : end;
+    msg_->line_bytes += static_cast<std::uint64_t>(stop - p);
+    if (msg_->line_bytes > limit) return false;
+    if (!nl) break;
+    msg_->line_bytes = 0;
+    p = stop + 1;
+  }
+  return true;
 }
 
 Outcome Session::on_end_of_message(std::string queue_id, std::function<void()> progress) {

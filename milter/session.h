@@ -4,7 +4,9 @@
 // bounds the header block and spools the message. Nothing here talks to
 // libmilter, so it is tested directly. A message over max_message_size is
 // not spooled further: it passes unchanged (Postfix's own limit should be
-// lower). A header block over max_header_size passes unchanged too.
+// lower). A header block over max_header_size, or a header or body line
+// over max_line_length, passes unchanged too: such mail is not what a mail
+// client writes, and we never rewrite what we did not parse whole.
 #pragma once
 
 #include <functional>
@@ -45,8 +47,10 @@ class Session {
     Spool spool;
     std::uint64_t header_bytes = 0;
     std::shared_ptr<const config::Policy> policy;
+    std::uint64_t line_bytes = 0;  // of the body line in progress
   };
   Verdict on_error(const std::string& why);
+  bool line_within_limit(const unsigned char* data, std::size_t size);
 
   Runtime& runtime_;
   std::string client_addr_, daemon_name_;

@@ -61,7 +61,7 @@ TEST_F(ProcessorTest, MegabyteHeaderLineDoesNotCrashTheParser) {
 TEST_F(ProcessorTest, InternalOnlyMailIsKept) {
   Run r = process(kPdfMessage, {"carol@example.org"});
   EXPECT_EQ(r.outcome.action, Outcome::Action::pass);
-  EXPECT_EQ(r.outcome.log, "kept: 1 attachments, none selected by policy");
+  EXPECT_EQ(r.outcome.log, "kept: 1 attachment, none selected by policy");
 }
 
 TEST_F(ProcessorTest, DownloadLimitIsPerRecipientTimesRecipients) {
@@ -154,6 +154,31 @@ TEST_F(SessionTest, OversizedBodyPassesUnchanged) {
   EXPECT_EQ(s.on_body(p, chunk.size()), Verdict::next);
   EXPECT_EQ(s.on_body(p, chunk.size()), Verdict::accept);
   EXPECT_NE(s.skip_reason()->find("max_message_size"), std::string::npos);
+}
+
+TEST_F(SessionTest, OverlongBodyLinePassesUnchanged) {
+  service_.limits.max_line_length = 1000;
+  Runtime rt = runtime();
+  Session s(rt);
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  ASSERT_EQ(s.on_end_of_headers(), Verdict::next);
+  const std::string ok = std::string(999, 'a') + "\r\n" + std::string(600, 'b');
+  EXPECT_EQ(s.on_body(reinterpret_cast<const unsigned char*>(ok.data()), ok.size()), Verdict::next);
+  // The line in progress continues across body chunks.
+  const std::string more(500, 'c');
+  EXPECT_EQ(s.on_body(reinterpret_cast<const unsigned char*>(more.data()), more.size()), Verdict::accept);
+  ASSERT_TRUE(s.skip_reason().has_value());
+  EXPECT_NE(s.skip_reason()->find("body line over"), std::string::npos) << *s.skip_reason();
+}
+
+TEST_F(SessionTest, OverlongHeaderLinePassesUnchanged) {
+  service_.limits.max_line_length = 1000;
+  Runtime rt = runtime();
+  Session s(rt);
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  EXPECT_EQ(s.on_header("X-Short", std::string(900, 'h'), false), Verdict::next);
+  EXPECT_EQ(s.on_header("X-Long", std::string(1200, 'h'), false), Verdict::accept);
+  EXPECT_NE(s.skip_reason()->find("header line over"), std::string::npos);
 }
 
 TEST_F(SessionTest, WholeMessageThroughTheSessionSpillsToAFileAndIsOffloaded) {
