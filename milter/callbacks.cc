@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -23,7 +24,11 @@ namespace attachgate::milter {
 namespace {
 
 Runtime* g_runtime = nullptr;  // set once in run_milter before smfi_main
-bool g_leading_space = false;  // SMFIP_HDR_LEADSPC was negotiated
+// Negotiated once per process; Postfix offers every connection the same.
+std::atomic<bool> g_leading_space{false};  // SMFIP_HDR_LEADSPC
+std::atomic<bool> g_noreply_conn{false};   // SMFIP_NR_CONN: connect replies nothing
+std::atomic<bool> g_noreply_rcpt{false};   // SMFIP_NR_RCPT
+std::atomic<bool> g_noreply_hdr{false};    // SMFIP_NR_HDR
 
 Session* session(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
 
@@ -54,10 +59,18 @@ sfsistat to_status(SMFICTX* ctx, Verdict v) {
   return SMFIS_TEMPFAIL;
 }
 
+// With SMFIP_HDR_LEADSPC the MTA writes "Name:" and the value as given, so
+// the space after the colon is ours to supply.
+std::string wire_value(const std::string& value) {
+  if (!g_leading_space || value.empty() || value.front() == ' ' || value.front() == '\t') return value;
+  return " " + value;
+}
+
 Status apply_headers(SMFICTX* ctx, const std::vector<HeaderChange>& changes) {
   for (const auto& c : changes) {
+    const std::string v = wire_value(c.value);
     char* name = const_cast<char*>(c.name.c_str());
-    char* value = const_cast<char*>(c.value.c_str());
+    char* value = const_cast<char*>(v.c_str());
     int rc = MI_FAILURE;
     switch (c.op) {
       case HeaderChange::Op::add: rc = smfi_addheader(ctx, name, value); break;
@@ -120,10 +133,16 @@ sfsistat xx_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
   const unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST;
   if ((f0 & want) != want) return SMFIS_REJECT;  // the MTA cannot do what we need
   *pf0 = want;
-  // Skip the stages we do not use; keep header values byte for byte.
-  const unsigned long skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
-  *pf1 = f1 & skip;
+  // Skip the stages we do not use; keep header values byte for byte; and
+  // spare the round trip for the stages whose answer is always "continue"
+  // (a header over a limit is remembered and answered at end of headers).
+  const unsigned long wanted = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC |
+                               SMFIP_NR_CONN | SMFIP_NR_RCPT | SMFIP_NR_HDR;
+  *pf1 = f1 & wanted;
   g_leading_space = (f1 & SMFIP_HDR_LEADSPC) != 0;
+  g_noreply_conn = (f1 & SMFIP_NR_CONN) != 0;
+  g_noreply_rcpt = (f1 & SMFIP_NR_RCPT) != 0;
+  g_noreply_hdr = (f1 & SMFIP_NR_HDR) != 0;
   *pf2 = *pf3 = 0;
   smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{client_addr} {daemon_name}"));
   smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{i} {auth_authen} {mail_addr}"));
@@ -137,7 +156,7 @@ sfsistat xx_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) {
   auto s = std::make_unique<Session>(*g_runtime);
   s->set_client(macro(ctx, "{client_addr}"), macro(ctx, "{daemon_name}"));
   smfi_setpriv(ctx, s.release());
-  return SMFIS_CONTINUE;
+  return g_noreply_conn ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 sfsistat xx_envfrom(SMFICTX* ctx, char** argv) {
@@ -146,14 +165,18 @@ sfsistat xx_envfrom(SMFICTX* ctx, char** argv) {
   return to_status(ctx, s->on_mail_from(argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
 }
 
+// The stages negotiated as no-reply must answer SMFIS_NOREPLY every time,
+// so their Session handlers never stop a message themselves.
 sfsistat xx_envrcpt(SMFICTX* ctx, char** argv) {
   Session* s = session(ctx);
-  return s ? to_status(ctx, s->on_rcpt(argv[0] ? argv[0] : "")) : SMFIS_TEMPFAIL;
+  if (s) (void)s->on_rcpt(argv[0] ? argv[0] : "");
+  return g_noreply_rcpt ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 sfsistat xx_header(SMFICTX* ctx, char* name, char* value) {
   Session* s = session(ctx);
-  return s ? to_status(ctx, s->on_header(name, value, g_leading_space)) : SMFIS_TEMPFAIL;
+  if (s) (void)s->on_header(name, value, g_leading_space);
+  return g_noreply_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 sfsistat xx_eoh(SMFICTX* ctx) {

@@ -48,6 +48,7 @@ Verdict Session::on_error(const std::string& why) {
 
 Verdict Session::on_mail_from(std::string sender, std::string auth_user) {
   end_message();
+  held_.reset();
   msg_ = std::make_unique<Message>(Message{
       {}, Spool(spool_dir(runtime_.service()), runtime_.service().limits.spool_memory_threshold),
       0, runtime_.policy()});
@@ -68,27 +69,37 @@ Verdict Session::on_rcpt(std::string recipient) {
 }
 
 Verdict Session::on_header(std::string_view name, std::string_view value, bool leading_space) {
-  if (!msg_) return Verdict::next;
+  if (!msg_ || held_) return Verdict::next;
   const auto& limits = runtime_.service().limits;
   msg_->header_bytes += name.size() + value.size() + 4;
   if (msg_->header_bytes > limits.max_header_bytes) {
     skip_ = "header block over " + format_size(limits.max_header_bytes);
-    return Verdict::accept;
+    held_ = Verdict::accept;
+    return Verdict::next;
   }
   if (name.size() + value.size() + 2 > limits.max_line_length) {
     skip_ = "header line over " + format_size(limits.max_line_length);
-    return Verdict::accept;
+    held_ = Verdict::accept;
+    return Verdict::next;
   }
   std::string line(name);
   line += leading_space ? ":" : ": ";
   append_crlf(line, value);
   line += "\r\n";
-  if (auto s = msg_->spool.append(line); !s) return on_error("spool: " + s.error().message);
+  if (auto s = msg_->spool.append(line); !s) {
+    held_ = on_error("spool: " + s.error().message);
+    return Verdict::next;
+  }
   msg_->input.headers.push_back({std::string(name), std::string(value)});
   return Verdict::next;
 }
 
 Verdict Session::on_end_of_headers() {
+  if (held_) {
+    const Verdict v = *held_;
+    held_.reset();
+    return v;
+  }
   if (!msg_) return Verdict::next;
   if (auto s = msg_->spool.append("\r\n"); !s) return on_error("spool: " + s.error().message);
   return Verdict::next;

@@ -30,6 +30,8 @@ class Session {
 
   void set_client(std::string client_addr, std::string daemon_name);
   Verdict on_mail_from(std::string sender, std::string auth_user);
+  // These two always answer "next" (the MTA may have been told to expect no
+  // answer); a header that stops the message is answered at end of headers.
   Verdict on_rcpt(std::string recipient);
   Verdict on_header(std::string_view name, std::string_view value, bool value_has_leading_space);
   Verdict on_end_of_headers();
@@ -56,6 +58,7 @@ class Session {
   std::string client_addr_, daemon_name_;
   std::unique_ptr<Message> msg_;
   std::optional<std::string> skip_;
+  std::optional<Verdict> held_;  // a header's verdict, given at end of headers
   std::string queue_id_;
 };
 

@@ -138,8 +138,11 @@ TEST_F(SessionTest, OversizedHeaderBlockPassesUnchanged) {
   Session s(rt);
   ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
   std::string huge(1 << 20, 'h');
-  EXPECT_EQ(s.on_header("X-Huge", huge, false), Verdict::accept);
+  // Headers get no answer; the verdict comes at end of headers.
+  EXPECT_EQ(s.on_header("X-Huge", huge, false), Verdict::next);
+  EXPECT_EQ(s.on_header("X-After", "more", false), Verdict::next);
   ASSERT_TRUE(s.skip_reason().has_value());
+  EXPECT_EQ(s.on_end_of_headers(), Verdict::accept);
   EXPECT_NE(s.skip_reason()->find("header block"), std::string::npos);
 }
 
@@ -177,8 +180,13 @@ TEST_F(SessionTest, OverlongHeaderLinePassesUnchanged) {
   Session s(rt);
   ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
   EXPECT_EQ(s.on_header("X-Short", std::string(900, 'h'), false), Verdict::next);
-  EXPECT_EQ(s.on_header("X-Long", std::string(1200, 'h'), false), Verdict::accept);
+  EXPECT_EQ(s.on_header("X-Long", std::string(1200, 'h'), false), Verdict::next);
   EXPECT_NE(s.skip_reason()->find("header line over"), std::string::npos);
+  EXPECT_EQ(s.on_end_of_headers(), Verdict::accept);
+  // The next message on the connection starts afresh.
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  EXPECT_EQ(s.on_header("X-Short", "x", false), Verdict::next);
+  EXPECT_EQ(s.on_end_of_headers(), Verdict::next);
 }
 
 TEST_F(SessionTest, WholeMessageThroughTheSessionSpillsToAFileAndIsOffloaded) {
