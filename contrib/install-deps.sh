@@ -9,7 +9,7 @@ build_pkgs=(cmake g++ make pkg-config
   libmilter-dev libgmime-3.0-dev libboost-dev libsqlite3-dev
   libcurl4-openssl-dev libsodium-dev libmstch-dev libtoml11-dev
   libcli11-dev nlohmann-json3-dev)
-test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3)
+test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--with-tests" ] && want+=("${test_pkgs[@]}")
