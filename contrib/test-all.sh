@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs attachgate's whole test suite on Debian 12: installs what is
-# missing, builds twice (optimised, and with AddressSanitizer + UBSan), and runs
-# every test in both. Exit status is non-zero if anything fails.
+# missing, builds twice (optimised, and with AddressSanitizer + UBSan), runs
+# every test in both, then checks the README's demo command with its selftest.
+# Exit status is non-zero if anything fails.
 # Usage: contrib/test-all.sh      (from anywhere; as root or with sudo rights)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,4 +26,7 @@ for kind in release asan; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 600
 done
-step "all tests passed (release and asan+ubsan builds)"
+# README command (1), unattended: demo up, a mail through it, checked, down.
+step "checking the newcomer's demo (contrib/demo.sh selftest)"
+bash contrib/demo.sh selftest
+step "all tests passed (release and asan+ubsan builds, and the demo)"
