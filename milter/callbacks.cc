@@ -1,8 +1,9 @@
 // milter/callbacks.cc - the libmilter callback table and the run loop.
 //
 // Each xxfi_* is a few lines: find the Session, hand the event over, turn the
-// Verdict into an sfsistat. The per-connection Session is a unique_ptr
-// released into smfi_setpriv at connect and taken back exactly once at close.
+// Verdict into an sfsistat. The per-connection Connection (the Session plus
+// what was negotiated) is a unique_ptr released into smfi_setpriv at
+// negotiate (or connect) and taken back exactly once at close.
 // Every failure becomes one outcome chosen by policy (see Session::on_error
 // and process_message).
 #include <libmilter/mfapi.h>
@@ -10,7 +11,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -24,13 +24,32 @@ namespace attachgate::milter {
 namespace {
 
 Runtime* g_runtime = nullptr;  // set once in run_milter before smfi_main
-// Negotiated once per process; Postfix offers every connection the same.
-std::atomic<bool> g_leading_space{false};  // SMFIP_HDR_LEADSPC
-std::atomic<bool> g_noreply_conn{false};   // SMFIP_NR_CONN: connect replies nothing
-std::atomic<bool> g_noreply_rcpt{false};   // SMFIP_NR_RCPT
-std::atomic<bool> g_noreply_hdr{false};    // SMFIP_NR_HDR
 
-Session* session(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+// One MTA connection: its Session and what its MTA agreed to at negotiate.
+struct Connection {
+  explicit Connection(Runtime& runtime) : session(runtime) {}
+  Session session;
+  bool leading_space = false;  // SMFIP_HDR_LEADSPC: header values keep their space
+  bool noreply_conn = false;   // SMFIP_NR_CONN and friends: that stage is not answered
+  bool noreply_rcpt = false;
+  bool noreply_hdr = false;
+};
+
+Connection* connection(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+
+Session* session(SMFICTX* ctx) {
+  Connection* c = connection(ctx);
+  return c ? &c->session : nullptr;
+}
+
+// Creates the connection's context on first use (negotiate, or connect for
+// an MTA that does not negotiate).
+Connection& ensure_connection(SMFICTX* ctx) {
+  if (Connection* c = connection(ctx)) return *c;
+  auto c = std::make_unique<Connection>(*g_runtime);
+  smfi_setpriv(ctx, c.get());
+  return *c.release();
+}
 
 std::string macro(SMFICTX* ctx, const char* name) {
   const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -61,14 +80,16 @@ sfsistat to_status(SMFICTX* ctx, Verdict v) {
 
 // With SMFIP_HDR_LEADSPC the MTA writes "Name:" and the value as given, so
 // the space after the colon is ours to supply.
-std::string wire_value(const std::string& value) {
-  if (!g_leading_space || value.empty() || value.front() == ' ' || value.front() == '\t') return value;
+std::string wire_value(const std::string& value, bool leading_space) {
+  if (!leading_space || value.empty() || value.front() == ' ' || value.front() == '\t') return value;
   return " " + value;
 }
 
 Status apply_headers(SMFICTX* ctx, const std::vector<HeaderChange>& changes) {
+  const Connection* conn = connection(ctx);
+  const bool leading_space = conn && conn->leading_space;
   for (const auto& c : changes) {
-    const std::string v = wire_value(c.value);
+    const std::string v = wire_value(c.value, leading_space);
     char* name = const_cast<char*>(c.name.c_str());
     char* value = const_cast<char*>(v.c_str());
     int rc = MI_FAILURE;
@@ -139,10 +160,11 @@ sfsistat xx_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
   const unsigned long wanted = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC |
                                SMFIP_NR_CONN | SMFIP_NR_RCPT | SMFIP_NR_HDR;
   *pf1 = f1 & wanted;
-  g_leading_space = (f1 & SMFIP_HDR_LEADSPC) != 0;
-  g_noreply_conn = (f1 & SMFIP_NR_CONN) != 0;
-  g_noreply_rcpt = (f1 & SMFIP_NR_RCPT) != 0;
-  g_noreply_hdr = (f1 & SMFIP_NR_HDR) != 0;
+  Connection& conn = ensure_connection(ctx);
+  conn.leading_space = (f1 & SMFIP_HDR_LEADSPC) != 0;
+  conn.noreply_conn = (f1 & SMFIP_NR_CONN) != 0;
+  conn.noreply_rcpt = (f1 & SMFIP_NR_RCPT) != 0;
+  conn.noreply_hdr = (f1 & SMFIP_NR_HDR) != 0;
   *pf2 = *pf3 = 0;
   smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{client_addr} {daemon_name}"));
   smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{i} {auth_authen} {mail_addr}"));
@@ -153,10 +175,9 @@ sfsistat xx_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 }
 
 sfsistat xx_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) {
-  auto s = std::make_unique<Session>(*g_runtime);
-  s->set_client(macro(ctx, "{client_addr}"), macro(ctx, "{daemon_name}"));
-  smfi_setpriv(ctx, s.release());
-  return g_noreply_conn ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  Connection& conn = ensure_connection(ctx);
+  conn.session.set_client(macro(ctx, "{client_addr}"), macro(ctx, "{daemon_name}"));
+  return conn.noreply_conn ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 sfsistat xx_envfrom(SMFICTX* ctx, char** argv) {
@@ -168,15 +189,17 @@ sfsistat xx_envfrom(SMFICTX* ctx, char** argv) {
 // The stages negotiated as no-reply must answer SMFIS_NOREPLY every time,
 // so their Session handlers never stop a message themselves.
 sfsistat xx_envrcpt(SMFICTX* ctx, char** argv) {
-  Session* s = session(ctx);
-  if (s) (void)s->on_rcpt(argv[0] ? argv[0] : "");
-  return g_noreply_rcpt ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  Connection* c = connection(ctx);
+  if (!c) return SMFIS_CONTINUE;  // cannot happen after connect; nothing to answer with
+  (void)c->session.on_rcpt(argv[0] ? argv[0] : "");
+  return c->noreply_rcpt ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 sfsistat xx_header(SMFICTX* ctx, char* name, char* value) {
-  Session* s = session(ctx);
-  if (s) (void)s->on_header(name, value, g_leading_space);
-  return g_noreply_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  Connection* c = connection(ctx);
+  if (!c) return SMFIS_CONTINUE;
+  (void)c->session.on_header(name, value, c->leading_space);
+  return c->noreply_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 sfsistat xx_eoh(SMFICTX* ctx) {
@@ -195,7 +218,7 @@ sfsistat xx_abort(SMFICTX* ctx) {
 }
 
 sfsistat xx_close(SMFICTX* ctx) {
-  std::unique_ptr<Session> s(session(ctx));  // taken back exactly once
+  std::unique_ptr<Connection> c(connection(ctx));  // taken back exactly once
   smfi_setpriv(ctx, nullptr);
   return SMFIS_CONTINUE;
 }
