@@ -1,0 +1,734 @@
+#!/usr/bin/env python3
+"""Milter cost per message size: peak RSS and end-of-message time.
+
+For each message size (default 1MB, 25MB, 200MB of message on the wire), one
+message with a single base64 attachment and an external recipient is sent
+through two private Postfix instances on loopback, both relaying to one
+smtp-sink:
+
+  plain   Postfix with no milter (the baseline)
+  milter  Postfix with smtpd_milters = the attachgate milter
+
+The two are measured side by side, alternating, in the same run, so the ratio
+holds even on a busy shared machine.
+
+For each size a FRESH `attachgate milter` is started (VmHWM never goes down,
+so a process that already handled a bigger message would report its peak),
+and after the size's messages the peak RSS of its worker (the child forked by
+the supervisor, app/supervisor.cc) is read from /proc/PID/status (VmHWM).
+
+End-of-message time is measured by the client: from the moment the final
+"." of DATA has been written to the socket until Postfix's reply to it
+arrives. With the milter this covers Postfix's cleanup sending the message
+to the milter, the milter spooling, parsing, storing the attachment and
+replacing the body, and Postfix writing the new body; without the milter,
+cleanup finishing the queue file. The milter logs no timing of its own.
+
+Decoded MB/s = decoded attachment bytes / end-of-message time with milter.
+
+Reuses tests/e2e/harness.py (PrivatePostfix, SmtpSink, Milter, free_port).
+Must run as root (Postfix's master runs as root). Python standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+SOURCE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(SOURCE_DIR / "tests" / "e2e"))
+import harness  # noqa: E402  (tests/e2e/harness.py)
+
+SENDER = "alice@example.org"
+RECIPIENT = "bob@example.net"  # another domain than the sender's: external
+DEFAULT_BIN = SOURCE_DIR / "build-bench" / "app" / "attachgate"
+
+# Offload every attachment to an external recipient, however small, so the
+# 1 MB message is offloaded too (the shipped policy only takes > 5 MB).
+BENCH_POLICY = """\
+# Written by bench/milter_message_size.py
+on_error = "tempfail"
+internal_domains = []
+
+[defaults]
+expires = "7d"
+max_downloads = 1
+access_code = false
+track_opens = true
+
+[[rule]]
+name = "internal-only"
+recipients = "all_internal"
+action = "keep"
+
+[[rule]]
+name = "bench-offload-external"
+recipients = "any_external"
+min_size = "1KB"
+action = "offload"
+"""
+
+
+def log(msg: str) -> None:
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------- sizes ----
+
+_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3,
+          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """'200MB' (powers of 1000, as in attachgate's config) or '200MiB'."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).upper() not in _UNITS:
+        raise argparse.ArgumentTypeError("not a size: %r (e.g. 1MB, 25MB, 200MiB)" % text)
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def parse_sizes(text: str) -> list[tuple[str, int]]:
+    out = []
+    for item in text.split(","):
+        if item.strip():
+            out.append((item.strip(), parse_size(item)))
+    if not out:
+        raise argparse.ArgumentTypeError("no sizes given")
+    return out
+
+
+def mb(n: float) -> float:
+    return n / 1e6
+
+
+# ----------------------------------------------------------- message ----
+
+LINE_IN = 57  # bytes of attachment per base64 line of 76 characters
+
+
+def base64_wire_len(n: int) -> int:
+    """Length of n bytes base64-encoded in 76-character CRLF lines."""
+    full, rest = divmod(n, LINE_IN)
+    return full * 78 + ((rest + 2) // 3 * 4 + 2 if rest else 0)
+
+
+def message_parts(label: str) -> tuple[bytes, bytes]:
+    head = (
+        "From: Alice <%s>\r\n"
+        "To: Bob <%s>\r\n"
+        "Subject: attachgate bench %s\r\n"
+        "Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
+        "Message-ID: <bench-%s@example.org>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"bench-boundary\"\r\n"
+        "\r\n"
+        "--bench-boundary\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "Hello Bob,\r\n\r\nthe data you asked for is attached.\r\n\r\nAlice\r\n"
+        "\r\n"
+        "--bench-boundary\r\n"
+        "Content-Type: application/octet-stream; name=\"data-%s.bin\"\r\n"
+        "Content-Disposition: attachment; filename=\"data-%s.bin\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "\r\n" % (SENDER, RECIPIENT, label, label, label, label)).encode()
+    tail = b"--bench-boundary--\r\n"
+    return head, tail
+
+
+def attachment_size_for(message_size: int, label: str) -> int:
+    """Largest attachment whose message is at most message_size bytes."""
+    head, tail = message_parts(label)
+    room = message_size - len(head) - len(tail)
+    if room <= 80:
+        raise SystemExit("size %s is too small for a message with an attachment" % label)
+    n = room * LINE_IN // 78
+    while base64_wire_len(n) > room:
+        n -= 1
+    while base64_wire_len(n + 1) <= room:
+        n += 1
+    return n
+
+
+def write_message(path: Path, message_size: int, label: str, seed: int) -> tuple[int, int, int]:
+    """Write the message in SMTP wire form (CRLF; no line starts with ".", so
+    no dot-stuffing is needed) streaming to disk. Returns (message bytes,
+    attachment bytes, line count). The attachment is pseudo-random bytes
+    from seed."""
+    head, tail = message_parts(label)
+    n = attachment_size_for(message_size, label)
+    rng = random.Random(seed)
+    chunk = LINE_IN * 16384  # ~0.9 MB of attachment per write
+    tmp = path.with_suffix(".tmp")
+    lines = head.count(b"\n") + tail.count(b"\n")
+    with open(tmp, "wb") as f:
+        f.write(head)
+        left = n
+        while left > 0:
+            take = min(chunk, left)
+            encoded = base64.encodebytes(rng.randbytes(take))  # 76-char lines, LF
+            lines += encoded.count(b"\n")
+            f.write(encoded.replace(b"\n", b"\r\n"))
+            left -= take
+        f.write(tail)
+    tmp.rename(path)
+    size = path.stat().st_size
+    assert size == len(head) + base64_wire_len(n) + len(tail), "message size mismatch"
+    return size, n, lines
+
+
+# ------------------------------------------------------------ client ----
+
+class SendResult:
+    def __init__(self, queue_id: str, eom_seconds: float, data_seconds: float, reply: str):
+        self.queue_id = queue_id
+        self.eom_seconds = eom_seconds    # final "." written -> reply read
+        self.data_seconds = data_seconds  # DATA command -> reply read
+        self.reply = reply
+
+
+def send(port: int, eml: Path, timeout: float) -> SendResult:
+    with smtplib.SMTP(harness.LOOPBACK, port, local_hostname="client.example.org",
+                      timeout=timeout) as smtp:
+        smtp.ehlo()
+        code, msg = smtp.mail(SENDER)
+        if code != 250:
+            raise RuntimeError("MAIL FROM refused: %d %s" % (code, msg.decode(errors="replace")))
+        code, msg = smtp.rcpt(RECIPIENT)
+        if code not in (250, 251):
+            raise RuntimeError("RCPT TO refused: %d %s" % (code, msg.decode(errors="replace")))
+        t_data = time.perf_counter()
+        smtp.putcmd("data")
+        code, msg = smtp.getreply()
+        if code != 354:
+            raise RuntimeError("DATA refused: %d %s" % (code, msg.decode(errors="replace")))
+        with open(eml, "rb") as f:
+            smtp.sock.sendfile(f)  # already CRLF, ends in CRLF, nothing to stuff
+        smtp.sock.sendall(b".\r\n")
+        t_eom = time.perf_counter()
+        code, msg = smtp.getreply()
+        t_reply = time.perf_counter()
+        reply = "%d %s" % (code, msg.decode(errors="replace"))
+        if code != 250:
+            raise RuntimeError("end of DATA answered %s" % reply)
+        m = re.search(r"queued as ([0-9A-Za-z]+)", reply)
+        if not m:
+            raise RuntimeError("no queue id in %r" % reply)
+        return SendResult(m.group(1), t_reply - t_eom, t_reply - t_data, reply)
+
+
+# ------------------------------------------------------------- /proc ----
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()]
+    except OSError:
+        pass
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return sorted(out)
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """The kB fields of /proc/PID/status (VmHWM, VmRSS, RssAnon, ...)."""
+    out = {}
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        key, _, value = line.partition(":")
+        parts = value.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            out[key] = int(parts[0])
+        elif key == "Threads":
+            out[key] = int(parts[0])
+    return out
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime, all threads
+
+
+class RssSampler:
+    """Samples a process's RSS split every interval; keeps the peaks. VmHWM
+    is authoritative for the peak; this says whether it was anonymous memory
+    (heap) or file pages mapped into the process."""
+
+    def __init__(self, pid: int, interval: float = 0.02):
+        self.pid, self.interval = pid, interval
+        self.peak = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0, "RssShmem": 0, "Threads": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                st = proc_status(self.pid)
+            except OSError:
+                return
+            for k in self.peak:
+                self.peak[k] = max(self.peak[k], st.get(k, 0))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# ------------------------------------------------------------ pieces ----
+
+class BenchMilter(harness.Milter):
+    """harness.Milter with a service config of our choosing, listening on
+    loopback TCP (as harness.Milter does) or, with unix_path, on a unix
+    socket that Postfix's daemons (user postfix) may connect to."""
+
+    def __init__(self, workdir: Path, policy: Path, port: int, config: Path,
+                 unix_path: Path | None = None):
+        super().__init__(workdir, policy, port=port)
+        self.config = config
+        self.unix_path = unix_path
+
+    @property
+    def postfix_spec(self) -> str:
+        return "unix:%s" % self.unix_path if self.unix_path else super().postfix_spec
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        cmd[cmd.index("--config") + 1] = str(self.config)
+        if self.unix_path:
+            cmd[cmd.index("--milter-socket") + 1] = "unix:%s" % self.unix_path
+        return cmd
+
+    def accepting(self) -> bool:
+        if not self.unix_path:
+            return harness.port_accepts(self.port)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(self.unix_path))
+                return True
+            except OSError:
+                return False
+
+    def start(self, timeout: float = 30) -> None:
+        if not self.unix_path:
+            return super().start(timeout)
+        with open(self.log, "ab") as log:
+            log.write(("--- start: %s\n" % " ".join(self.command())).encode())
+            log.flush()
+            self.proc = subprocess.Popen(self.command(), cwd=harness.SOURCE_DIR, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        ready = harness.wait_until(lambda: self.proc.poll() is not None or self.accepting(),
+                                   timeout)
+        if self.proc.poll() is not None or not ready:
+            raise RuntimeError("attachgate milter did not come up on %s; its log:\n%s"
+                               % (self.unix_path, harness.tail(self.log)))
+        # libmilter creates the socket under our umask; smtpd and cleanup
+        # run as postfix and need write permission to connect.
+        self.unix_path.chmod(0o666)
+
+    def worker_pid(self, timeout: float = 30) -> int:
+        found: list[int] = []
+
+        def look() -> bool:
+            pids = children_of(self.proc.pid) if self.proc.poll() is None else []
+            if len(pids) == 1 and self.accepting():
+                found.append(pids[0])
+                return True
+            return False
+
+        if not harness.wait_until(look, timeout):
+            raise RuntimeError("no single milter worker under supervisor %d; log:\n%s"
+                               % (self.proc.pid, harness.tail(self.log)))
+        return found[0]
+
+
+class MilterFactory:
+    """Fresh milter processes that all listen where one Postfix expects them."""
+
+    def __init__(self, workdir: Path, policy: Path, config: Path, kind: str):
+        self.workdir, self.policy, self.config = workdir, policy, config
+        self.port = harness.free_port()
+        self.unix_path = None
+        if kind == "unix":
+            d = workdir / "milter-socket"
+            d.mkdir(mode=0o755)
+            d.chmod(0o755)
+            self.unix_path = d / "attachgate.sock"
+
+    @property
+    def postfix_spec(self) -> str:
+        if self.unix_path:
+            return "unix:%s" % self.unix_path
+        return "inet:%s:%d" % (harness.LOOPBACK, self.port)
+
+    def start(self, name: str) -> BenchMilter:
+        d = self.workdir / name
+        d.mkdir()
+        m = BenchMilter(d, self.policy, self.port, self.config, self.unix_path)
+        m.start(timeout=30)
+        return m
+
+
+def stop_milter(m: BenchMilter, keep_state: bool) -> None:
+    m.stop()
+    if not keep_state:
+        shutil.rmtree(m.state_dir, ignore_errors=True)
+
+
+def sink_dump(sink: harness.SmtpSink, queue_id: str, timeout: float) -> Path:
+    """The sink's dump file for queue_id, once it stopped growing."""
+    needle = ("with ESMTP id %s" % queue_id).encode()
+    found: list[Path] = []
+
+    def look() -> bool:
+        for p in sink.files():
+            with open(p, "rb") as f:
+                if needle in f.read(16384):
+                    found.append(p)
+                    return True
+        return False
+
+    if not harness.wait_until(look, timeout, 0.05):
+        raise RuntimeError("no relayed message with queue id %s in %s" % (queue_id, sink.dir))
+    harness.wait_until(lambda: harness._size_stable(found[0], 0.1), timeout)
+    return found[0]
+
+
+def deliver_and_check(pf: harness.PrivatePostfix, sink: harness.SmtpSink, res: SendResult,
+                      offloaded: bool, lf_bytes: int, timeout: float) -> int:
+    """Wait until Postfix relayed the message; check it; delete the dump.
+    lf_bytes is the sent message's size with LF line ends, as smtp-sink
+    stores it. Returns the relayed (dumped) size."""
+    pf.wait_for_delivery(res.queue_id, timeout)
+    path = sink_dump(sink, res.queue_id, timeout)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if offloaded:
+        # (The milter negotiates SMFIP_HDR_LEADSPC, so Postfix writes its
+        # header as "X-Attachgate:offloaded=1", without a space.)
+        if not re.search(rb"^X-Attachgate: ?offloaded=1;", head, re.M) or size > 1_000_000:
+            raise RuntimeError("message %s was not offloaded (relayed %d bytes); see %s"
+                               % (res.queue_id, size, path))
+    elif size < lf_bytes:
+        raise RuntimeError("message %s relayed with %d bytes (LF), sent %d; see %s"
+                           % (res.queue_id, size, lf_bytes, path))
+    path.unlink()
+    return size
+
+
+def provenance(binary: Path) -> dict:
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", "-C", str(SOURCE_DIR), *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+        return r.stdout.rstrip() if r.returncode == 0 else ""  # keep status columns
+
+    info = {"git_head": git("rev-parse", "--short", "HEAD").strip(),
+            "git_dirty_files": git("status", "--porcelain", "--untracked-files=no").splitlines(),
+            "binary": str(binary)}
+    diff = git("diff", "HEAD")
+    info["git_diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()[:16] if diff else ""
+    try:
+        info["binary_mtime"] = datetime.datetime.fromtimestamp(
+            binary.stat().st_mtime).isoformat(timespec="seconds")
+    except OSError:
+        pass
+    cache = binary.parents[1] / "CMakeCache.txt"
+    if cache.exists():
+        m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache.read_text(), re.M)
+        info["build_type"] = m.group(1) if m else ""
+    return info
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        m = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = m.group(1) if m else ""
+    except OSError:
+        pass
+    mem = proc_meminfo_total()
+    return {"host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(),
+            "cpu": cpu, "mem_total_mb": mem, "python": platform.python_version(),
+            "postfix": subprocess.run(["postconf", "-h", "mail_version"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True).stdout.strip()}
+
+
+def proc_meminfo_total() -> int:
+    m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    return int(m.group(1)) // 1024 if m else 0
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# -------------------------------------------------------------- main ----
+
+def run(args) -> dict:
+    if os.geteuid() != 0:
+        raise SystemExit("must run as root (Postfix's master runs as root)")
+    if "/usr/sbin" not in os.environ.get("PATH", ""):
+        os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    for tool in ("postfix", "smtp-sink", "script", "postconf"):
+        if shutil.which(tool) is None:
+            raise SystemExit("%s is not installed (contrib/install-deps.sh --with-tests)" % tool)
+    binary = Path(args.bin).resolve()
+    if not os.access(binary, os.X_OK):
+        raise SystemExit("no attachgate executable at %s; build it (see bench/README.md) or "
+                         "pass --bin" % binary)
+    os.environ["ATTACHGATE_BIN"] = str(binary)
+    config = Path(args.config).resolve()
+
+    workdir = Path(tempfile.mkdtemp(prefix="attachgate-bench-", dir=args.tmpdir))
+    workdir.chmod(0o755)  # Postfix daemons and smtp-sink run as postfix
+    log("work directory %s" % workdir)
+    report = {"benchmark": "milter_message_size",
+              "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "command": " ".join([sys.argv[0]] + sys.argv[1:]),
+              "machine": machine(), "attachgate": provenance(binary),
+              "config": str(config), "repeat": args.repeat, "milter_socket": args.socket,
+              "method": {
+                  "eom_seconds": "client side: final '.' of DATA written -> reply read; median "
+                                 "over repeats",
+                  "peak_rss": "VmHWM of the milter worker (supervisor's child), fresh "
+                              "`attachgate milter` per size",
+                  "decoded_mb_per_s": "decoded attachment bytes / eom_seconds with milter "
+                                      "(MB = 10^6 bytes)"},
+              "loadavg_before": loadavg(), "sizes": []}
+    cleanups = []
+    ok = False
+    try:
+        policy = workdir / "policy.toml"
+        policy.write_text(BENCH_POLICY)
+        sink = harness.SmtpSink(workdir)
+        cleanups.append(sink.stop)
+        sink.start()
+        relay = "%s:%d" % (harness.LOOPBACK, sink.port)
+        milters = MilterFactory(workdir, policy, config, args.socket)
+        plain = harness.PrivatePostfix(workdir / "plain")
+        cleanups.append(plain.stop)
+        plain.start("none", relay_to=relay)
+        with_milter = harness.PrivatePostfix(workdir / "milter")
+        cleanups.append(with_milter.stop)
+        with_milter.start(milters.postfix_spec, relay_to=relay)
+        log("Postfix without milter on :%d, with milter on :%d (milter %s), sink on :%d"
+            % (plain.port, with_milter.port, milters.postfix_spec, sink.port))
+
+        # Warm up both Postfix instances (process start-up, first connection
+        # to the milter) with a throwaway milter process.
+        warm_eml = workdir / "warmup.eml"
+        warm_size, _, warm_lines = write_message(warm_eml, 200_000, "warmup", args.seed)
+        m = milters.start("milter-warmup")
+        try:
+            for pf, off in ((plain, False), (with_milter, True)):
+                r = send(pf.port, warm_eml, args.timeout)
+                deliver_and_check(pf, sink, r, off, warm_size - warm_lines, args.timeout)
+        finally:
+            stop_milter(m, args.keep)
+        log("warm-up done")
+
+        for label, target in args.sizes:
+            eml = workdir / ("msg-%s.eml" % re.sub(r"[^A-Za-z0-9]", "_", label))
+            log("%s: writing a %d-byte message" % (label, target))
+            t = time.perf_counter()
+            msg_bytes, att_bytes, msg_lines = write_message(eml, target, label, args.seed)
+            log("%s: message %d bytes, attachment %d bytes decoded (%.1f s)"
+                % (label, msg_bytes, att_bytes, time.perf_counter() - t))
+
+            m = milters.start("milter-" + eml.stem)
+            try:
+                worker = m.worker_pid()
+                supervisor = m.proc.pid
+                idle = proc_status(worker)
+                cpu0 = cpu_seconds(worker)
+                runs = {"plain": [], "milter": []}
+                with RssSampler(worker) as sampler:
+                    for i in range(args.repeat):
+                        # Alternate which goes first so drift hits both alike.
+                        order = [("plain", plain), ("milter", with_milter)]
+                        if i % 2:
+                            order.reverse()
+                        for name, pf in order:
+                            offset = len(m.log.read_text(errors="replace")) if m.log.exists() else 0
+                            res = send(pf.port, eml, args.timeout)
+                            relayed = deliver_and_check(pf, sink, res, name == "milter",
+                                                        msg_bytes - msg_lines, args.timeout)
+                            entry = {"queue_id": res.queue_id, "eom_seconds": res.eom_seconds,
+                                     "data_seconds": res.data_seconds, "relayed_bytes": relayed}
+                            if name == "milter":
+                                text = m.log.read_text(errors="replace")[offset:]
+                                line = re.search(r"^.*%s: offloaded .*$" % res.queue_id, text, re.M)
+                                if not line:
+                                    raise RuntimeError(
+                                        "milter log has no 'offloaded' line for %s:\n%s"
+                                        % (res.queue_id, harness.tail(m.log)))
+                                entry["milter_log"] = line.group(0)
+                            runs[name].append(entry)
+                            log("%s: run %d/%d %-6s eom %.3f s (DATA..250 %.3f s), relayed %d bytes"
+                                % (label, i + 1, args.repeat, name, res.eom_seconds,
+                                   res.data_seconds, relayed))
+                if m.worker_pid() != worker:
+                    raise RuntimeError("the milter worker restarted during %s; VmHWM is "
+                                       "meaningless. Log:\n%s" % (label, harness.tail(m.log)))
+                after = proc_status(worker)
+                sup = proc_status(supervisor)
+                cpu = cpu_seconds(worker) - cpu0
+            finally:
+                stop_milter(m, args.keep)
+
+            eom_m = statistics.median(r["eom_seconds"] for r in runs["milter"])
+            eom_p = statistics.median(r["eom_seconds"] for r in runs["plain"])
+            row = {
+                "label": label, "message_bytes": msg_bytes, "attachment_bytes": att_bytes,
+                "milter_peak_rss_kb": after["VmHWM"], "milter_idle_rss_kb": idle["VmHWM"],
+                "milter_sampled_peak_kb": dict(sampler.peak),
+                "supervisor_peak_rss_kb": sup["VmHWM"],
+                "eom_seconds_milter": eom_m, "eom_seconds_plain": eom_p,
+                "eom_ratio": eom_m / eom_p if eom_p > 0 else None,
+                "eom_seconds_milter_min": min(r["eom_seconds"] for r in runs["milter"]),
+                "eom_seconds_plain_min": min(r["eom_seconds"] for r in runs["plain"]),
+                "decoded_mb_per_s": mb(att_bytes) / eom_m if eom_m > 0 else None,
+                "milter_cpu_seconds_per_message": cpu / args.repeat,
+                "runs": runs,
+            }
+            report["sizes"].append(row)
+            log("%s: milter worker peak RSS %.1f MiB (idle %.1f MiB), eom %.3f s vs %.3f s"
+                % (label, after["VmHWM"] / 1024, idle["VmHWM"] / 1024, eom_m, eom_p))
+            if not args.keep:
+                eml.unlink()
+        report["loadavg_after"] = loadavg()
+        ok = True
+        return report
+    finally:
+        for c in reversed(cleanups):
+            try:
+                c()
+            except Exception as e:  # keep cleaning up
+                print("warning: cleanup failed: %s" % e, file=sys.stderr)
+        if args.keep or not ok:
+            log("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def dirty_note(files: list[str]) -> str:
+    """' + uncommitted changes in tests/, milter/' from git status lines."""
+    dirs = sorted({line[3:].split("/", 1)[0] + ("/" if "/" in line[3:] else "") for line in files})
+    return " + uncommitted changes in %s" % ", ".join(dirs) if dirs else ""
+
+
+def table(report: dict, target_mb: float) -> str:
+    head = ("size", "message MB", "decoded MB", "peak RSS MiB", "eom s milter", "eom s plain",
+            "ratio", "decoded MB/s", "CPU s/msg")
+    rows = [head]
+    for r in report["sizes"]:
+        rows.append((r["label"], "%.1f" % mb(r["message_bytes"]),
+                     "%.1f" % mb(r["attachment_bytes"]),
+                     "%.1f" % (r["milter_peak_rss_kb"] / 1024),
+                     "%.3f" % r["eom_seconds_milter"], "%.3f" % r["eom_seconds_plain"],
+                     "%.1f" % r["eom_ratio"] if r["eom_ratio"] else "-",
+                     "%.1f" % r["decoded_mb_per_s"] if r["decoded_mb_per_s"] else "-",
+                     "%.3f" % r["milter_cpu_seconds_per_message"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    # The target is read as 10^6-byte MB, the stricter of the two readings.
+    peaks = [r["milter_peak_rss_kb"] * 1024 / 1e6 for r in report["sizes"]]
+    verdict = "MET" if max(peaks) < target_mb else "MISSED"
+    a = report["attachgate"]
+    lines += ["",
+              "peak RSS = VmHWM of the milter worker process, a fresh `attachgate milter` per size "
+              "(idle: %s MiB)" % ", ".join("%.1f" % (r["milter_idle_rss_kb"] / 1024)
+                                          for r in report["sizes"]),
+              "eom = client side, final '.' written -> reply read, median of %d; ratio = with "
+              "milter / without; milter socket: %s" % (report["repeat"], report["milter_socket"]),
+              "target peak RSS < %g MB (10^6 bytes) at every size: %s" % (target_mb, verdict),
+              "attachgate checkout %s%s; binary %s built %s; %d CPUs, load %s -> %s, %s"
+              % (a.get("git_head", "?"), dirty_note(a.get("git_dirty_files", [])),
+                 a.get("build_type", "?"), a.get("binary_mtime", "?"), report["machine"]["cpus"],
+                 report["loadavg_before"], report.get("loadavg_after", "?"), report["date"])]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description="Measure the attachgate milter per message size through a real private "
+                    "Postfix on loopback: the milter worker's peak RSS (VmHWM), end-of-message "
+                    "time with and without the milter (and their ratio), decoded MB/s. Needs "
+                    "root, postfix, smtp-sink and a built attachgate.",
+        epilog="Sizes are whole messages on the wire (one base64 attachment of about 73% of "
+               "it); MB = 10^6 bytes, MiB = 2^20. Progress goes to stderr, the table to stdout.")
+    p.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1MB,25MB,200MB"),
+                   help="comma-separated message sizes (default: 1MB,25MB,200MB)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="messages per size and per Postfix; eom is the median (default: 3)")
+    p.add_argument("--bin", default=os.environ.get("ATTACHGATE_BIN", str(DEFAULT_BIN)),
+                   help="attachgate executable (default: $ATTACHGATE_BIN or %s)" % DEFAULT_BIN)
+    p.add_argument("--config", default=str(harness.DEFAULT_CONFIG),
+                   help="service config for the milter (default: conf/attachgate.toml; its "
+                        "limits.max_message_size is 256MB, so larger messages pass unchanged)")
+    p.add_argument("--socket", choices=("inet", "unix"), default="inet",
+                   help="how Postfix reaches the milter: inet = loopback TCP, as in "
+                        "contrib/postfix/main.cf and the e2e tests (default); unix = a unix "
+                        "socket")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the full results as JSON to FILE ('-' for stdout)")
+    p.add_argument("--tmpdir", default=None,
+                   help="where to make the work directory (default: the system temp dir); "
+                        "needs about 2.5x the largest size free")
+    p.add_argument("--timeout", type=float, default=900,
+                   help="seconds to wait for any one SMTP reply or delivery (default: 900)")
+    p.add_argument("--seed", type=int, default=1, help="seed for the attachment bytes")
+    p.add_argument("--target-mb", type=float, default=64,
+                   help="peak RSS target in MB, reported as MET or MISSED (default: 64)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory (logs, milter state, messages)")
+    args = p.parse_args()
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+
+    report = run(args)
+    text = table(report, args.target_mb)
+    if args.json == "-":
+        print(text, file=sys.stderr)
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(text)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+            log("wrote %s" % args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
