@@ -34,13 +34,50 @@ GPtr<GMimeObject> notice_part(const NoticeText& notice) {
   return GPtr<GMimeObject>(GMIME_OBJECT(alt.release()));
 }
 
-void compare_header(GMimeObject* top, const char* name, const std::string& before,
-                    std::vector<HeaderChange>& changes) {
-  const std::string after = header_value(top, name);
-  if (after == before) return;
-  if (after.empty()) changes.push_back({HeaderChange::Op::remove, name, ""});
-  else if (before.empty()) changes.push_back({HeaderChange::Op::add, name, after});
-  else changes.push_back({HeaderChange::Op::change, name, after});
+using HeaderValues = std::vector<std::pair<std::string, std::string>>;
+
+// The Content-* headers of the message's top part (they live in the
+// message's own header block, so the milter must change them there).
+HeaderValues content_headers(GMimeObject* top) {
+  HeaderValues out;
+  GMimeHeaderList* list = g_mime_object_get_header_list(top);
+  const int n = list ? g_mime_header_list_get_count(list) : 0;
+  for (int i = 0; i < n; ++i) {
+    const char* name = g_mime_header_get_name(g_mime_header_list_get_header_at(list, i));
+    if (name && g_ascii_strncasecmp(name, "Content-", 8) == 0) {
+      bool seen = false;
+      for (const auto& [have, value] : out) seen = seen || g_ascii_strcasecmp(have.c_str(), name) == 0;
+      if (!seen) out.emplace_back(name, header_value(top, name));
+    }
+  }
+  return out;
+}
+
+// Header changes that turn the old top part's Content-* headers into the
+// new one's: a replaced top part must not keep, say, the offloaded file's
+// Content-Disposition, or clients would show the notice as that attachment.
+void diff_content_headers(const HeaderValues& before, GMimeObject* now, std::vector<HeaderChange>& changes) {
+  const HeaderValues after = content_headers(now);
+  auto find = [](const HeaderValues& in, const std::string& name) -> const std::string* {
+    for (const auto& [n, v] : in)
+      if (g_ascii_strcasecmp(n.c_str(), name.c_str()) == 0) return &v;
+    return nullptr;
+  };
+  for (const auto& [name, value] : before) {
+    const std::string* now_value = find(after, name);
+    if (!now_value) changes.push_back({HeaderChange::Op::remove, name, ""});
+    else if (*now_value != value) changes.push_back({HeaderChange::Op::change, name, *now_value});
+  }
+  for (const auto& [name, value] : after)
+    if (!find(before, name)) changes.push_back({HeaderChange::Op::add, name, value});
+}
+
+// Encoded size of a part's content, as stored in the spool.
+std::uint64_t encoded_size(GMimePart* part) {
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  GMimeStream* raw = content ? g_mime_data_wrapper_get_stream(content) : nullptr;
+  const gint64 len = raw ? g_mime_stream_length(raw) : 0;
+  return len > 0 ? static_cast<std::uint64_t>(len) : 0;
 }
 
 bool is_html(GMimePart* part) {
@@ -56,8 +93,7 @@ Result<std::vector<HeaderChange>> rewrite_message(GMimeMessage* message,
                                                   const NoticeText& notice,
                                                   std::uint64_t max_text_bytes) {
   GMimeObject* top = g_mime_message_get_mime_part(message);
-  const std::string ct_before = header_value(top, "Content-Type");
-  const std::string cte_before = header_value(top, "Content-Transfer-Encoding");
+  const HeaderValues content_before = content_headers(top);
   const std::string mime_version = header_value(GMIME_OBJECT(message), "MIME-Version");
 
   bool replaced_top = false;
@@ -74,14 +110,25 @@ Result<std::vector<HeaderChange>> rewrite_message(GMimeMessage* message,
 
   int edited = 0;
   if (!replaced_top) {
+    // Edited parts are held in memory until written: bound them together.
+    std::uint64_t budget = max_text_bytes;
     for (GMimePart* part : body_texts) {
+      const std::uint64_t size = encoded_size(part);
+      if (size > budget) continue;
       const bool html = is_html(part);
-      if (add_notice_to_part(part, html, html ? notice.html : notice.text, max_text_bytes)) ++edited;
+      if (add_notice_to_part(part, html, html ? notice.html : notice.text, budget)) {
+        ++edited;
+        budget -= size;
+      }
     }
     if (edited == 0) {
       GMimeObject* cur = g_mime_message_get_mime_part(message);
       auto part = notice_part(notice);
-      if (GMIME_IS_MULTIPART(cur) && !GMIME_IS_MULTIPART_SIGNED(cur)) {
+      // Only in multipart/mixed is a new first part shown alongside the rest:
+      // in multipart/alternative it would be the least preferred version, in
+      // multipart/related it would become the root. Anything else is wrapped.
+      GMimeContentType* ct = g_mime_object_get_content_type(cur);
+      if (GMIME_IS_MULTIPART(cur) && ct && g_mime_content_type_is_type(ct, "multipart", "mixed")) {
         g_mime_multipart_insert(GMIME_MULTIPART(cur), 0, part.get());
       } else {
         auto mixed = adopt(g_mime_multipart_new_with_subtype("mixed"));
@@ -96,8 +143,7 @@ Result<std::vector<HeaderChange>> rewrite_message(GMimeMessage* message,
   GMimeObject* now = g_mime_message_get_mime_part(message);
   g_mime_object_encode(now, GMIME_ENCODING_CONSTRAINT_7BIT);
   std::vector<HeaderChange> changes;
-  compare_header(now, "Content-Type", ct_before, changes);
-  compare_header(now, "Content-Transfer-Encoding", cte_before, changes);
+  diff_content_headers(content_before, now, changes);
   if (!changes.empty() && mime_version.empty())
     changes.push_back({HeaderChange::Op::add, "MIME-Version", "1.0"});
   return changes;

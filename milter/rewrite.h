@@ -5,8 +5,10 @@
 // a multipart/alternative notice part is added as the first part. When the
 // offloaded part was the whole message, the notice replaces it. Everything
 // kept is written from the persistent parse stream, so memory stays flat.
-// The caller gets the top-level header changes this implies (Content-Type,
-// Content-Transfer-Encoding, MIME-Version) for the milter to apply.
+// The caller gets the top-level header changes this implies (every Content-*
+// header of the top part, and MIME-Version) for the milter to apply. Text
+// parts are edited in memory, so max_text_bytes bounds all of them together;
+// parts past it are left alone.
 #pragma once
 
 #include <gmime/gmime.h>

@@ -113,6 +113,45 @@ TEST_F(ProcessorTest, OnErrorAcceptPassesUnchangedInstead) {
   EXPECT_EQ(r.output, to_crlf(kPdfMessage));
 }
 
+TEST_F(ProcessorTest, NoticeIsNotHiddenInsideMultipartRelated) {
+  // The HTML root cannot be edited (UTF-16), so a notice part is needed; as
+  // the first part of multipart/related it would replace the root. It must
+  // wrap the message in multipart/mixed instead.
+  const std::string m =
+      "From: a@example.org\r\nTo: b@example.net\r\nSubject: pic\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/related; boundary=\"r\"\r\n\r\n"
+      "--r\r\nContent-Type: text/html; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "//48AGgAPgA=\r\n"
+      "--r\r\nContent-Type: image/png\r\nContent-Disposition: inline; filename=\"pic.png\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" + std::string(5000, 'A') + "\r\n--r--\r\n";
+  Run r = process(m);
+  ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+  EXPECT_NE(r.output.find("\r\nContent-Type: multipart/mixed;"), std::string::npos) << r.output;
+  const auto related = r.output.find("Content-Type: multipart/related");
+  const auto notice = r.output.find("Content-Type: multipart/alternative");
+  ASSERT_NE(related, std::string::npos);
+  ASSERT_NE(notice, std::string::npos);
+  EXPECT_LT(notice, related) << "the notice comes first in the mixed wrapper";
+  EXPECT_NE(r.output.find("charset=utf-16", related), std::string::npos) << "the root is kept";
+}
+
+TEST_F(ProcessorTest, SubjectWithEncodedLineBreakIsWrittenAsOneLine) {
+  std::string m = kPdfMessage;
+  const std::string old_subject = m.substr(m.find("Subject:"), m.find('\n', m.find("Subject:")) - m.find("Subject:"));
+  m.replace(m.find(old_subject), old_subject.size(),
+            "Subject: =?us-ascii?q?hello=0D=0ABcc:_victim@example.net?= [secure]");
+  Run r = process(m);
+  ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+  bool saw_subject = false;
+  for (const auto& c : r.outcome.header_changes) {
+    if (c.name != "Subject") continue;
+    saw_subject = true;
+    EXPECT_EQ(c.value.find_first_of("\r\n"), std::string::npos) << c.value;
+    EXPECT_EQ(c.value.find("[secure]"), std::string::npos) << c.value;
+  }
+  EXPECT_TRUE(saw_subject);
+}
+
 TEST_F(ProcessorTest, UndoRemovesRowsAndReportsBlobs) {
   Run r = process(kPdfMessage);
   ASSERT_EQ(r.outcome.action, Outcome::Action::modified);
