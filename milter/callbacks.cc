@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <thread>
 
@@ -183,7 +186,8 @@ sfsistat xx_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) {
 sfsistat xx_envfrom(SMFICTX* ctx, char** argv) {
   Session* s = session(ctx);
   if (!s) return SMFIS_TEMPFAIL;
-  return to_status(ctx, s->on_mail_from(argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}")));
+  return to_status(ctx, s->on_mail_from(argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"),
+                                        macro(ctx, "{i}")));
 }
 
 // The stages negotiated as no-reply must answer SMFIS_NOREPLY every time,
@@ -223,12 +227,68 @@ sfsistat xx_close(SMFICTX* ctx) {
   return SMFIS_CONTINUE;
 }
 
+// ---- no exception may unwind into libmilter's C frames -------------------
+
+// What a callback answers when its handler threw: the message is dropped and
+// tempfailed, except where the stage was negotiated as no-reply (the failure
+// is then logged and the message goes on to a stage that can answer).
+sfsistat after_throw_tempfail(SMFICTX* ctx) {
+  if (Session* s = session(ctx)) s->end_message();
+  return SMFIS_TEMPFAIL;
+}
+sfsistat after_throw_reject(SMFICTX*) { return SMFIS_REJECT; }  // negotiate: milter not used
+sfsistat after_throw_continue(SMFICTX*) { return SMFIS_CONTINUE; }
+sfsistat after_throw_conn(SMFICTX* ctx) {
+  const Connection* c = connection(ctx);
+  return c && c->noreply_conn ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
+}
+sfsistat after_throw_rcpt(SMFICTX* ctx) {
+  const Connection* c = connection(ctx);
+  return c && c->noreply_rcpt ? SMFIS_NOREPLY : after_throw_tempfail(ctx);
+}
+sfsistat after_throw_header(SMFICTX* ctx) {
+  const Connection* c = connection(ctx);
+  return c && c->noreply_hdr ? SMFIS_NOREPLY : after_throw_tempfail(ctx);
+}
+
+template <auto Fn, auto Fallback>
+struct Guard;
+
+template <class... A, sfsistat (*Fn)(SMFICTX*, A...), sfsistat (*Fallback)(SMFICTX*)>
+struct Guard<Fn, Fallback> {
+  static sfsistat call(SMFICTX* ctx, A... args) noexcept {
+    try {
+      return Fn(ctx, args...);
+    } catch (const std::exception& e) {
+      log_warn(queue_id(ctx) + ": error: " + terminal_safe(e.what(), 200) + "; tempfail");
+    } catch (...) {
+      log_warn(queue_id(ctx) + ": error: unknown exception; tempfail");
+    }
+    try {
+      return Fallback(ctx);
+    } catch (...) {
+      return SMFIS_TEMPFAIL;
+    }
+  }
+};
+
 smfiDesc g_desc = {
     const_cast<char*>("attachgate"),
     SMFI_VERSION,
     SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST,
-    xx_connect, nullptr, xx_envfrom, xx_envrcpt, xx_header, xx_eoh, xx_body, on_eom,
-    xx_abort, xx_close, nullptr, nullptr, xx_negotiate,
+    Guard<xx_connect, after_throw_conn>::call,
+    nullptr,
+    Guard<xx_envfrom, after_throw_tempfail>::call,
+    Guard<xx_envrcpt, after_throw_rcpt>::call,
+    Guard<xx_header, after_throw_header>::call,
+    Guard<xx_eoh, after_throw_tempfail>::call,
+    Guard<xx_body, after_throw_tempfail>::call,
+    Guard<on_eom, after_throw_tempfail>::call,
+    Guard<xx_abort, after_throw_continue>::call,
+    Guard<xx_close, after_throw_continue>::call,
+    nullptr,
+    nullptr,
+    Guard<xx_negotiate, after_throw_reject>::call,
 };
 
 void control_loop(int fd) {
@@ -273,7 +333,14 @@ int run_milter(Runtime& runtime, int control_fd) {
   log_info("milter listening on " + socket);
   int rc = smfi_main();
   int left = runtime.wait_idle(120);
-  if (left > 0) log_warn(std::to_string(left) + " messages still in progress at exit; the MTA will retry them");
+  if (left > 0) {
+    // Their threads still use the store: do not unwind it under them.
+    log_warn(std::to_string(left) + " messages still in progress at exit; the MTA will retry them");
+    std::_Exit(1);
+  }
+  // A message counts as finished just before libmilter sends its last reply;
+  // give those replies a moment to leave before the process does.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   log_info("milter stopped");
   return rc == MI_SUCCESS ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <mutex>
 
+#include "milter/filename.h"
 #include "milter/gobject_ptr.h"
 #include "milter/offload.h"
 #include "milter/rewrite.h"
@@ -24,18 +25,20 @@ struct Parsed {
   GPtr<GMimeParser> parser;
 };
 
-Result<Parsed> parse(const Spool& spool) {
-  GPtr<GMimeStream> stream;
+Result<GPtr<GMimeStream>> open_spool(const Spool& spool) {
   if (spool.in_memory()) {
     const std::string& m = spool.memory();
-    stream = adopt(g_mime_stream_mem_new_with_buffer(m.data(), m.size()));
-  } else {
-    auto fd = spool.reopen();
-    if (!fd) return fd.error();
-    stream = adopt(g_mime_stream_fs_new(*fd));
+    return adopt(g_mime_stream_mem_new_with_buffer(m.data(), m.size()));
   }
+  auto fd = spool.reopen();
+  if (!fd) return fd.error();
+  return adopt(g_mime_stream_fs_new(*fd));  // the stream owns fd
+}
+
+// An Error here means the message itself cannot be parsed.
+Result<Parsed> parse(GMimeStream* stream) {
   Parsed p;
-  p.parser = adopt(g_mime_parser_new_with_stream(stream.get()));
+  p.parser = adopt(g_mime_parser_new_with_stream(stream));
   // Persistent: parts keep offsets into the spool instead of copies.
   g_mime_parser_set_persist_stream(p.parser.get(), TRUE);
   g_mime_parser_set_format(p.parser.get(), GMIME_FORMAT_MESSAGE);
@@ -112,7 +115,11 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
     return pass("passed unchanged: message of " + format_size(in.spool->size()) +
                 " exceeds max_message_size");
 
-  auto parsed = parse(*in.spool);
+  // Our own failure to read the spool (say, out of descriptors) follows
+  // on_error; only a message GMime cannot read passes unchanged.
+  auto stream = open_spool(*in.spool);
+  if (!stream) return fail(policy, "spool: " + stream.error().message);
+  auto parsed = parse(stream->get());
   if (!parsed) return pass("passed unchanged: " + parsed.error().message);
   GMimeMessage* message = parsed->message.get();
 
@@ -121,11 +128,13 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   const char* decoded_subject = g_mime_message_get_subject(message);
   const std::string subject = decoded_subject ? decoded_subject : "";
   std::vector<HeaderChange> changes;
-  const std::string stripped = policy.strip_subject_tags(subject);
+  // A decoded subject may hold CR/LF (=?us-ascii?q?a=0D=0ABcc:...?=); the
+  // value we write back is one line.
+  const std::string stripped = clean_display_text(policy.strip_subject_tags(subject), 2000);
 
   Scan scan = scan_message(message, ScanLimits{limits.max_mime_depth, limits.max_mime_parts});
   if (scan.skip_reason) return pass("passed unchanged: " + *scan.skip_reason);
-  if (stripped != subject) changes.push_back({HeaderChange::Op::change, "Subject", encode_header_text(stripped)});
+  if (stripped != clean_display_text(subject, 2000)) changes.push_back({HeaderChange::Op::change, "Subject", encode_header_text(stripped)});
 
   config::MessageFacts facts{env.sender, env.auth_user, env.daemon_name, subject, env.recipients,
                              in.spool->size()};

@@ -46,9 +46,10 @@ Verdict Session::on_error(const std::string& why) {
   return accept ? Verdict::accept : Verdict::tempfail;
 }
 
-Verdict Session::on_mail_from(std::string sender, std::string auth_user) {
+Verdict Session::on_mail_from(std::string sender, std::string auth_user, std::string queue_id) {
   end_message();
   held_.reset();
+  queue_id_ = std::move(queue_id);
   msg_ = std::make_unique<Message>(Message{
       {}, Spool(spool_dir(runtime_.service()), runtime_.service().limits.spool_memory_threshold),
       0, runtime_.policy()});

@@ -29,7 +29,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   void set_client(std::string client_addr, std::string daemon_name);
-  Verdict on_mail_from(std::string sender, std::string auth_user);
+  // queue_id: the MTA's {i} if it has one yet, so errors name the right message.
+  Verdict on_mail_from(std::string sender, std::string auth_user, std::string queue_id = {});
   // These two always answer "next" (the MTA may have been told to expect no
   // answer); a header that stops the message is answered at end of headers.
   Verdict on_rcpt(std::string recipient);
