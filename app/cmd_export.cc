@@ -4,6 +4,9 @@
 // partial output file is removed.
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -38,7 +41,13 @@ Runner add_export_command(CLI::App& app, GlobalOptions& options) {
       std::cerr << "attachgate: " << reader.error().message << "\n";
       return 1;
     }
-    FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "wb");
+    // The decrypted file is as private as the blob was: 0600, not the umask.
+    FILE* out = stdout;
+    if (!out_path.empty()) {
+      const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      out = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
+      if (!out && fd >= 0) ::close(fd);
+    }
     if (!out) {
       std::cerr << "attachgate: cannot write " << out_path << "\n";
       return 2;
@@ -59,7 +68,16 @@ Runner add_export_command(CLI::App& app, GlobalOptions& options) {
         break;
       }
     }
-    if (out != stdout) std::fclose(out);
+    // A failed final flush (disk full) must not pass for a whole file.
+    if (out != stdout) {
+      if (std::fclose(out) != 0 && ok) {
+        std::cerr << "attachgate: write failed\n";
+        ok = false;
+      }
+    } else if (std::fflush(stdout) != 0 && ok) {
+      std::cerr << "attachgate: write failed\n";
+      ok = false;
+    }
     if (!ok && !out_path.empty()) std::remove(out_path.c_str());
     return ok ? 0 : 1;
   };

@@ -1,6 +1,7 @@
 // Tests the attachgate executable as an admin runs it: check, list, show,
 // --help, --json. The catalog is a real SQLite file seeded through store/.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -139,6 +140,24 @@ TEST_F(CliTest, ListAndShowReadTheCatalog) {
   auto missing = run(cmd("show nosuchid"));
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.out.find("attachgate list"), std::string::npos);
+}
+
+TEST_F(CliTest, ExportWritesThePlaintextPrivately) {
+  const std::string id = seed();
+  auto detail = nlohmann::json::parse(run(cmd("show --json " + id)).out);
+  const std::string file_id = detail["files"][0]["id"];
+  const std::string out = dir_ / "out.pdf";
+  auto r = run(cmd("export " + file_id + " -o " + shell_quote(out)));
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream in(out, std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "%PDF-1.4 pretend");
+  struct stat st {};
+  ASSERT_EQ(::stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "decrypted file readable by others";
+
+  auto unknown = run(cmd("export nosuchfile -o " + shell_quote(dir_ / "x")));
+  EXPECT_EQ(unknown.status, 1);
 }
 
 }  // namespace

@@ -48,5 +48,12 @@ TEST(Secrets, AccessCodesVerifyOnlyTheRightCode) {
   EXPECT_FALSE(verify_access_code("garbage", "4711-blue"));
 }
 
+TEST(Secrets, AccessCodeHashingFitsTheMilterMemoryBudget) {
+  auto hash = hash_access_code("0123456789");
+  ASSERT_TRUE(hash.ok());
+  // Argon2id, 16 MiB, 4 passes: recorded in the hash string itself.
+  EXPECT_EQ(hash->rfind("$argon2id$v=19$m=16384,t=4,p=1$", 0), 0u) << *hash;
+}
+
 }  // namespace
 }  // namespace attachgate::store
