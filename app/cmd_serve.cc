@@ -29,7 +29,14 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
     log_warn(store.error().message);
     return 2;
   }
-  if (auto report = store::reconcile((*store)->blobs, (*store)->catalog); !report) {
+  // Held until this process ends; see store::WriterLock.
+  auto writer = store::WriterLock::acquire((*store)->blobs);
+  if (!writer) {
+    log_warn(writer.error().message);
+    return 2;
+  }
+  const std::int64_t min_age = writer->sole() ? 0 : 3600;
+  if (auto report = store::reconcile((*store)->blobs, (*store)->catalog, min_age); !report) {
     log_warn("reconciliation: " + report.error().message);
   } else {
     for (const auto& id : report->missing_blobs)
@@ -38,6 +45,10 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
       log_info("start-up: removed " + std::to_string(report->removed_temp_files.size()) +
                " unfinished and " + std::to_string(report->removed_orphan_blobs.size()) +
                " unrecorded blobs");
+  }
+  if (auto s = writer->share(); !s) {
+    log_warn(s.error().message);
+    return 2;
   }
   milter::init_gmime();
   milter::Runtime runtime(loaded.service, policy_file, loaded.policy,

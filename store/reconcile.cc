@@ -1,9 +1,13 @@
 // store/reconcile.cc - see reconcile.h.
 #include "store/reconcile.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <ctime>
 #include <set>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fs_sync.h"
@@ -47,6 +51,29 @@ Result<ReconcileReport> reconcile(const BlobStore& blobs, Catalog& catalog,
     if (*marked) report.missing_blobs.push_back(id);
   }
   return report;
+}
+
+Result<WriterLock> WriterLock::acquire(const BlobStore& blobs) {
+  const std::string dir = blobs.dir() + "/tmp";
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return make_error(errno_text("open " + dir));
+  int rc;
+  while ((rc = ::flock(fd.get(), LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {}
+  if (rc == 0) return WriterLock(std::move(fd), true);
+  if (errno != EWOULDBLOCK) return make_error(errno_text("flock " + dir));
+  // Another writer is alive (or reconciling): share with it.
+  while ((rc = ::flock(fd.get(), LOCK_SH)) != 0 && errno == EINTR) {}
+  if (rc != 0) return make_error(errno_text("flock " + dir));
+  return WriterLock(std::move(fd), false);
+}
+
+Status WriterLock::share() {
+  if (!sole_) return {};
+  int rc;
+  while ((rc = ::flock(fd_.get(), LOCK_SH)) != 0 && errno == EINTR) {}
+  if (rc != 0) return make_error(errno_text("flock " + std::string("blobs/tmp")));
+  sole_ = false;
+  return {};
 }
 
 }  // namespace attachgate::store

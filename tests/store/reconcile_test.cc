@@ -2,6 +2,7 @@
 #include "store/reconcile.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +87,68 @@ TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
   auto again = reconcile(s.blobs, s.catalog, 0);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->removed_orphan_blobs.empty() && again->missing_blobs.empty());
+}
+
+TEST(WriterLock, SoleOnlyWhileNoOtherWriterLives) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const BlobStore& blobs = (*store)->blobs;
+  {
+    auto first = WriterLock::acquire(blobs);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_TRUE(first->sole());
+    ASSERT_TRUE(first->share().ok());
+    auto second = WriterLock::acquire(blobs);
+    ASSERT_TRUE(second.ok());
+    EXPECT_FALSE(second->sole());
+  }
+  auto again = WriterLock::acquire(blobs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->sole()) << "locks are released with their holders";
+}
+
+// The milter crash case: a writer killed in the middle of a blob leaves a
+// young temp file; the next start sees no live writer and removes it at once.
+TEST(WriterLock, KilledWriterLeavesNothingAfterRestart) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const BlobStore& blobs = (*store)->blobs;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto lock = WriterLock::acquire(blobs);
+    if (!lock || !lock->share()) ::_exit(1);
+    auto w = blobs.create();
+    std::string data(300'000, 'z');
+    if (!w || !w->write(data.data(), data.size())) ::_exit(1);
+    if (::write(ready[1], "x", 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  {
+    auto busy = WriterLock::acquire(blobs);
+    ASSERT_TRUE(busy.ok());
+    EXPECT_FALSE(busy->sole()) << "a live writer holds the lock";
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_EQ(blobs.list_temp_files().size(), 1u);
+
+  auto lock = WriterLock::acquire(blobs);
+  ASSERT_TRUE(lock.ok());
+  ASSERT_TRUE(lock->sole());
+  auto report = reconcile(blobs, (*store)->catalog, lock->sole() ? 0 : 3600);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->removed_temp_files.size(), 1u);
+  EXPECT_TRUE(blobs.list_temp_files().empty());
 }
 
 }  // namespace
