@@ -402,6 +402,7 @@ class SwaksSession:
             with self._cond:
                 self._lines.append(line)
                 self._cond.notify_all()
+        self.proc.stdout.close()
         with self._cond:
             self._lines.append(None)  # end of transcript
             self._cond.notify_all()
@@ -441,6 +442,25 @@ class SwaksSession:
 
 
 # ---------------------------------------------------------------- milter ---
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of pid, from /proc."""
+    try:
+        text = Path("/proc/%d/task/%d/children" % (pid, pid)).read_text()
+        return [int(p) for p in text.split()]
+    except OSError:
+        pass
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (field 2) may hold spaces; ppid follows its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return sorted(children)
+
 
 def attachgate_bin() -> Path:
     path = os.environ.get("ATTACHGATE_BIN")
@@ -505,6 +525,53 @@ class Milter:
 
     def stop(self) -> None:
         _terminate(self.proc)
+
+    def worker_pids(self) -> list[int]:
+        """The supervisor's children: the processes that serve the milter
+        protocol (app/supervisor.cc forks one per role)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return child_pids(self.proc.pid)
+
+    def wait_for_worker(self, not_pid: int | None = None, timeout: float = 30) -> int:
+        """Wait until a worker other than not_pid runs and the port accepts;
+        returns its pid."""
+        found: list[int] = []
+
+        def look() -> bool:
+            pids = [p for p in self.worker_pids() if p != not_pid]
+            if pids and port_accepts(self.port):
+                found.append(pids[0])
+                return True
+            return False
+
+        if not wait_until(look, timeout):
+            raise AssertionError("no attachgate milter worker (other than %s) accepting on port "
+                                 "%d after %g s; its log:\n%s"
+                                 % (not_pid, self.port, timeout, tail(self.log)))
+        return found[0]
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, pattern: str, timeout: float = 30, start: int = 0) -> re.Match:
+        """Wait for a line matching pattern in the milter's log, looking only
+        at text from offset start (e.g. len(log_text()) before an action)."""
+        found: list[re.Match] = []
+
+        def look() -> bool:
+            m = re.search(pattern, self.log_text()[start:], re.M)
+            if m:
+                found.append(m)
+            return m is not None
+
+        if not wait_until(look, timeout, 0.1):
+            raise AssertionError("attachgate log has no line matching %r after %g s; last lines:\n%s"
+                                 % (pattern, timeout, tail(self.log)))
+        return found[0]
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run `attachgate --state-dir STATE ARGS...` (an admin command)."""
