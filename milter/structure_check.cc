@@ -1,0 +1,374 @@
+// milter/structure_check.cc - stream a message body through a small MIME
+// state machine that counts the bytes of preambles, epilogues and part
+// header blocks, the blocks GMime would hold in memory.
+//
+// The body is untrusted: lines are never buffered whole (only their first
+// 204 bytes), header fields are kept up to 16 KiB, boundaries over 200 bytes
+// are ignored and at most max_depth boundaries are tracked. Work is linear in
+// the body size times the tracked depth.
+#include "milter/structure_check.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace attachgate::milter {
+namespace {
+
+constexpr std::size_t kMaxBoundary = 200;
+constexpr std::size_t kHeadCap = 2 + kMaxBoundary + 2;  // "--" boundary "--"
+constexpr std::size_t kMaxField = 16 * 1024;
+constexpr int kMaxDepthCap = 1024;
+
+struct ContentType {
+  std::string type;     // lower case
+  std::string subtype;  // lower case
+  std::optional<std::string> boundary;
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Whitespace GMime accepts after a boundary delimiter.
+bool is_lwsp(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+bool is_token_char(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  return c > 0x20 && c < 0x7F && !std::strchr("()<>@,;:\\\"/[]?=", c);
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// Folding whitespace and (nested) comments.
+void skip_cfws(std::string_view s, std::size_t& i) {
+  int depth = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (depth > 0) {
+      if (c == '\\') ++i;
+      else if (c == '(') ++depth;
+      else if (c == ')') --depth;
+      ++i;
+    } else if (c == '(') {
+      depth = 1;
+      ++i;
+    } else if (is_space(c)) {
+      ++i;
+    } else {
+      return;
+    }
+  }
+  i = s.size();
+}
+
+std::string_view read_token(std::string_view s, std::size_t& i) {
+  const std::size_t start = i;
+  while (i < s.size() && is_token_char(s[i])) ++i;
+  return s.substr(start, i - start);
+}
+
+// Moves i to the next ';' outside a quoted string (or to the end).
+void skip_to_semicolon(std::string_view s, std::size_t& i) {
+  bool quoted = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quoted && c == '\\') ++i;
+    else if (c == '"') quoted = !quoted;
+    else if (!quoted && c == ';') return;
+  }
+  i = s.size();
+}
+
+// A parameter value: a quoted string (unterminated: none), or, as GMime
+// reads unquoted values leniently, everything up to ';' less trailing blanks.
+std::optional<std::string> read_value(std::string_view s, std::size_t& i) {
+  if (i < s.size() && s[i] == '"') {
+    std::string out;
+    for (++i; i < s.size() && s[i] != '"'; ++i) {
+      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      out += s[i];
+    }
+    if (i >= s.size()) return std::nullopt;
+    return out;
+  }
+  const std::size_t start = i;
+  skip_to_semicolon(s, i);
+  std::size_t end = i;
+  while (end > start && is_space(s[end - 1])) --end;
+  return std::string(s.substr(start, end - start));
+}
+
+// The first boundary= parameter after position i; RFC 2231 `boundary*`
+// forms have a different name and so are not recognised.
+std::optional<std::string> find_boundary(std::string_view s, std::size_t i) {
+  for (;;) {
+    skip_to_semicolon(s, i);
+    if (i >= s.size()) return std::nullopt;
+    ++i;
+    skip_cfws(s, i);
+    const std::string_view name = read_token(s, i);
+    skip_cfws(s, i);
+    if (i >= s.size() || s[i] != '=') continue;
+    ++i;
+    skip_cfws(s, i);
+    if (!iequals(name, "boundary")) continue;
+    auto value = read_value(s, i);
+    if (!value || value->empty() || value->size() > kMaxBoundary) return std::nullopt;
+    return value;
+  }
+}
+
+std::optional<ContentType> parse_content_type(std::string_view s) {
+  std::size_t i = 0;
+  skip_cfws(s, i);
+  const std::string_view type = read_token(s, i);
+  skip_cfws(s, i);
+  if (type.empty() || i >= s.size() || s[i] != '/') return std::nullopt;
+  ++i;
+  skip_cfws(s, i);
+  const std::string_view subtype = read_token(s, i);
+  if (subtype.empty()) return std::nullopt;
+  return ContentType{lowered(type), lowered(subtype), find_boundary(s, i)};
+}
+
+// Header values arrive folded; CR and LF carry no meaning once unfolded.
+std::string unfold(std::string_view s) {
+  std::string out;
+  out.reserve(std::min(s.size(), kMaxField));
+  for (char c : s.substr(0, kMaxField))
+    if (c != '\r' && c != '\n') out += c;
+  return out;
+}
+
+bool is_rfc822(std::string_view subtype) {
+  return subtype == "rfc822" || subtype == "rfc2822" || subtype == "global" || subtype == "news";
+}
+
+// GMime does not parse an encoded message/rfc822 part as a message.
+bool is_encoded(const std::optional<std::string>& transfer_encoding) {
+  if (!transfer_encoding) return false;
+  std::size_t i = 0;
+  skip_cfws(*transfer_encoding, i);
+  const std::string name = lowered(read_token(*transfer_encoding, i));
+  return name == "base64" || name == "quoted-printable" || name == "uuencode" ||
+         name == "x-uuencode" || name == "x-uue";
+}
+
+std::string describe_size(std::uint64_t n) {
+  constexpr std::uint64_t kKiB = 1024;
+  if (n > 0 && n % (kKiB * kKiB) == 0) return std::to_string(n / (kKiB * kKiB)) + " MiB";
+  if (n > 0 && n % kKiB == 0) return std::to_string(n / kKiB) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
+}  // namespace
+
+StructureCheck::StructureCheck(std::string_view top_content_type, std::uint64_t limit,
+                               int max_depth)
+    : limit_(limit), max_depth_(static_cast<std::size_t>(std::clamp(max_depth, 1, kMaxDepthCap))) {
+  head_.reserve(kHeadCap);
+  const auto ct = parse_content_type(unfold(top_content_type));
+  if (ct && ct->type == "multipart") enter_multipart(ct->subtype, ct->boundary);
+}
+
+void StructureCheck::feed(const unsigned char* data, std::size_t size) {
+  while (size > 0 && !problem_ && mode_ != Mode::kIdle) {
+    const auto* nl = static_cast<const unsigned char*>(std::memchr(data, '\n', size));
+    const std::size_t n = nl ? static_cast<std::size_t>(nl - data) : size;
+    take(data, n);
+    if (!nl) return;
+    ++line_len_;
+    count_line_bytes(1);
+    if (problem_) return;
+    end_line();
+    data += n + 1;
+    size -= n + 1;
+  }
+}
+
+void StructureCheck::finish() {
+  if (line_len_ > 0 && !problem_ && mode_ != Mode::kIdle) end_line();
+}
+
+// Bytes of the current line, without its '\n'.
+void StructureCheck::take(const unsigned char* p, std::size_t n) {
+  if (n == 0) return;
+  if (mode_ == Mode::kHeaders || mode_ == Mode::kMessageStart) collect_header(p, n);
+  note_line_bytes(p, n);
+  line_len_ += n;
+  count_line_bytes(n);
+}
+
+void StructureCheck::count_line_bytes(std::uint64_t n) {
+  if (maybe_boundary_) {
+    pending_ += n;
+    return;
+  }
+  count(pending_ + n);
+  pending_ = 0;
+}
+
+void StructureCheck::note_line_bytes(const unsigned char* p, std::size_t n) {
+  const std::size_t kept = std::min(n, kHeadCap - head_.size());
+  head_.append(reinterpret_cast<const char*>(p), kept);
+  if (!maybe_boundary_) return;
+  if ((!head_.empty() && head_[0] != '-') || (head_.size() > 1 && head_[1] != '-')) {
+    maybe_boundary_ = false;
+    return;
+  }
+  // Once head_ is full only blanks may follow a delimiter, so the line is a
+  // boundary only if head_ already reads as one.
+  if (kept > 0 && head_.size() == kHeadCap && !match_boundary()) {
+    maybe_boundary_ = false;
+    return;
+  }
+  for (std::size_t i = kept; i < n && maybe_boundary_; ++i)
+    maybe_boundary_ = is_lwsp(static_cast<char>(p[i]));
+}
+
+// GMime does not look for boundaries inside a header block.
+void StructureCheck::end_line() {
+  const bool blank = head_.empty() || head_ == "\r";
+  const auto m = mode_ == Mode::kHeaders ? std::nullopt : match_boundary();
+  if (!m) count(pending_);
+  pending_ = 0;
+  if (m) {
+    on_boundary(*m);
+  } else if (mode_ == Mode::kHeaders || mode_ == Mode::kMessageStart) {
+    // kMessageStart: GMime first checks whether the embedded message is empty.
+    if (blank) end_header_block();
+    else mode_ = Mode::kHeaders;
+  }
+  reset_line();
+}
+
+void StructureCheck::reset_line() {
+  head_.clear();
+  line_len_ = 0;
+  pending_ = 0;
+  maybe_boundary_ = true;
+}
+
+// Innermost level first, closing delimiter before plain, as GMime checks.
+std::optional<StructureCheck::Match> StructureCheck::match_boundary() const {
+  if (!maybe_boundary_ || head_.size() < 3) return std::nullopt;
+  for (std::size_t level = frames_.size(); level-- > 0;) {
+    const std::string& delimiter = frames_[level].delimiter;
+    if (delimiter.empty()) continue;
+    if (line_is(delimiter, true)) return Match{level, true};
+    if (line_is(delimiter, false)) return Match{level, false};
+  }
+  return std::nullopt;
+}
+
+bool StructureCheck::line_is(std::string_view delimiter, bool closing) const {
+  const std::size_t len = delimiter.size() + (closing ? 2 : 0);
+  if (head_.size() < len) return false;
+  const std::string_view line(head_);
+  if (line.substr(0, delimiter.size()) != delimiter) return false;
+  if (closing && line.substr(delimiter.size(), 2) != "--") return false;
+  const std::string_view rest = line.substr(len);
+  return std::all_of(rest.begin(), rest.end(), is_lwsp);
+}
+
+// A boundary of level m.level also closes every multipart nested in it.
+void StructureCheck::on_boundary(Match m) {
+  frames_.resize(m.level + 1);
+  if (m.closing) {
+    frames_.pop_back();
+    start_block(Mode::kEpilogue, 0);
+    return;
+  }
+  ++parts_;
+  const bool digest = frames_.back().digest;
+  start_block(Mode::kHeaders, line_len_);
+  start_header_block(digest);
+}
+
+void StructureCheck::start_block(Mode mode, std::uint64_t bytes) {
+  mode_ = mode;
+  block_bytes_ = 0;
+  count(bytes);
+}
+
+void StructureCheck::count(std::uint64_t n) {
+  const char* what = nullptr;
+  switch (mode_) {
+    case Mode::kPreamble: what = "multipart preamble"; break;
+    case Mode::kEpilogue: what = "multipart epilogue"; break;
+    case Mode::kHeaders:
+    case Mode::kMessageStart: what = "MIME part header block"; break;
+    case Mode::kBody:
+    case Mode::kIdle: return;
+  }
+  block_bytes_ += n;
+  if (block_bytes_ > limit_ && !problem_)
+    problem_ = std::string(what) + " over " + describe_size(limit_);
+}
+
+void StructureCheck::start_header_block(bool in_digest) {
+  field_.clear();
+  header_in_digest_ = in_digest;
+  content_type_.reset();
+  transfer_encoding_.reset();
+}
+
+// A line not starting with a blank starts a new field (GMime's folding rule).
+void StructureCheck::collect_header(const unsigned char* p, std::size_t n) {
+  if (line_len_ == 0 && p[0] != ' ' && p[0] != '\t') finish_field();
+  const std::size_t kept = std::min(n, kMaxField - field_.size());
+  field_.append(reinterpret_cast<const char*>(p), kept);
+}
+
+void StructureCheck::finish_field() {
+  std::erase(field_, '\r');
+  const std::size_t colon = field_.find(':');
+  if (colon != std::string::npos) {
+    std::string_view name = std::string_view(field_).substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    const std::string value = field_.substr(colon + 1);
+    if (!content_type_ && iequals(name, "Content-Type")) content_type_ = value;
+    if (!transfer_encoding_ && iequals(name, "Content-Transfer-Encoding"))
+      transfer_encoding_ = value;
+  }
+  field_.clear();
+}
+
+void StructureCheck::end_header_block() {
+  finish_field();
+  const auto ct = content_type_ ? parse_content_type(*content_type_) : std::nullopt;
+  if (ct && ct->type == "multipart") {
+    enter_multipart(ct->subtype, ct->boundary);
+    return;
+  }
+  // Without a usable Content-Type, a multipart/digest part is a message.
+  const bool message = ct ? ct->type == "message" && is_rfc822(ct->subtype) : header_in_digest_;
+  if (message && !is_encoded(transfer_encoding_)) {
+    start_block(Mode::kMessageStart, 0);
+    start_header_block(false);
+    return;
+  }
+  start_block(Mode::kBody, 0);
+}
+
+// Past max_depth the multipart is left untracked: its content counts as body.
+void StructureCheck::enter_multipart(std::string_view subtype,
+                                     const std::optional<std::string>& boundary) {
+  if (frames_.size() >= max_depth_) {
+    start_block(Mode::kBody, 0);
+    return;
+  }
+  frames_.push_back(Frame{boundary ? "--" + *boundary : std::string(), subtype == "digest"});
+  start_block(Mode::kPreamble, 0);
+}
+
+}  // namespace attachgate::milter

@@ -1,0 +1,383 @@
+// Tests milter/structure_check.cc: preambles, epilogues and part header
+// blocks over the limit are found while the body streams in, whatever the
+// chunking and line ends, and ordinary messages (large bodies included) pass.
+#include "milter/structure_check.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace attachgate::milter {
+namespace {
+
+constexpr std::uint64_t kLimit = 1024;
+
+std::string crlf(const std::string& lf) {
+  std::string out;
+  for (char c : lf) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
+}
+
+std::string repeat_lines(const std::string& line, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) out += line + "\n";
+  return out;
+}
+
+// About 12 KB of base64-looking text: part bodies are never counted.
+std::string base64_body() {
+  return repeat_lines("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5", 160);
+}
+
+void feed_string(StructureCheck& check, const std::string& body, std::size_t chunk) {
+  const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+  for (std::size_t i = 0; i < body.size(); i += chunk)
+    check.feed(p + i, std::min(chunk, body.size() - i));
+  check.finish();
+}
+
+std::optional<std::string> run(std::string_view content_type, const std::string& body,
+                               std::uint64_t limit = kLimit, int max_depth = 8) {
+  StructureCheck check(content_type, limit, max_depth);
+  feed_string(check, body, body.size() + 1);
+  return check.problem();
+}
+
+const char* const kMixed = "multipart/mixed; boundary=\"frontier\"";
+
+std::string normal_mixed() {
+  return "This is a multi-part message in MIME format.\n"
+         "--frontier\n"
+         "Content-Type: text/plain; charset=utf-8\n"
+         "\n"
+         "Hello,\n"
+         "-- \n"
+         "--frontier-not-a-boundary\n"
+         "--frontier extra words\n"
+         "----------------------------------------\n"
+         "signature\n"
+         "--frontier\n"
+         "Content-Type: application/pdf; name=\"report.pdf\"\n"
+         "Content-Disposition: attachment; filename=\"report.pdf\"\n"
+         "Content-Transfer-Encoding: base64\n"
+         "\n" +
+         base64_body() +
+         "--frontierX\n"
+         "--frontier\n"
+         "Content-Type: image/png\n"
+         "Content-Transfer-Encoding: base64\n"
+         "\n" +
+         base64_body() +
+         "--frontier--\n"
+         "epilogue text\n";
+}
+
+TEST(StructureCheck, NormalMixedWithAttachmentsPasses) {
+  StructureCheck check(kMixed, kLimit, 8);
+  feed_string(check, crlf(normal_mixed()), 4096);
+  EXPECT_EQ(check.problem(), std::nullopt);
+  EXPECT_EQ(check.part_count(), 3u);
+}
+
+TEST(StructureCheck, NonMultipartTopLevelIsNotChecked) {
+  EXPECT_EQ(run("text/plain", repeat_lines("--frontier--", 2000)), std::nullopt);
+  EXPECT_EQ(run("", repeat_lines("x", 5000)), std::nullopt);
+}
+
+TEST(StructureCheck, PreambleJustUnderLimitPassesAndOverFails) {
+  const std::string tail = "--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\n";
+  // The boundary line belongs to the part header block, not the preamble.
+  const std::string at_limit = std::string(1023, 'p') + "\n";
+  EXPECT_EQ(run(kMixed, at_limit + tail), std::nullopt);
+  const std::string over = std::string(1024, 'p') + "\n";
+  EXPECT_EQ(run(kMixed, over + tail), "multipart preamble over 1 KiB");
+}
+
+TEST(StructureCheck, PreambleOverLimitInManyLines) {
+  const std::string body = repeat_lines("This is a preamble line.", 100) +
+                           "--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\n";
+  EXPECT_EQ(run(kMixed, crlf(body)), "multipart preamble over 1 KiB");
+}
+
+TEST(StructureCheck, BoundaryThatNeverAppearsIsAllPreamble) {
+  const std::string body = "--frontie\n" + repeat_lines("--frontier-x", 200);
+  EXPECT_EQ(run(kMixed, body), "multipart preamble over 1 KiB");
+  EXPECT_EQ(run(kMixed, "short and sweet\n"), std::nullopt);
+}
+
+TEST(StructureCheck, MultipartWithoutBoundaryParameterIsAllPreamble) {
+  const std::string body = "--frontier\n\n" + base64_body();
+  EXPECT_EQ(run("multipart/mixed", body), "multipart preamble over 1 KiB");
+  EXPECT_EQ(run("multipart/mixed; boundary*=utf-8''frontier", body),
+            "multipart preamble over 1 KiB");
+}
+
+TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
+  const std::string body =
+      "preamble\n--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\nepilogue\n";
+  EXPECT_EQ(run(kMixed, body), std::nullopt);
+  EXPECT_EQ(run(kMixed, crlf(body)), std::nullopt);
+}
+
+TEST(StructureCheck, EpilogueOverLimit) {
+  const std::string body = "--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\n" +
+                           repeat_lines("epilogue epilogue epilogue", 60);
+  EXPECT_EQ(run(kMixed, crlf(body), 1024), "multipart epilogue over 1 KiB");
+  EXPECT_EQ(run(kMixed, crlf(body), 4096), std::nullopt);
+}
+
+TEST(StructureCheck, EpilogueWithoutFinalNewlineStillCounts) {
+  const std::string body = "--frontier\n\nhi\n--frontier--\n" + std::string(3000, 'e');
+  EXPECT_EQ(run(kMixed, body), "multipart epilogue over 1 KiB");
+}
+
+TEST(StructureCheck, FoldedPartHeaderOverLimit) {
+  std::string header = "X-Long: start\n";
+  for (int i = 0; i < 100; ++i) header += "\tcontinued folded header text\n";
+  const std::string body = "--frontier\nContent-Type: text/plain\n" + header +
+                           "\nbody\n--frontier--\n";
+  EXPECT_EQ(run(kMixed, crlf(body)), "MIME part header block over 1 KiB");
+  EXPECT_EQ(run(kMixed, crlf(body), 8192), std::nullopt);
+}
+
+// GMime reads headers until an empty line, boundary lines included.
+TEST(StructureCheck, PartHeaderBlockWithoutEmptyLineRunsOn) {
+  const std::string body = "--frontier\nContent-Type: text/plain\n" + base64_body() +
+                           "--frontier--\n";
+  EXPECT_EQ(run(kMixed, body), "MIME part header block over 1 KiB");
+}
+
+std::string nested(const std::string& inner_epilogue) {
+  return "--outer\n"
+         "Content-Type: multipart/alternative;\n"
+         " BOUNDARY=inner\n"
+         "\n"
+         "--inner\n"
+         "Content-Type: text/plain\n"
+         "\n"
+         "plain\n"
+         "--inner\n"
+         "Content-Type: text/html\n"
+         "\n"
+         "<p>html</p>\n"
+         "--inner--\n" +
+         inner_epilogue +
+         "--outer\n"
+         "Content-Type: application/octet-stream\n"
+         "\n" +
+         base64_body() + "--outer--\n";
+}
+
+TEST(StructureCheck, NestedAlternativeInnerEpilogueOverLimit) {
+  const char* const type = "multipart/mixed; boundary=outer";
+  EXPECT_EQ(run(type, crlf(nested("small\n"))), std::nullopt);
+  EXPECT_EQ(run(type, crlf(nested(repeat_lines("inner epilogue line", 80)))),
+            "multipart epilogue over 1 KiB");
+}
+
+TEST(StructureCheck, OuterBoundaryClosesInnerWithoutClosingBoundary) {
+  // If the outer boundary left "inner" open, "--inner--" in the later body
+  // would start an epilogue and the body after it would be counted.
+  const std::string body = "--outer\n"
+                           "Content-Type: multipart/alternative; boundary=inner\n"
+                           "\n"
+                           "--inner\n"
+                           "Content-Type: text/plain\n"
+                           "\n"
+                           "no closing inner boundary follows\n"
+                           "--outer\n"
+                           "Content-Type: text/plain\n"
+                           "\n"
+                           "--inner--\n" +
+                           base64_body() + "--outer--\n";
+  StructureCheck check("multipart/mixed; boundary=outer", kLimit, 8);
+  feed_string(check, crlf(body), 512);
+  EXPECT_EQ(check.problem(), std::nullopt);
+  EXPECT_EQ(check.part_count(), 3u);
+}
+
+TEST(StructureCheck, OuterBoundaryEndsInnerPreamble) {
+  const std::string body = "--outer\n"
+                           "Content-Type: multipart/mixed; boundary=inner\n"
+                           "\n"
+                           "inner preamble, inner boundary never comes\n"
+                           "--outer\n"
+                           "\n" +
+                           base64_body() + "--outer--\n";
+  EXPECT_EQ(run("multipart/mixed; boundary=outer", body), std::nullopt);
+}
+
+TEST(StructureCheck, QuotedBoundaryWithSpaces) {
+  const std::string body = "preamble\n"
+                           "--simple boundary with spaces\n"
+                           "Content-Type: text/plain\n"
+                           "\n" +
+                           base64_body() +
+                           "--simple boundary with spaces\n"
+                           "\n" +
+                           base64_body() + "--simple boundary with spaces--  \n";
+  StructureCheck check("multipart/mixed;\r\n\tboundary=\"simple boundary with spaces\"", kLimit,
+                       8);
+  feed_string(check, crlf(body), 100);
+  EXPECT_EQ(check.problem(), std::nullopt);
+  EXPECT_EQ(check.part_count(), 2u);
+}
+
+TEST(StructureCheck, UnquotedBoundaryWithEqualsSign) {
+  const std::string body = "--=_Part_1=\nContent-Type: text/plain\n\n" + base64_body() +
+                           "--=_Part_1=--\n";
+  EXPECT_EQ(run("multipart/mixed; charset=x; boundary==_Part_1=", body), std::nullopt);
+}
+
+TEST(StructureCheck, LfOnlyLineEnds) {
+  EXPECT_EQ(run(kMixed, normal_mixed()), std::nullopt);
+  const std::string body = "--frontier\n\nhi\n--frontier--\n" + repeat_lines("epilogue", 200);
+  EXPECT_EQ(run(kMixed, body), "multipart epilogue over 1 KiB");
+}
+
+TEST(StructureCheck, TrailingWhitespaceAfterBoundaryIsAllowed) {
+  const std::string body = "--frontier \t\n\n" + base64_body() + "--frontier--\t\n";
+  EXPECT_EQ(run(kMixed, crlf(body)), std::nullopt);
+  // Text after the delimiter makes it body text: all preamble then.
+  const std::string not_boundary = "--frontier x\n\n" + base64_body();
+  EXPECT_EQ(run(kMixed, not_boundary), "multipart preamble over 1 KiB");
+}
+
+TEST(StructureCheck, LongLinesInBodiesAreNotCountedNorBuffered) {
+  const std::string long_line = "--frontier" + std::string(3 << 20, 'x') + "\n";
+  const std::string body = "--frontier\n\n" + long_line + std::string(3 << 20, '-') +
+                           "\n--frontier--\n";
+  StructureCheck check(kMixed, kLimit, 8);
+  feed_string(check, crlf(body), 65536);
+  EXPECT_EQ(check.problem(), std::nullopt);
+  EXPECT_EQ(check.part_count(), 1u);
+  // The same long line in the preamble is counted.
+  EXPECT_EQ(run(kMixed, long_line), "multipart preamble over 1 KiB");
+}
+
+TEST(StructureCheck, EmbeddedMessageHeadersAndMultipartAreTracked) {
+  const std::string inner_headers = "From: a@example.org\n"
+                                    "Subject: inner\n"
+                                    "Content-Type: multipart/mixed; boundary=deep\n"
+                                    "\n";
+  auto message = [&](const std::string& inner_preamble) {
+    return "--frontier\n"
+           "Content-Type: message/rfc822\n"
+           "\n" +
+           inner_headers + inner_preamble + "--deep\n\n" + base64_body() + "--deep--\n" +
+           "--frontier--\n";
+  };
+  EXPECT_EQ(run(kMixed, message("short\n")), std::nullopt);
+  EXPECT_EQ(run(kMixed, message(repeat_lines("inner preamble", 100))),
+            "multipart preamble over 1 KiB");
+
+  std::string big_inner_header = "Subject: x\n";
+  for (int i = 0; i < 100; ++i) big_inner_header += " folded subject text\n";
+  const std::string body = "--frontier\nContent-Type: message/rfc822\n\n" + big_inner_header +
+                           "\nbody\n--frontier--\n";
+  EXPECT_EQ(run(kMixed, body), "MIME part header block over 1 KiB");
+}
+
+TEST(StructureCheck, EncodedEmbeddedMessageIsABody) {
+  const std::string body = "--frontier\n"
+                           "Content-Type: message/rfc822\n"
+                           "Content-Transfer-Encoding: base64\n"
+                           "\n" +
+                           base64_body() + "--frontier--\n";
+  EXPECT_EQ(run(kMixed, body), std::nullopt);
+}
+
+TEST(StructureCheck, EmptyEmbeddedMessageBeforeBoundary) {
+  const std::string body = "--frontier\nContent-Type: message/rfc822\n\n"
+                           "--frontier\n\n" +
+                           base64_body() + "--frontier--\n";
+  EXPECT_EQ(run(kMixed, body), std::nullopt);
+}
+
+TEST(StructureCheck, DigestPartsDefaultToMessages) {
+  std::string big_inner_header = "Subject: x\n";
+  for (int i = 0; i < 100; ++i) big_inner_header += " folded subject text\n";
+  const std::string body = "--frontier\n\n" + big_inner_header + "\nbody\n--frontier--\n";
+  EXPECT_EQ(run("multipart/digest; boundary=frontier", body), "MIME part header block over 1 KiB");
+  // In multipart/mixed the same part is text/plain: its "headers" are body.
+  EXPECT_EQ(run(kMixed, body), std::nullopt);
+}
+
+TEST(StructureCheck, NestingBeyondMaxDepthIsNotTracked) {
+  const std::string body = "--outer\n"
+                           "Content-Type: multipart/mixed; boundary=inner\n"
+                           "\n" +
+                           repeat_lines("inner preamble", 100) + "--inner--\n--outer--\n";
+  EXPECT_EQ(run("multipart/mixed; boundary=outer", body, kLimit, 2),
+            "multipart preamble over 1 KiB");
+  EXPECT_EQ(run("multipart/mixed; boundary=outer", body, kLimit, 1), std::nullopt);
+}
+
+TEST(StructureCheck, OverlongBoundaryIsIgnored) {
+  const std::string boundary(250, 'b');
+  const std::string body = "--" + boundary + "\n\n" + base64_body() + "--" + boundary + "--\n";
+  EXPECT_EQ(run("multipart/mixed; boundary=" + boundary, body), "multipart preamble over 1 KiB");
+  // 200 bytes is accepted: "--" boundary "--" then fills the whole line head.
+  const std::string longest(200, 'b');
+  const std::string longest_body = "--" + longest + "\n\n" + base64_body() + "--" + longest +
+                                   "--" + std::string(3000, ' ') + "\n";
+  EXPECT_EQ(run("multipart/mixed; boundary=" + longest, crlf(longest_body)), std::nullopt);
+  // ...and its closing line is recognised: what follows is an epilogue.
+  EXPECT_EQ(run("multipart/mixed; boundary=" + longest, longest_body + std::string(2000, 'e')),
+            "multipart epilogue over 1 KiB");
+  const std::string ok(70, 'b');
+  const std::string ok_body = "--" + ok + "\n\n" + base64_body() + "--" + ok + "--\n";
+  EXPECT_EQ(run("multipart/mixed; boundary=" + ok, ok_body), std::nullopt);
+}
+
+TEST(StructureCheck, LimitIsDescribedInReadableUnits) {
+  const std::string body = std::string(300 * 1024, 'p') + "\n";
+  EXPECT_EQ(run(kMixed, body, 256 * 1024), "multipart preamble over 256 KiB");
+  EXPECT_EQ(run(kMixed, body, 1000), "multipart preamble over 1000 bytes");
+}
+
+TEST(StructureCheck, ChunkingDoesNotChangeTheResult) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {kMixed, crlf(normal_mixed())},
+      {kMixed, normal_mixed()},
+      {"multipart/mixed; boundary=outer", crlf(nested(repeat_lines("inner epilogue", 80)))},
+      {"multipart/mixed; boundary=outer", crlf(nested("x\n"))},
+      {kMixed, crlf("--frontier\nContent-Type: text/plain\n" +
+                    repeat_lines("\tfolded", 200) + "\nx\n--frontier--\n")},
+      {kMixed, crlf(repeat_lines("preamble", 200) + "--frontier--\n")},
+  };
+  std::mt19937 rng(20240611);
+  for (const auto& [type, body] : cases) {
+    const auto whole = run(type, body);
+    StructureCheck bytewise(type, kLimit, 8);
+    feed_string(bytewise, body, 1);
+    EXPECT_EQ(bytewise.problem(), whole) << body.substr(0, 80);
+
+    for (int round = 0; round < 20; ++round) {
+      StructureCheck check(type, kLimit, 8);
+      const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+      std::size_t i = 0;
+      while (i < body.size()) {
+        const std::size_t n = std::min<std::size_t>(1 + rng() % 97, body.size() - i);
+        check.feed(p + i, n);
+        i += n;
+      }
+      check.finish();
+      EXPECT_EQ(check.problem(), whole) << "round " << round << ": " << body.substr(0, 80);
+      EXPECT_EQ(check.part_count(), bytewise.part_count());
+    }
+  }
+  // The cases above include both outcomes, so equality is not vacuous.
+  EXPECT_EQ(run(kMixed, crlf(normal_mixed())), std::nullopt);
+  EXPECT_NE(run("multipart/mixed; boundary=outer", crlf(nested(repeat_lines("e", 800)))),
+            std::nullopt);
+}
+
+}  // namespace
+}  // namespace attachgate::milter
