@@ -1,6 +1,8 @@
 // milter/session.cc - see session.h.
 #include "milter/session.h"
 
+#include <strings.h>
+
 #include <cstring>
 #include <ctime>
 
@@ -52,7 +54,7 @@ Verdict Session::on_mail_from(std::string sender, std::string auth_user, std::st
   queue_id_ = std::move(queue_id);
   msg_ = std::make_unique<Message>(Message{
       {}, Spool(spool_dir(runtime_.service()), runtime_.service().limits.spool_memory_threshold),
-      0, runtime_.policy()});
+      0, runtime_.policy(), 0, std::nullopt});
   runtime_.message_started();
   auto& env = msg_->input.envelope;
   env.sender = strip_brackets(std::move(sender));
@@ -103,7 +105,23 @@ Verdict Session::on_end_of_headers() {
   }
   if (!msg_) return Verdict::next;
   if (auto s = msg_->spool.append("\r\n"); !s) return on_error("spool: " + s.error().message);
+  const auto& limits = runtime_.service().limits;
+  std::string content_type;
+  for (const auto& h : msg_->input.headers)
+    if (strcasecmp(h.name.c_str(), "Content-Type") == 0) content_type = h.value;
+  msg_->structure.emplace(content_type, limits.max_header_bytes, limits.max_mime_depth);
   return Verdict::next;
+}
+
+std::optional<std::string> Session::structure_problem(const unsigned char* data, std::size_t size) {
+  if (!msg_->structure) return std::nullopt;
+  StructureCheck& check = *msg_->structure;
+  if (data) check.feed(data, size);
+  else check.finish();
+  if (check.problem()) return check.problem();
+  const auto max_parts = static_cast<std::uint64_t>(runtime_.service().limits.max_mime_parts);
+  if (check.part_count() > max_parts) return "more than " + std::to_string(max_parts) + " MIME parts";
+  return std::nullopt;
 }
 
 Verdict Session::on_body(const unsigned char* data, std::size_t size) {
@@ -115,6 +133,10 @@ Verdict Session::on_body(const unsigned char* data, std::size_t size) {
   }
   if (!line_within_limit(data, size)) {
     skip_ = "a body line over " + format_size(runtime_.service().limits.max_line_length);
+    return Verdict::accept;
+  }
+  if (auto problem = structure_problem(data, size)) {
+    skip_ = *problem;
     return Verdict::accept;
   }
   if (auto s = msg_->spool.append(data, size); !s) return on_error("spool: " + s.error().message);
@@ -141,6 +163,8 @@ Outcome Session::on_end_of_message(std::string queue_id, std::function<void()> p
   queue_id_ = std::move(queue_id);
   if (!msg_) return Outcome{Outcome::Action::pass, "passed unchanged: no envelope seen", {}, {}, 0};
   msg_->input.envelope.queue_id = queue_id_;
+  if (auto problem = structure_problem(nullptr, 0))
+    return Outcome{Outcome::Action::pass, "passed unchanged: " + *problem, {}, {}, 0};
   msg_->input.spool = &msg_->spool;
   ProcessorContext ctx{runtime_.store(), runtime_.service(), msg_->policy, runtime_.notices(),
                        std::move(progress), static_cast<std::int64_t>(std::time(nullptr))};

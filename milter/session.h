@@ -6,7 +6,9 @@
 // not spooled further: it passes unchanged (Postfix's own limit should be
 // lower). A header block over max_header_size, or a header or body line
 // over max_line_length, passes unchanged too: such mail is not what a mail
-// client writes, and we never rewrite what we did not parse whole.
+// client writes, and we never rewrite what we did not parse whole. So does a
+// MIME preamble, epilogue or part header block over max_header_size, or more
+// than max_mime_parts parts (StructureCheck): GMime would hold those in memory.
 #pragma once
 
 #include <functional>
@@ -16,6 +18,7 @@
 
 #include "milter/message.h"
 #include "milter/runtime.h"
+#include "milter/structure_check.h"
 
 namespace attachgate::milter {
 
@@ -51,9 +54,12 @@ class Session {
     std::uint64_t header_bytes = 0;
     std::shared_ptr<const config::Policy> policy;
     std::uint64_t line_bytes = 0;  // of the body line in progress
+    std::optional<StructureCheck> structure;  // set at end of headers
   };
   Verdict on_error(const std::string& why);
   bool line_within_limit(const unsigned char* data, std::size_t size);
+  // Feeds the structure check; the reason to pass the message unchanged, if any.
+  std::optional<std::string> structure_problem(const unsigned char* data, std::size_t size);
 
   Runtime& runtime_;
   std::string client_addr_, daemon_name_;

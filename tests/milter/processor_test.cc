@@ -228,6 +228,50 @@ TEST_F(SessionTest, OverlongHeaderLinePassesUnchanged) {
   EXPECT_EQ(s.on_end_of_headers(), Verdict::next);
 }
 
+// Sends a multipart/mixed body through a Session in 64 KiB chunks; returns
+// the first verdict that is not "next" (or the end-of-message outcome's).
+std::string run_body(Session& s, const std::string& body) {
+  EXPECT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  s.on_rcpt("<bob@example.net>");
+  s.on_header("Content-Type", " multipart/mixed; boundary=\"b\"", true);
+  EXPECT_EQ(s.on_end_of_headers(), Verdict::next);
+  for (std::size_t off = 0; off < body.size(); off += 65536) {
+    const auto n = std::min<std::size_t>(65536, body.size() - off);
+    if (s.on_body(reinterpret_cast<const unsigned char*>(body.data() + off), n) != Verdict::next)
+      return "accept: " + s.skip_reason().value_or("");
+  }
+  return s.on_end_of_message("QID2", {}).log;
+}
+
+TEST_F(SessionTest, HugePreambleIsNeverHandedToTheParser) {
+  Runtime rt = runtime();
+  Session s(rt);
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += std::string(100, 'p') + "\r\n";  // 500 KB preamble
+  body += "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n";
+  const std::string verdict = run_body(s, body);
+  EXPECT_NE(verdict.find("accept: multipart preamble over"), std::string::npos) << verdict;
+}
+
+TEST_F(SessionTest, MillionsOfTinyPartsAreNeverHandedToTheParser) {
+  Runtime rt = runtime();
+  Session s(rt);
+  std::string body;
+  for (int i = 0; i < 2000; ++i) body += "--b\r\n\r\nx\r\n";
+  const std::string verdict = run_body(s, body + "--b--\r\n");
+  EXPECT_NE(verdict.find("accept: more than 500 MIME parts"), std::string::npos) << verdict;
+}
+
+TEST_F(SessionTest, EpilogueOverTheLimitFoundAtEndOfMessage) {
+  service_.limits.max_header_bytes = 2048;
+  Runtime rt = runtime();
+  Session s(rt);
+  const std::string body = "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n" + std::string(1500, 'e') +
+                           "\r\n" + std::string(1500, 'e');
+  const std::string verdict = run_body(s, body);
+  EXPECT_NE(verdict.find("epilogue over"), std::string::npos) << verdict;
+}
+
 TEST_F(SessionTest, WholeMessageThroughTheSessionSpillsToAFileAndIsOffloaded) {
   service_.limits.spool_memory_threshold = 1024;  // force the file path
   Runtime rt = runtime();
