@@ -10,11 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "util/text.h"  // ascii_lower
+
 namespace attachgate::config {
 
 bool glob_match(std::string_view pattern, std::string_view text);
 
-std::string ascii_lower(std::string_view text);
 bool contains_nocase(std::string_view haystack, std::string_view needle);
 
 // "<User@Example.COM>" -> "user@example.com": trims blanks and one pair of

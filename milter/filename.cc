@@ -9,6 +9,8 @@
 #include <array>
 #include <memory>
 
+#include "util/text.h"
+
 namespace attachgate::milter {
 namespace {
 
@@ -144,22 +146,14 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) {
   return s.substr(0, n);
 }
 
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
 
 // Windows will not create a file whose name before the first dot is a device.
 bool windows_device_name(std::string_view s) {
   std::string_view stem = s.substr(0, s.find('.'));
   while (!stem.empty() && stem.back() == ' ') stem.remove_suffix(1);
   for (std::string_view dev : {"CON", "PRN", "AUX", "NUL"})
-    if (iequals(stem, dev)) return true;
-  if (stem.size() == 4 && (iequals(stem.substr(0, 3), "COM") || iequals(stem.substr(0, 3), "LPT")))
+    if (equals_nocase(stem, dev)) return true;
+  if (stem.size() == 4 && (equals_nocase(stem.substr(0, 3), "COM") || equals_nocase(stem.substr(0, 3), "LPT")))
     return stem[3] >= '0' && stem[3] <= '9';
   return false;
 }
@@ -209,7 +203,7 @@ std::string extension_for_type(std::string_view mime_type) {
       {"video/mp4", ".mp4"},
   }};
   for (const auto& [type, ext] : kTable)
-    if (iequals(t, type)) return std::string(ext);
+    if (equals_nocase(t, type)) return std::string(ext);
   return {};
 }
 

@@ -1,18 +1,13 @@
 // milter/scan.cc - see scan.h.
 #include "milter/scan.h"
 
-#include <cctype>
-
 #include "milter/filename.h"
+#include "util/text.h"
 
 namespace attachgate::milter {
 namespace {
 
-std::string lower(const char* s) {
-  std::string out = s ? s : "";
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string lower(const char* s) { return ascii_lower(s ? s : ""); }
 
 std::string mime_type_of(GMimeObject* obj) {
   GMimeContentType* ct = g_mime_object_get_content_type(obj);

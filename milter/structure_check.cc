@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "util/text.h"
+
 namespace attachgate::milter {
 namespace {
 
@@ -33,19 +35,6 @@ bool is_lwsp(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 bool is_token_char(char ch) {
   const auto c = static_cast<unsigned char>(ch);
   return c > 0x20 && c < 0x7F && !std::strchr("()<>@,;:\\\"/[]?=", c);
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // Folding whitespace and (nested) comments.
@@ -120,7 +109,7 @@ std::optional<std::string> find_boundary(std::string_view s, std::size_t i) {
     if (i >= s.size() || s[i] != '=') continue;
     ++i;
     skip_cfws(s, i);
-    if (!iequals(name, "boundary")) continue;
+    if (!equals_nocase(name, "boundary")) continue;
     auto value = read_value(s, i);
     if (!value || value->empty() || value->size() > kMaxBoundary) return std::nullopt;
     return value;
@@ -137,7 +126,7 @@ std::optional<ContentType> parse_content_type(std::string_view s) {
   skip_cfws(s, i);
   const std::string_view subtype = read_token(s, i);
   if (subtype.empty()) return std::nullopt;
-  return ContentType{lowered(type), lowered(subtype), find_boundary(s, i)};
+  return ContentType{ascii_lower(type), ascii_lower(subtype), find_boundary(s, i)};
 }
 
 // Header values arrive folded; CR and LF carry no meaning once unfolded.
@@ -158,7 +147,7 @@ bool is_encoded(const std::optional<std::string>& transfer_encoding) {
   if (!transfer_encoding) return false;
   std::size_t i = 0;
   skip_cfws(*transfer_encoding, i);
-  const std::string name = lowered(read_token(*transfer_encoding, i));
+  const std::string name = ascii_lower(read_token(*transfer_encoding, i));
   return name == "base64" || name == "quoted-printable" || name == "uuencode" ||
          name == "x-uuencode" || name == "x-uue";
 }
@@ -336,8 +325,8 @@ void StructureCheck::finish_field() {
     std::string_view name = std::string_view(field_).substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
     const std::string value = field_.substr(colon + 1);
-    if (!content_type_ && iequals(name, "Content-Type")) content_type_ = value;
-    if (!transfer_encoding_ && iequals(name, "Content-Transfer-Encoding"))
+    if (!content_type_ && equals_nocase(name, "Content-Type")) content_type_ = value;
+    if (!transfer_encoding_ && equals_nocase(name, "Content-Transfer-Encoding"))
       transfer_encoding_ = value;
   }
   field_.clear();

@@ -4,20 +4,14 @@
 #include <iconv.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <string>
 
 #include "milter/gobject_ptr.h"
+#include "util/text.h"
 
 namespace attachgate::milter {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Exact conversion or none: an unrepresentable character is an Error.
 Result<std::string> convert(std::string_view in, const std::string& to, const std::string& from) {
@@ -79,7 +73,7 @@ std::string with_line_ends(std::string_view notice, bool crlf) {
 }
 
 std::size_t body_close(const std::string& html) {
-  std::string l = lower(html);
+  std::string l = ascii_lower(html);
   std::size_t pos = l.rfind("</body");
   return pos == std::string::npos ? html.size() : pos;
 }
@@ -89,7 +83,7 @@ std::size_t body_close(const std::string& html) {
 Status add_notice_to_part(GMimePart* part, bool html, std::string_view notice,
                           std::uint64_t max_bytes) {
   const char* cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-  std::string charset = lower(cs ? cs : "us-ascii");
+  std::string charset = ascii_lower(cs ? cs : "us-ascii");
   if (charset.find("utf-16") != std::string::npos || charset.find("utf-32") != std::string::npos ||
       charset.find("ucs") != std::string::npos)
     return make_error("text part in " + charset + " is not edited");

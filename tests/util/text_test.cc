@@ -24,4 +24,11 @@ TEST(Text, ValidUtf8) {
   EXPECT_FALSE(valid_utf8("\xe2\x80"));          // cut short
 }
 
+TEST(Text, AsciiCaseFoldingLeavesOtherBytesAlone) {
+  EXPECT_EQ(ascii_lower("Multipart/MIXED; Boundary=\xC3\x89"), "multipart/mixed; boundary=\xC3\x89");
+  EXPECT_TRUE(equals_nocase("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(equals_nocase("Content-Type", "Content-Typ"));
+  EXPECT_FALSE(equals_nocase("\xC3\x89", "\xC3\xA9"));  // no Unicode folding
+}
+
 }  // namespace attachgate
