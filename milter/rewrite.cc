@@ -3,8 +3,11 @@
 
 #include <unistd.h>
 
+#include <unordered_map>
+
 #include "milter/gobject_ptr.h"
 #include "milter/text_edit.h"
+#include "util/text.h"
 
 namespace attachgate::milter {
 namespace {
@@ -34,21 +37,32 @@ GPtr<GMimeObject> notice_part(const NoticeText& notice) {
   return GPtr<GMimeObject>(GMIME_OBJECT(alt.release()));
 }
 
-using HeaderValues = std::vector<std::pair<std::string, std::string>>;
+// The Content-* headers of a top part, first occurrence of each name, in
+// order, with an index by lowercased name: the header block is untrusted and
+// may hold thousands of them, so nothing here is quadratic.
+struct ContentHeaders {
+  std::vector<std::pair<std::string, std::string>> in_order;  // name, value
+  std::unordered_map<std::string, std::size_t> by_name;         // lowercased name -> index
+
+  const std::string* find(const std::string& name) const {
+    auto it = by_name.find(ascii_lower(name));
+    return it == by_name.end() ? nullptr : &in_order[it->second].second;
+  }
+};
 
 // The Content-* headers of the message's top part (they live in the
 // message's own header block, so the milter must change them there).
-HeaderValues content_headers(GMimeObject* top) {
-  HeaderValues out;
+ContentHeaders content_headers(GMimeObject* top) {
+  ContentHeaders out;
   GMimeHeaderList* list = g_mime_object_get_header_list(top);
   const int n = list ? g_mime_header_list_get_count(list) : 0;
   for (int i = 0; i < n; ++i) {
-    const char* name = g_mime_header_get_name(g_mime_header_list_get_header_at(list, i));
-    if (name && g_ascii_strncasecmp(name, "Content-", 8) == 0) {
-      bool seen = false;
-      for (const auto& [have, value] : out) seen = seen || g_ascii_strcasecmp(have.c_str(), name) == 0;
-      if (!seen) out.emplace_back(name, header_value(top, name));
-    }
+    GMimeHeader* header = g_mime_header_list_get_header_at(list, i);
+    const char* name = g_mime_header_get_name(header);
+    if (!name || g_ascii_strncasecmp(name, "Content-", 8) != 0) continue;
+    if (!out.by_name.emplace(ascii_lower(name), out.in_order.size()).second) continue;
+    const char* value = g_mime_header_get_value(header);
+    out.in_order.emplace_back(name, value ? value : "");
   }
   return out;
 }
@@ -56,20 +70,15 @@ HeaderValues content_headers(GMimeObject* top) {
 // Header changes that turn the old top part's Content-* headers into the
 // new one's: a replaced top part must not keep, say, the offloaded file's
 // Content-Disposition, or clients would show the notice as that attachment.
-void diff_content_headers(const HeaderValues& before, GMimeObject* now, std::vector<HeaderChange>& changes) {
-  const HeaderValues after = content_headers(now);
-  auto find = [](const HeaderValues& in, const std::string& name) -> const std::string* {
-    for (const auto& [n, v] : in)
-      if (g_ascii_strcasecmp(n.c_str(), name.c_str()) == 0) return &v;
-    return nullptr;
-  };
-  for (const auto& [name, value] : before) {
-    const std::string* now_value = find(after, name);
+void diff_content_headers(const ContentHeaders& before, GMimeObject* now, std::vector<HeaderChange>& changes) {
+  const ContentHeaders after = content_headers(now);
+  for (const auto& [name, value] : before.in_order) {
+    const std::string* now_value = after.find(name);
     if (!now_value) changes.push_back({HeaderChange::Op::remove, name, ""});
     else if (*now_value != value) changes.push_back({HeaderChange::Op::change, name, *now_value});
   }
-  for (const auto& [name, value] : after)
-    if (!find(before, name)) changes.push_back({HeaderChange::Op::add, name, value});
+  for (const auto& [name, value] : after.in_order)
+    if (!before.find(name)) changes.push_back({HeaderChange::Op::add, name, value});
 }
 
 // Encoded size of a part's content, as stored in the spool.
@@ -93,7 +102,7 @@ Result<std::vector<HeaderChange>> rewrite_message(GMimeMessage* message,
                                                   const NoticeText& notice,
                                                   std::uint64_t max_text_bytes) {
   GMimeObject* top = g_mime_message_get_mime_part(message);
-  const HeaderValues content_before = content_headers(top);
+  const ContentHeaders content_before = content_headers(top);
   const std::string mime_version = header_value(GMIME_OBJECT(message), "MIME-Version");
 
   bool replaced_top = false;
