@@ -106,6 +106,8 @@ Verdict Session::on_end_of_headers() {
   if (!msg_) return Verdict::next;
   if (auto s = msg_->spool.append("\r\n"); !s) return on_error("spool: " + s.error().message);
   const auto& limits = runtime_.service().limits;
+  // The last Content-Type wins, as it does in GMime's parser (checked with
+  // GMime 3.2): the check must follow the structure GMime will see.
   std::string content_type;
   for (const auto& h : msg_->input.headers)
     if (strcasecmp(h.name.c_str(), "Content-Type") == 0) content_type = h.value;
