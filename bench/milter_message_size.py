@@ -402,32 +402,13 @@ def stop_milter(m: BenchMilter, keep_state: bool) -> None:
         shutil.rmtree(m.state_dir, ignore_errors=True)
 
 
-def sink_dump(sink: harness.SmtpSink, queue_id: str, timeout: float) -> Path:
-    """The sink's dump file for queue_id, once it stopped growing."""
-    needle = ("with ESMTP id %s" % queue_id).encode()
-    found: list[Path] = []
-
-    def look() -> bool:
-        for p in sink.files():
-            with open(p, "rb") as f:
-                if needle in f.read(16384):
-                    found.append(p)
-                    return True
-        return False
-
-    if not harness.wait_until(look, timeout, 0.05):
-        raise RuntimeError("no relayed message with queue id %s in %s" % (queue_id, sink.dir))
-    harness.wait_until(lambda: harness._size_stable(found[0], 0.1), timeout)
-    return found[0]
-
-
 def deliver_and_check(pf: harness.PrivatePostfix, sink: harness.SmtpSink, res: SendResult,
                       offloaded: bool, lf_bytes: int, timeout: float) -> int:
     """Wait until Postfix relayed the message; check it; delete the dump.
     lf_bytes is the sent message's size with LF line ends, as smtp-sink
     stores it. Returns the relayed (dumped) size."""
     pf.wait_for_delivery(res.queue_id, timeout)
-    path = sink_dump(sink, res.queue_id, timeout)
+    path = sink.find_path(res.queue_id, timeout)
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(65536)

@@ -176,6 +176,11 @@ class SmtpSink:
 
     def find(self, queue_id: str, timeout: float = 10) -> SinkMessage:
         """The dump of the message Postfix relayed with this queue id."""
+        return parse_sink_dump(self.find_path(queue_id, timeout))
+
+    def find_path(self, queue_id: str, timeout: float = 10) -> Path:
+        """The dump file of that message, once it stopped growing, unparsed
+        (a benchmark's 200 MB message is not worth reading into memory)."""
         needle = ("with ESMTP id %s" % queue_id).encode()
         found: list[Path] = []
 
@@ -193,7 +198,7 @@ class SmtpSink:
         # Postfix logs status=sent once smtp-sink answered 250; make sure the
         # dump is no longer growing before reading it.
         wait_until(lambda: _size_stable(path), 10)
-        return parse_sink_dump(path)
+        return path
 
 
 def _size_stable(path: Path, pause: float = 0.2) -> bool:
