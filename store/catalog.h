@@ -22,6 +22,30 @@ namespace attachgate::store {
 
 enum class Claim { won, used_up, unavailable };
 
+struct ClaimResult {
+  Claim outcome = Claim::unavailable;
+  std::int64_t download_id = 0;        // when won
+  std::vector<std::int64_t> file_ids;  // when won: what the download covers
+};
+
+// A file no link can still download, found by purge.
+struct PurgeCandidate {
+  std::int64_t file_id = 0;
+  std::string blob_id;
+  std::int64_t message_id = 0;
+  std::uint64_t size = 0;
+  std::string reason;  // expired | revoked | used up | no link
+};
+
+struct ForgetReport {
+  int messages = 0, events = 0;
+};
+
+struct CodeFailure {
+  int failed = 0;                // wrong codes so far, all told
+  std::int64_t locked_until = 0;  // kLockedForGood once the link is locked
+};
+
 class Catalog {
  public:
   static Result<Catalog> open(const std::string& path);
@@ -33,17 +57,34 @@ class Catalog {
   // Writes.
   Result<OffloadIds> record_offload(const Offload& offload);
   Result<std::int64_t> add_event(const EventRecord& event);
-  // The download claim: one guarded UPDATE. `won` for exactly one of any
-  // number of racing callers when one download is left.
-  Result<Claim> claim_download(std::int64_t link_id, std::int64_t file_id, std::int64_t now);
+  // The download claim: for each file one guarded UPDATE, and the ticket,
+  // in one transaction. `won` for exactly one of any number of racing
+  // callers when one download is left. A single-file claim wins or loses
+  // whole; an `all` claim takes every file with downloads left and wins if
+  // there was at least one.
+  Result<ClaimResult> claim_download(const NewDownload& claim);
+  // Closes a download's ticket; false if it was closed already.
+  Result<bool> complete_download(std::int64_t download_id, std::int64_t now);
+  // One wrong access code, counted and judged in one statement.
+  Result<CodeFailure> record_code_failure(std::int64_t link_id, std::int64_t now,
+                                          const CodeLimits& limits);
   // Deletes a message and everything hanging off it (an offload whose mail
   // never left); returns the blob ids the caller must now remove.
   Result<std::vector<std::string>> remove_message(std::int64_t message_id);
   // true if a stored row was marked now (false: already marked, or no row).
   Result<bool> mark_blob_missing(const std::string& blob_id);
 
+  // Purging (see catalog_purge.cc). mark_purged re-checks under the write
+  // lock and records a `purged` event; false: no longer purgeable.
+  Result<std::vector<PurgeCandidate>> purgeable_files(std::int64_t now);
+  Result<bool> mark_purged(const PurgeCandidate& file, std::int64_t now);
+  Result<ForgetReport> forget_before(std::int64_t cutoff);
+
   // Reads.
   Result<std::optional<LinkRecord>> find_link_by_token_hash(const std::string& token_hash);
+  Result<std::optional<LinkRecord>> find_link_by_pixel(const std::string& pixel_id);
+  Result<std::optional<MessageRecord>> find_message(std::int64_t id);
+  Result<std::optional<DownloadRecord>> find_download(const std::string& ticket_hash);
   Result<std::vector<LinkFile>> link_files(std::int64_t link_id);
   Result<std::optional<FileRecord>> find_file(const std::string& public_id);
   Result<std::vector<MessageSummary>> list_messages(int limit);
@@ -56,6 +97,7 @@ class Catalog {
   explicit Catalog(Db db) : db_(std::move(db)) {}
   Status migrate(const std::string& path);
   Result<std::optional<MessageRecord>> message_by(const std::string& id);
+  Result<Claim> claim_one(std::int64_t link_id, std::int64_t file_id, std::int64_t now);
 
   Db db_;
   std::mutex mu_;

@@ -81,6 +81,52 @@ Result<std::optional<LinkRecord>> Catalog::find_link_by_token_hash(const std::st
   return std::optional<LinkRecord>{read_link(st)};
 }
 
+Result<std::optional<LinkRecord>> Catalog::find_link_by_pixel(const std::string& pixel_id) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kLinkCols + " FROM links WHERE pixel_id = ?1";
+  Stmt st(db_, sql.c_str());
+  auto row = st.bind(1, pixel_id).step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<LinkRecord>{};
+  return std::optional<LinkRecord>{read_link(st)};
+}
+
+Result<std::optional<MessageRecord>> Catalog::find_message(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kMessageCols + " FROM messages WHERE id = ?1";
+  Stmt st(db_, sql.c_str());
+  auto row = st.bind(1, id).step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<MessageRecord>{};
+  return std::optional<MessageRecord>{read_message(st)};
+}
+
+Result<std::optional<DownloadRecord>> Catalog::find_download(const std::string& ticket_hash) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_,
+          "SELECT id, link_id, is_zip, claimed_at, resume_until, completed_at FROM downloads"
+          " WHERE ticket_hash = ?1");
+  auto row = st.bind_blob(1, ticket_hash).step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<DownloadRecord>{};
+  DownloadRecord d;
+  d.id = st.int64(0);
+  d.link_id = st.int64(1);
+  d.is_zip = st.int64(2) != 0;
+  d.claimed_at = st.int64(3);
+  d.resume_until = st.int64(4);
+  d.completed_at = st.opt_int64(5);
+  std::string sql = std::string("SELECT ") + kFileCols +
+                    " FROM download_files df JOIN files f ON f.id = df.file_id"
+                    " WHERE df.download_id = ?1 ORDER BY f.id";
+  Stmt files(db_, sql.c_str());
+  files.bind(1, d.id);
+  auto f = collect<FileRecord>(files, read_file);
+  if (!f) return f.error();
+  d.files = std::move(*f);
+  return std::optional<DownloadRecord>{std::move(d)};
+}
+
 Result<std::vector<LinkFile>> Catalog::link_files(std::int64_t link_id) {
   std::lock_guard lock(mu_);
   std::string sql = std::string("SELECT ") + kFileCols +

@@ -84,6 +84,28 @@ CREATE TABLE events (
 CREATE INDEX events_message ON events(message_id, at);
 CREATE INDEX events_at ON events(at);
 )sql",
+    // 2: downloads in progress or done: the claim's ticket, for resuming.
+    R"sql(
+CREATE TABLE downloads (
+  id           INTEGER PRIMARY KEY,
+  ticket_hash  BLOB NOT NULL UNIQUE,
+  link_id      INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+  is_zip       INTEGER NOT NULL DEFAULT 0,
+  claimed_at   INTEGER NOT NULL,
+  resume_until INTEGER NOT NULL,
+  completed_at INTEGER,
+  remote_addr  TEXT NOT NULL DEFAULT '',
+  user_agent   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX downloads_link ON downloads(link_id);
+
+CREATE TABLE download_files (
+  download_id INTEGER NOT NULL REFERENCES downloads(id) ON DELETE CASCADE,
+  file_id     INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  PRIMARY KEY (download_id, file_id)
+) WITHOUT ROWID;
+CREATE INDEX download_files_file ON download_files(file_id);
+)sql",
 };
 
 }  // namespace attachgate::store

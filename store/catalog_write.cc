@@ -87,9 +87,7 @@ Result<std::int64_t> Catalog::add_event(const EventRecord& event) {
   return db_.last_insert_id();
 }
 
-Result<Claim> Catalog::claim_download(std::int64_t link_id, std::int64_t file_id,
-                                      std::int64_t now) {
-  std::lock_guard lock(mu_);
+Result<Claim> Catalog::claim_one(std::int64_t link_id, std::int64_t file_id, std::int64_t now) {
   // The whole decision is this one statement: SQLite runs it under the
   // database write lock, so the row count says who won.
   Stmt st(db_,
@@ -108,6 +106,68 @@ Result<Claim> Catalog::claim_download(std::int64_t link_id, std::int64_t file_id
   auto row = why.bind(1, link_id).bind(2, file_id).step();
   if (!row) return row.error();
   return *row && why.int64(0) ? Claim::used_up : Claim::unavailable;
+}
+
+Result<ClaimResult> Catalog::claim_download(const NewDownload& c) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  ClaimResult result;
+  Claim lost = Claim::unavailable;
+  for (auto file_id : c.file_ids) {
+    auto claim = claim_one(c.link_id, file_id, c.now);
+    if (!claim) return claim.error();
+    if (*claim == Claim::won) {
+      result.file_ids.push_back(file_id);
+    } else {
+      if (*claim == Claim::used_up) lost = Claim::used_up;
+      if (!c.all) return ClaimResult{lost, 0, {}};  // the transaction rolls back
+    }
+  }
+  if (result.file_ids.empty()) return ClaimResult{lost, 0, {}};
+  Stmt st(db_,
+          "INSERT INTO downloads (ticket_hash, link_id, is_zip, claimed_at, resume_until,"
+          " remote_addr, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  st.bind_blob(1, c.ticket_hash).bind(2, c.link_id).bind(3, c.all ? 1 : 0).bind(4, c.now)
+      .bind(5, c.resume_until).bind(6, c.remote_addr).bind(7, c.user_agent);
+  if (auto s = st.run(); !s) return s.error();
+  result.download_id = db_.last_insert_id();
+  for (auto file_id : result.file_ids) {
+    Stmt df(db_, "INSERT INTO download_files (download_id, file_id) VALUES (?1, ?2)");
+    if (auto s = df.bind(1, result.download_id).bind(2, file_id).run(); !s) return s.error();
+  }
+  if (auto s = tx.commit(); !s) return s.error();
+  result.outcome = Claim::won;
+  return result;
+}
+
+Result<bool> Catalog::complete_download(std::int64_t download_id, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "UPDATE downloads SET completed_at = ?2 WHERE id = ?1 AND completed_at IS NULL");
+  if (auto s = st.bind(1, download_id).bind(2, now).run(); !s) return s.error();
+  return db_.changes() == 1;
+}
+
+Result<CodeFailure> Catalog::record_code_failure(std::int64_t link_id, std::int64_t now,
+                                                 const CodeLimits& limits) {
+  std::lock_guard lock(mu_);
+  // Counting and locking in one statement, so racing wrong guesses cannot
+  // slip past the limit between a read and a write.
+  Stmt st(db_,
+          "UPDATE links SET failed_codes = failed_codes + 1,"
+          " locked_until = CASE"
+          "   WHEN failed_codes + 1 >= ?3 THEN ?5"
+          "   WHEN (failed_codes + 1) % ?2 = 0 THEN ?4"
+          "   ELSE locked_until END"
+          " WHERE id = ?1 RETURNING failed_codes, locked_until");
+  st.bind(1, link_id).bind(2, limits.per_pause).bind(3, limits.lock_after)
+      .bind(4, now + limits.pause_seconds).bind(5, kLockedForGood);
+  auto row = st.step();
+  if (!row) return row.error();
+  if (!*row) return make_error("no link " + std::to_string(link_id));
+  CodeFailure f{static_cast<int>(st.int64(0)), st.int64(1)};
+  if (auto done = st.step(); !done) return done.error();
+  return f;
 }
 
 Result<std::vector<std::string>> Catalog::remove_message(std::int64_t message_id) {

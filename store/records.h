@@ -102,11 +102,42 @@ struct Offload {
   std::int64_t now = 0;
 };
 
+// One download claim: a file, or (all) every file of the link that has
+// downloads left, to be served as one zip.
+struct NewDownload {
+  std::int64_t link_id = 0;
+  std::vector<std::int64_t> file_ids;
+  bool all = false;
+  std::string ticket_hash;  // TokenHasher::hash(ticket)
+  std::int64_t now = 0, resume_until = 0;
+  std::string remote_addr, user_agent;
+};
+
+// Wrong access codes: every `per_pause` failures pause the link for
+// `pause_seconds`; `lock_after` failures lock it for good.
+struct CodeLimits {
+  int per_pause = 5;
+  std::int64_t pause_seconds = 15 * 60;
+  int lock_after = 20;
+};
+inline constexpr std::int64_t kLockedForGood = INT64_MAX;
+
 struct OffloadIds {
   std::int64_t message_id = 0;
   std::string message_public_id;
   std::vector<std::string> file_public_ids;
   std::vector<std::int64_t> link_ids;
+};
+
+// A claimed download. The ticket (never stored, only its keyed hash) lets
+// the browser that claimed it fetch the bytes, and resume them with Range,
+// until resume_until; a complete transfer closes it.
+struct DownloadRecord {
+  std::int64_t id = 0, link_id = 0;
+  bool is_zip = false;
+  std::int64_t claimed_at = 0, resume_until = 0;
+  std::optional<std::int64_t> completed_at;
+  std::vector<FileRecord> files;  // one, or the files a zip claimed
 };
 
 // ---- what reports read ------------------------------------------------------

@@ -32,6 +32,23 @@ Offload sample_offload(const TokenHasher& hasher, const std::string& token, int 
   return o;
 }
 
+// A single-file claim with a fresh ticket, resumable for an hour.
+Result<ClaimResult> claim_file(Catalog& c, std::int64_t link_id, std::int64_t file_id,
+                               std::int64_t now) {
+  NewDownload d;
+  d.link_id = link_id;
+  d.file_ids = {file_id};
+  d.ticket_hash = TokenHasher(Key{}).hash(new_token());
+  d.now = now;
+  d.resume_until = now + 3600;
+  return c.claim_download(d);
+}
+
+Claim claim(Catalog& c, std::int64_t link_id, std::int64_t file_id, std::int64_t now) {
+  auto r = claim_file(c, link_id, file_id, now);
+  return r ? r->outcome : Claim::unavailable;
+}
+
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -122,12 +139,12 @@ TEST_F(CatalogTest, ClaimHonoursLimitExpiryAndRevocation) {
   ASSERT_TRUE(files.ok());
   ASSERT_EQ(files->size(), 1u);
   const auto file_id = (*files)[0].file.id;
-  EXPECT_EQ(catalog_->claim_download(link.id, file_id, link.expires_at).value(), Claim::unavailable);
-  EXPECT_EQ(catalog_->claim_download(link.id, file_id, kNow).value(), Claim::won);
-  EXPECT_EQ(catalog_->claim_download(link.id, file_id, kNow).value(), Claim::won);
-  EXPECT_EQ(catalog_->claim_download(link.id, file_id, kNow).value(), Claim::used_up);
+  EXPECT_EQ(claim(*catalog_, link.id, file_id, link.expires_at), Claim::unavailable);
+  EXPECT_EQ(claim(*catalog_, link.id, file_id, kNow), Claim::won);
+  EXPECT_EQ(claim(*catalog_, link.id, file_id, kNow), Claim::won);
+  EXPECT_EQ(claim(*catalog_, link.id, file_id, kNow), Claim::used_up);
   EXPECT_EQ(catalog_->link_files(link.id).value()[0].downloads, 2);
-  EXPECT_EQ(catalog_->claim_download(link.id, file_id + 999, kNow).value(), Claim::unavailable);
+  EXPECT_EQ(claim(*catalog_, link.id, file_id + 999, kNow), Claim::unavailable);
 }
 
 // Every thread opens its own connection, as separate processes would, so
@@ -146,9 +163,9 @@ TEST_F(CatalogTest, OneTimeClaimUnder32RacingThreadsHasExactlyOneWinner) {
       auto c = Catalog::open(dir_ / "catalog.db");
       if (!c) { ++errors; return; }
       while (!go) std::this_thread::yield();
-      auto claim = c->claim_download(link.id, file_id, kNow);
+      auto claim = claim_file(*c, link.id, file_id, kNow);
       if (!claim) ++errors;
-      else if (*claim == Claim::won) ++winners;
+      else if (claim->outcome == Claim::won) ++winners;
       else ++losers;
     });
   }
@@ -169,7 +186,7 @@ TEST_F(CatalogTest, SharedConnectionAlsoHasExactlyOneWinner) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 32; ++i)
     threads.emplace_back([&] {
-      if (catalog_->claim_download(link.id, file_id, kNow).value() == Claim::won) ++winners;
+      if (claim(*catalog_, link.id, file_id, kNow) == Claim::won) ++winners;
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(winners.load(), 1);
@@ -205,6 +222,100 @@ TEST_F(CatalogTest, EventsAreAppendedAndShown) {
   ASSERT_EQ(detail.events.size(), 2u);
   EXPECT_EQ(detail.events[1].kind, EventKind::viewed);
   EXPECT_EQ(detail.events[1].user_agent, e.user_agent);
+}
+
+
+TEST_F(CatalogTest, ClaimKeepsATicketThatOneCompletionCloses) {
+  const std::string token = new_token();
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, token, 1)).ok());
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
+  const auto file_id = catalog_->link_files(link.id).value()[0].file.id;
+  const std::string ticket = new_token();
+  NewDownload d;
+  d.link_id = link.id;
+  d.file_ids = {file_id};
+  d.ticket_hash = hasher_.hash(ticket);
+  d.now = kNow;
+  d.resume_until = kNow + 600;
+  auto won = catalog_->claim_download(d);
+  ASSERT_TRUE(won.ok()) << won.error().message;
+  ASSERT_EQ(won->outcome, Claim::won);
+  auto found = catalog_->find_download(hasher_.hash(ticket)).value();
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, won->download_id);
+  EXPECT_EQ(found->resume_until, kNow + 600);
+  ASSERT_EQ(found->files.size(), 1u);
+  EXPECT_EQ(found->files[0].id, file_id);
+  EXPECT_FALSE(found->completed_at.has_value());
+  EXPECT_FALSE(catalog_->find_download(hasher_.hash(new_token()))->has_value());
+  EXPECT_TRUE(catalog_->complete_download(won->download_id, kNow + 5).value());
+  EXPECT_FALSE(catalog_->complete_download(won->download_id, kNow + 6).value());
+  EXPECT_EQ(catalog_->find_download(hasher_.hash(ticket))->value().completed_at, kNow + 5);
+  // A losing claim leaves no ticket behind.
+  d.ticket_hash = hasher_.hash(new_token());
+  EXPECT_EQ(catalog_->claim_download(d)->outcome, Claim::used_up);
+  EXPECT_EQ(catalog_->count("downloads").value(), 1);
+}
+
+TEST_F(CatalogTest, AllFilesClaimTakesWhatIsLeft) {
+  const std::string token = new_token();
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, token, 1,
+      {std::string(32, 'd'), std::string(32, 'e'), std::string(32, 'f')})).ok());
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
+  auto files = catalog_->link_files(link.id).value();
+  ASSERT_EQ(files.size(), 3u);
+  ASSERT_EQ(claim(*catalog_, link.id, files[1].file.id, kNow), Claim::won);
+  NewDownload all;
+  all.link_id = link.id;
+  for (const auto& f : files) all.file_ids.push_back(f.file.id);
+  all.all = true;
+  all.ticket_hash = hasher_.hash(new_token());
+  all.now = kNow;
+  all.resume_until = kNow + 60;
+  auto got = catalog_->claim_download(all);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->outcome, Claim::won);
+  EXPECT_EQ(got->file_ids, (std::vector<std::int64_t>{files[0].file.id, files[2].file.id}));
+  all.ticket_hash = hasher_.hash(new_token());
+  EXPECT_EQ(catalog_->claim_download(all)->outcome, Claim::used_up);
+  // A single-file claim that loses takes nothing, even inside a transaction.
+  for (const auto& f : catalog_->link_files(link.id).value()) EXPECT_EQ(f.downloads, 1);
+}
+
+TEST_F(CatalogTest, WrongCodesPauseThenLockTheLink) {
+  const std::string token = new_token();
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, token)).ok());
+  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
+  CodeLimits limits;  // 5 per 15 minutes, 20 in all
+  for (int i = 1; i <= 4; ++i) {
+    auto f = catalog_->record_code_failure(link.id, kNow, limits).value();
+    EXPECT_EQ(f.failed, i);
+    EXPECT_EQ(f.locked_until, 0);
+  }
+  auto fifth = catalog_->record_code_failure(link.id, kNow, limits).value();
+  EXPECT_EQ(fifth.failed, 5);
+  EXPECT_EQ(fifth.locked_until, kNow + 15 * 60);
+  for (int i = 6; i <= 19; ++i) catalog_->record_code_failure(link.id, kNow + i * 1000, limits).value();
+  auto last = catalog_->record_code_failure(link.id, kNow + 99999, limits).value();
+  EXPECT_EQ(last.failed, 20);
+  EXPECT_EQ(last.locked_until, kLockedForGood);
+  EXPECT_EQ(catalog_->find_link_by_token_hash(hasher_.hash(token))->value().locked_until,
+            kLockedForGood);
+  EXPECT_FALSE(catalog_->record_code_failure(link.id + 99, kNow, limits).ok());
+}
+
+TEST_F(CatalogTest, FindsLinksByPixelAndMessagesById) {
+  auto offload = sample_offload(hasher_, new_token());
+  auto ids = catalog_->record_offload(offload);
+  ASSERT_TRUE(ids.ok());
+  auto link = catalog_->find_link_by_pixel(offload.links[0].pixel_id).value();
+  ASSERT_TRUE(link.has_value());
+  EXPECT_EQ(link->message_id, ids->message_id);
+  EXPECT_FALSE(catalog_->find_link_by_pixel("nope")->has_value());
+  auto message = catalog_->find_message(ids->message_id).value();
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(message->sender, "alice@example.org");
+  EXPECT_FALSE(catalog_->find_message(ids->message_id + 1)->has_value());
 }
 
 }  // namespace
