@@ -1,4 +1,4 @@
-// app/cmd_serve.cc - `attachgate milter` and `attachgate run`: the long-
+// app/cmd_serve.cc - `attachgate milter`, `web` and `run`: the long-
 // running roles, each in a child of the supervisor (see supervisor.h).
 // Config problems are reported before anything starts, with exit status 2.
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 
 #include "app/commands.h"
 #include "app/supervisor.h"
+#include "app/web_role.h"
 #include "milter/milter.h"
 #include "milter/processor.h"
 #include "store/reconcile.h"
@@ -57,8 +58,10 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
   return milter::run_milter(runtime, control_fd);
 }
 
-Runner serve(GlobalOptions& options, bool all_roles) {
-  return [&options, all_roles] {
+enum class Roles { milter, web, all };
+
+Runner serve(GlobalOptions& options, Roles which) {
+  return [&options, which] {
     auto loaded = load_all(options);
     if (!loaded) {
       std::cerr << loaded.error().message << "\n";
@@ -66,11 +69,16 @@ Runner serve(GlobalOptions& options, bool all_roles) {
     }
     const Loaded config = *loaded;
     const std::string policy_file = policy_path(options);
-    std::vector<Role> roles{{"milter", [config, policy_file](int fd) {
-                               return milter_role(config, policy_file, fd);
-                             }}};
-    log_info(std::string(all_roles ? "run" : "milter") + ": config " + config.service.source +
-             ", policy " + config.policy->source + ", state " + config.service.state_dir);
+    std::vector<Role> roles;
+    if (which != Roles::web)
+      roles.push_back({"milter", [config, policy_file](int fd) {
+                         return milter_role(config, policy_file, fd);
+                       }});
+    if (which != Roles::milter)
+      roles.push_back({"web", [config](int fd) { return web_role(config, fd); }});
+    const char* name = which == Roles::all ? "run" : which == Roles::web ? "web" : "milter";
+    log_info(std::string(name) + ": config " + config.service.source + ", policy " +
+             config.policy->source + ", state " + config.service.state_dir);
     return supervise(roles);
   };
 }
@@ -81,13 +89,21 @@ Runner add_milter_command(CLI::App& app, GlobalOptions& options) {
   app.add_subcommand("milter",
                      "Run the milter alone (Postfix: smtpd_milters = the --milter-socket address). "
                      "SIGHUP reloads policy and templates; SIGTERM stops after messages in progress");
-  return serve(options, false);
+  return serve(options, Roles::milter);
+}
+
+Runner add_web_command(CLI::App& app, GlobalOptions& options) {
+  app.add_subcommand("web",
+                     "Run the download server alone (landing pages, downloads, tracking pixel) on "
+                     "the --listen address; purges ended links every 10 minutes. SIGHUP reloads "
+                     "the page templates");
+  return serve(options, Roles::web);
 }
 
 Runner add_run_command(CLI::App& app, GlobalOptions& options) {
-  app.add_subcommand("run", "Run every role in one service (today: the milter; the web server "
-                            "joins when it is built)");
-  return serve(options, true);
+  app.add_subcommand("run", "Run every role over one state directory: the milter and the "
+                            "download server");
+  return serve(options, Roles::all);
 }
 
 }  // namespace attachgate::app

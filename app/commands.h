@@ -21,6 +21,8 @@ Runner add_list_command(CLI::App& app, GlobalOptions& options);
 Runner add_show_command(CLI::App& app, GlobalOptions& options);
 Runner add_export_command(CLI::App& app, GlobalOptions& options);
 Runner add_milter_command(CLI::App& app, GlobalOptions& options);
+Runner add_web_command(CLI::App& app, GlobalOptions& options);
 Runner add_run_command(CLI::App& app, GlobalOptions& options);
+Runner add_purge_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace attachgate::app

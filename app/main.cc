@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   add(add_show_command);
   add(add_export_command);
   add(add_milter_command);
+  add(add_web_command);
   add(add_run_command);
+  add(add_purge_command);
 
   try {
     app.parse(argc, argv);

@@ -126,6 +126,7 @@ void read_http(TableReader& r, ServiceConfig& c) {
   set(c.limits.http_max_connections, r.integer("max_connections", 1, 100000));
   set(c.limits.http_max_header_bytes, r.size("max_request_header_size", "1KiB", "1MiB"));
   set(c.limits.api_max_upload, r.size("max_upload", "1KB", "64GB"));
+  set(c.limits.http_resume_grace_seconds, r.duration("resume_grace", "1m", "7d"));
 }
 
 void read_notify(TableReader& r, ServiceConfig& c) {

@@ -35,6 +35,7 @@ struct Limits {
   int http_timeout_seconds = 30;                    // [http] timeout, per read and write
   std::uint64_t http_max_header_bytes = 16 * 1024;  // [http] max_request_header_size
   std::uint64_t api_max_upload = 1'000'000'000;     // [http] max_upload
+  std::int64_t http_resume_grace_seconds = 3600;    // [http] resume_grace
   bool operator==(const Limits&) const = default;
 };
 

@@ -9,10 +9,18 @@ build_pkgs=(cmake g++ make pkg-config
   libmilter-dev libgmime-3.0-dev libboost-dev libsqlite3-dev
   libcurl4-openssl-dev libsodium-dev libmstch-dev libtoml11-dev
   libcli11-dev nlohmann-json3-dev)
-test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3)
+# chromium + fonts-liberation drive the browser tests (tests/browser); the fonts
+# are only a Recommends, which --no-install-recommends would drop.
+test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3
+  chromium fonts-liberation)
 
 want=("${build_pkgs[@]}")
-[ "${1:-}" = "--with-tests" ] && want+=("${test_pkgs[@]}")
+if [ "${1:-}" = "--with-tests" ]; then
+  want+=("${test_pkgs[@]}")
+  # Debian's npm conflicts with NodeSource's nodejs (which bundles npm), so
+  # Debian's pair is asked for only when no npm is on the PATH at all.
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -14,6 +14,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing build and test packages (only what is missing)"
 bash contrib/install-deps.sh --with-tests
 
+step "installing the browser-test tool (npm ci in tests/browser; uses Debian's chromium)"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+
 for kind in release asan; do
   dir="build-test-$kind"
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)

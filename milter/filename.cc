@@ -1,9 +1,9 @@
 // milter/filename.cc - see filename.h.
 //
-// Names are walked one code point at a time so that a multibyte character is
-// kept or dropped whole; what happens to each character is decided in one
-// place, classify(). Input is bounded only by GMime's header handling, and
-// every pass here is linear in it.
+// The character-level cleaning (invalid UTF-8, controls, invisible and bidi
+// characters, whitespace) is util/text.h's clean_display_text(); what is
+// added here is what a file name needs beyond that. Input is bounded only by
+// GMime's header handling, and every pass here is linear in it.
 #include "milter/filename.h"
 
 #include <array>
@@ -14,115 +14,15 @@
 namespace attachgate::milter {
 namespace {
 
-constexpr char32_t kInvalid = 0xFFFFFFFF;
-
-// Decodes the UTF-8 sequence at s[i] into cp and returns its length; a byte
-// that does not start a well-formed sequence (overlong, surrogate, above
-// U+10FFFF, truncated) yields kInvalid and length 1.
-std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  cp = kInvalid;
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  }
-  std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-  if (n == 0 || c > 0xF4 || i + n > s.size()) return 1;
-  char32_t v = c & (0x7F >> n);
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 1;
-    v = (v << 6) | (b(i + k) & 0x3F);
-  }
-  bool overlong = (n == 3 && v < 0x800) || (n == 4 && v < 0x10000);
-  if (overlong || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF) return 1;
-  cp = v;
-  return n;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// Characters that render as nothing. Each one can hide or reorder what a
-// person reads (a right-to-left override turns "gpj.exe" into "exe.jpg"),
-// and none belongs in a file name.
-bool invisible(char32_t cp) {
-  return cp == 0x00AD                        // soft hyphen
-         || cp == 0x034F                     // combining grapheme joiner
-         || cp == 0x061C                     // Arabic letter mark
-         || cp == 0x115F || cp == 0x1160     // Hangul fillers render blank
-         || cp == 0x3164 || cp == 0xFFA0     //
-         || cp == 0x180E                     // Mongolian vowel separator
-         || (cp >= 0x200B && cp <= 0x200F)   // zero-width space/joiners, LRM, RLM
-         || (cp >= 0x202A && cp <= 0x202E)   // bidi embeddings and overrides
-         || (cp >= 0x2060 && cp <= 0x206F)   // word joiner, bidi isolates, invisible operators
-         || cp == 0xFEFF                     // zero-width no-break space (BOM)
-         || (cp >= 0xFFF9 && cp <= 0xFFFB)   // interlinear annotation controls
-         || (cp >= 0xE0000 && cp <= 0xE007F);  // tag characters
-}
-
-bool unicode_space(char32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
-         cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
 // Path separators and what Windows refuses in a name; '"' also keeps the
 // name usable inside a quoted header parameter.
-bool path_or_reserved(char32_t cp) {
-  switch (cp) {
+bool path_or_reserved(char c) {
+  switch (c) {
     case '/': case '\\': case '"': case '*': case ':': case '<': case '>': case '?': case '|':
       return true;
     default:
       return false;
   }
-}
-
-enum class Action { kKeep, kDrop, kSpace, kUnderscore };
-
-Action classify(char32_t cp, bool filename) {
-  // U+FFFD is what an earlier decoder made of bytes it could not read; as a
-  // file name it is as useless as the bytes themselves.
-  if (cp == kInvalid || cp == 0xFFFD) return Action::kUnderscore;
-  if (unicode_space(cp)) return Action::kSpace;
-  if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) return Action::kDrop;
-  if (invisible(cp)) return Action::kDrop;
-  if (filename && path_or_reserved(cp)) return Action::kUnderscore;
-  return Action::kKeep;
-}
-
-// The character pass shared by both public cleaners; no length bound yet.
-std::string clean_chars(std::string_view text, bool filename) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    char32_t cp;
-    i += decode(text, i, cp);
-    switch (classify(cp, filename)) {
-      case Action::kKeep: append_utf8(out, cp); break;
-      case Action::kDrop: break;
-      case Action::kUnderscore: out += '_'; break;
-      case Action::kSpace:
-        if (!out.empty() && out.back() != ' ') out += ' ';
-        break;
-    }
-  }
-  return out;
 }
 
 bool is_edge_char(char c, bool dots) { return c == ' ' || (dots && c == '.'); }
@@ -207,31 +107,15 @@ std::string extension_for_type(std::string_view mime_type) {
   return {};
 }
 
-std::string to_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    char32_t cp;
-    std::size_t n = decode(s, i, cp);
-    if (cp == kInvalid) out += "\xEF\xBF\xBD";
-    else out.append(s.substr(i, n));
-    i += n;
-  }
-  return out;
-}
-
 }  // namespace
-
-std::string clean_display_text(std::string_view text, std::size_t max_bytes) {
-  std::string s = clean_chars(text, false);
-  if (s.size() > max_bytes) s = std::string(utf8_prefix(s, max_bytes));
-  strip_trailing(s, false);
-  return s;
-}
 
 std::string sanitize_filename(std::string_view name, std::string_view mime_type, std::size_t max_bytes) {
   if (max_bytes < 16) max_bytes = 16;
-  std::string s = clean_chars(name, true);
+  // The display cleaning first; the characters replaced here are all ASCII,
+  // so doing it afterwards cannot change how spaces collapse.
+  std::string s = clean_display_text(name, std::string::npos);
+  for (char& c : s)
+    if (path_or_reserved(c)) c = '_';
   strip_leading(s, true);
   strip_trailing(s, true);
   if (s.empty()) return std::string(utf8_prefix("attachment" + extension_for_type(mime_type), max_bytes));

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/text.h"
+
 namespace attachgate::milter {
 
 // The name of a MIME part: the Content-Disposition filename, else the
@@ -43,10 +45,9 @@ std::string sanitize_filename(std::string_view name, std::string_view mime_type 
 // sanitize_filename(raw_part_filename(part), part's content type).
 std::string part_filename(GMimeObject* part);
 
-// The character-level half of sanitize_filename for other one-line text shown
-// to people (the envelope sender in the notice): invalid UTF-8, controls,
-// invisible characters and whitespace handled as above, cut to max_bytes on a
-// character boundary. Path and Windows characters and dots are kept.
-std::string clean_display_text(std::string_view text, std::size_t max_bytes = 200);
+// The character-level half of sanitize_filename, for other one-line text
+// shown to people (the envelope sender in the notice), is
+// attachgate::clean_display_text() in util/text.h, included here for the
+// milter's callers.
 
 }  // namespace attachgate::milter

@@ -2,171 +2,52 @@
 //
 // mstch renders whatever it is given and reports nothing: an unclosed section
 // or a misspelt name just renders as empty text. So load() checks each
-// template with a small tag scanner of its own before trusting it, and then
-// renders a sample notice that must show the link. Values reach mstch only
+// template against kNames (util/template_check.h) before trusting it, and
+// then renders a sample notice that must show the link. Values reach mstch only
 // through view(), which cleans every string once.
 #include "milter/notice.h"
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <exception>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 #include <mstch/mstch.hpp>
 
 #include "milter/filename.h"
+#include "util/template_check.h"
+#include "util/text.h"
 #include "util/units.h"
 
 namespace attachgate::milter {
 namespace {
 
-constexpr std::size_t kMaxTemplateBytes = 256 * 1024;
 constexpr std::size_t kTextWidth = 72;  // a 72-character line stays one line in quoted-printable
 
-enum class Medium { kText, kHtml };
+using Medium = TemplateMedium;
+using Kind = TemplateNameKind;
 
-// The names a template may use. kFileValue names exist only inside
-// {{#files}}; kFlag and kList are for sections, not for output.
-enum class NameKind { kValue, kFileValue, kFlag, kList };
-
-struct KnownName {
-  std::string_view name;
-  NameKind kind;
+// The names a template may use; the fields of a file exist only inside
+// {{#files}}.
+constexpr TemplateName kNames[] = {
+    {"files", Kind::kList},
+    {"name", Kind::kValue, "files"},
+    {"size", Kind::kValue, "files"},
+    {"content_type", Kind::kValue, "files"},
+    {"type_label", Kind::kValue, "files"},
+    {"file_count", Kind::kValue},
+    {"files_label", Kind::kValue},
+    {"total_size", Kind::kValue},
+    {"download_url", Kind::kValue},
+    {"pixel_url", Kind::kValue},
+    {"has_pixel", Kind::kFlag},
+    {"expires_date", Kind::kValue},
+    {"expires_time", Kind::kValue},
+    {"expires_iso", Kind::kValue},
+    {"downloads", Kind::kValue},
+    {"code_required", Kind::kFlag},
+    {"sender", Kind::kValue},
+    {"has_sender", Kind::kFlag},
 };
-
-constexpr KnownName kNames[] = {
-    {"files", NameKind::kList},
-    {"name", NameKind::kFileValue},
-    {"size", NameKind::kFileValue},
-    {"content_type", NameKind::kFileValue},
-    {"type_label", NameKind::kFileValue},
-    {"file_count", NameKind::kValue},
-    {"files_label", NameKind::kValue},
-    {"total_size", NameKind::kValue},
-    {"download_url", NameKind::kValue},
-    {"pixel_url", NameKind::kValue},
-    {"has_pixel", NameKind::kFlag},
-    {"expires_date", NameKind::kValue},
-    {"expires_time", NameKind::kValue},
-    {"expires_iso", NameKind::kValue},
-    {"downloads", NameKind::kValue},
-    {"code_required", NameKind::kFlag},
-    {"sender", NameKind::kValue},
-    {"has_sender", NameKind::kFlag},
-};
-
-const KnownName* find_name(std::string_view name) {
-  for (const KnownName& k : kNames)
-    if (k.name == name) return &k;
-  return nullptr;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-class TemplateChecker {
- public:
-  TemplateChecker(const std::string& path, std::string_view tpl, Medium medium)
-      : path_(path), tpl_(tpl), medium_(medium) {}
-
-  Status check() {
-    std::size_t pos = 0;
-    while ((pos = tpl_.find("{{", pos)) != std::string_view::npos) {
-      Result<std::size_t> next = tag_at(pos);
-      if (!next.ok()) return next.error();
-      pos = *next;
-    }
-    if (!open_.empty())
-      return fail(open_.back().second, "section '" + open_.back().first + "' is never closed");
-    return {};
-  }
-
- private:
-  Error fail(std::size_t at, const std::string& what) const {
-    std::size_t line = 1;
-    for (std::size_t i = 0; i < at && i < tpl_.size(); ++i) line += tpl_[i] == '\n';
-    return make_error(path_ + ":" + std::to_string(line) + ": " + what);
-  }
-
-  // Checks the tag that starts at `at` and returns where scanning resumes.
-  Result<std::size_t> tag_at(std::size_t at) {
-    bool triple = tpl_.compare(at, 3, "{{{") == 0;
-    std::string_view close = triple ? "}}}" : "}}";
-    std::size_t body = at + close.size();
-    std::size_t end = tpl_.find(close, body);
-    if (end == std::string_view::npos) return fail(at, "tag is never closed with " + std::string(close));
-    std::string_view inner = tpl_.substr(body, end - body);
-    std::size_t resume = end + close.size();
-
-    char sigil = triple ? '{' : '\0';
-    if (!triple && !inner.empty() && std::string_view("#^/!&>=").find(inner.front()) != std::string_view::npos) {
-      sigil = inner.front();
-      inner.remove_prefix(1);
-    }
-    if (sigil == '!') return resume;
-    if (sigil == '>') return fail(at, "partials ({{> ...}}) are not supported");
-    if (sigil == '=') return fail(at, "changing delimiters ({{=...=}}) is not supported");
-
-    std::string name(trim(inner));
-    if (name.empty()) return fail(at, "empty tag");
-    const KnownName* known = find_name(name);
-    if (known == nullptr) return fail(at, "unknown name '" + name + "'");
-    if (known->kind == NameKind::kFileValue && !inside("files"))
-      return fail(at, "'" + name + "' is only defined inside {{#files}}");
-
-    switch (sigil) {
-      case '#':
-      case '^':
-        open_.emplace_back(name, at);
-        return resume;
-      case '/':
-        if (open_.empty()) return fail(at, "{{/" + name + "}} closes no section");
-        if (open_.back().first != name)
-          return fail(at, "{{/" + name + "}} closes section '" + open_.back().first + "'");
-        open_.pop_back();
-        return resume;
-      default:
-        break;
-    }
-    if (known->kind == NameKind::kFlag || known->kind == NameKind::kList)
-      return fail(at, "'" + name + "' is a section name; use {{#" + name + "}} ... {{/" + name + "}}");
-    bool raw = sigil == '{' || sigil == '&';
-    if (medium_ == Medium::kText && !raw)
-      return fail(at, "{{" + name + "}} HTML-escapes; write {{{" + name + "}}} in a text template");
-    if (medium_ == Medium::kHtml && raw)
-      return fail(at, "'" + name + "' would be written unescaped; write {{" + name + "}} in an HTML template");
-    return resume;
-  }
-
-  bool inside(std::string_view section) const {
-    for (const auto& o : open_)
-      if (o.first == section) return true;
-    return false;
-  }
-
-  const std::string& path_;
-  std::string_view tpl_;
-  Medium medium_;
-  std::vector<std::pair<std::string, std::size_t>> open_;  // section name, offset of its tag
-};
-
-Result<std::string> read_template(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return make_error(path + ": cannot read");
-  std::string text = std::move(buf).str();
-  if (text.size() > kMaxTemplateBytes) return make_error(path + ": larger than 256 KiB");
-  if (text.empty()) return make_error(path + ": is empty");
-  return text;
-}
 
 std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
   return std::to_string(n) + " " + std::string(n == 1 ? one : many);
@@ -335,7 +216,7 @@ Result<std::string> load_one(const std::string& dir, const char* file, Medium me
   std::string path = dir + "/" + file;
   Result<std::string> tpl = read_template(path);
   if (!tpl.ok()) return tpl;
-  if (Status s = TemplateChecker(path, *tpl, medium).check(); !s.ok()) return s.error();
+  if (Status s = check_template(path, *tpl, kNames, medium); !s.ok()) return s.error();
   if (Status s = check_sample(path, *tpl, medium); !s.ok()) return s.error();
   return tpl;
 }

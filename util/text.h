@@ -2,7 +2,8 @@
 //
 // Sender addresses, subjects and filenames come from mail. Before they reach
 // a terminal, control characters (ESC sequences can rewrite a screen) and
-// invalid UTF-8 are replaced, and the length is bounded.
+// invalid UTF-8 are replaced, and the length is bounded. Before they reach a
+// page or a notice, invisible and reordering characters go as well.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,21 @@ std::string terminal_safe(std::string_view text, std::size_t max_bytes = 200);
 
 // True if text is well-formed UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view text);
+
+// Each byte that does not start a well-formed UTF-8 sequence becomes U+FFFD.
+std::string to_valid_utf8(std::string_view text);
+
+// One line of untrusted text for a person to read (a file name, a sender):
+//  - each invalid UTF-8 byte, and each U+FFFD an earlier decoder left,
+//    becomes `unreadable`;
+//  - TAB, CR, LF and Unicode spaces become a space, runs of spaces collapse
+//    to one, and trailing spaces go;
+//  - other C0/C1 controls and DEL are dropped, and so are bidi controls,
+//    zero-width and other invisible format characters, so
+//    "invoice\u202Egpj.exe" cannot pose as "invoiceexe.jpg";
+//  - the result is cut to at most max_bytes on a character boundary.
+std::string clean_display_text(std::string_view text, std::size_t max_bytes = 200,
+                               std::string_view unreadable = "_");
 
 // ASCII-only case folding, for the keywords of mail and config (MIME types,
 // charsets, header and parameter names); other bytes pass unchanged, so

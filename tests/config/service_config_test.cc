@@ -74,6 +74,7 @@ TEST(ServiceConfigDefaults, RunFromACheckout) {
   EXPECT_EQ(c.limits.http_max_connections, 1024);
   EXPECT_EQ(c.limits.http_timeout_seconds, 30);
   EXPECT_EQ(c.limits.http_max_header_bytes, 16384u);
+  EXPECT_EQ(c.limits.http_resume_grace_seconds, 3600);
   EXPECT_EQ(c.limits.api_max_upload, 1'000'000'000u);
   EXPECT_EQ(c.source, "(embedded defaults)");
 }
@@ -103,7 +104,7 @@ TEST_F(ServiceConfigTest, EveryKeyIsRead) {
       "[milter]\nsocket = \"inet:8891@127.0.0.1\"\n"
       "[http]\nlisten = \"[::1]:8443\"\npublic_url = \"https://files.example.org/ag//\"\n"
       "timeout = \"1m\"\nmax_connections = 64\nmax_request_header_size = \"8KiB\"\n"
-      "max_upload = \"2GB\"\n"
+      "max_upload = \"2GB\"\nresume_grace = \"10m\"\n"
       "[notify]\nrelay = \"smtps://mail.example.org:465\"\nfrom = \"noreply@example.org\"\n"
       "[limits]\nmax_message_size = \"50MB\"\nspool_memory_threshold = \"1MiB\"\n"
       "max_mime_depth = 10\nmax_mime_parts = 100\nmax_header_size = \"64KiB\"\n"
@@ -120,6 +121,7 @@ TEST_F(ServiceConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(c.limits.http_max_connections, 64);
   EXPECT_EQ(c.limits.http_max_header_bytes, 8192u);
   EXPECT_EQ(c.limits.api_max_upload, 2'000'000'000u);
+  EXPECT_EQ(c.limits.http_resume_grace_seconds, 600);
   EXPECT_EQ(c.relay.url, "smtps://mail.example.org:465");
   EXPECT_EQ(c.relay.from, "noreply@example.org");
   EXPECT_EQ(c.limits.max_message_size, 50'000'000u);

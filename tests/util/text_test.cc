@@ -1,4 +1,4 @@
-// Tests util/text.cc: untrusted text made safe for a terminal.
+// Tests util/text.cc: untrusted text made safe for a terminal or a reader.
 #include "util/text.h"
 
 #include <gtest/gtest.h>
@@ -29,6 +29,24 @@ TEST(Text, AsciiCaseFoldingLeavesOtherBytesAlone) {
   EXPECT_TRUE(equals_nocase("Content-Type", "content-TYPE"));
   EXPECT_FALSE(equals_nocase("Content-Type", "Content-Typ"));
   EXPECT_FALSE(equals_nocase("\xC3\x89", "\xC3\xA9"));  // no Unicode folding
+}
+
+TEST(Text, ToValidUtf8ReplacesEachBadByte) {
+  EXPECT_EQ(to_valid_utf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(to_valid_utf8("a\xff\xc0\xaf" "b"), "a\uFFFD\uFFFD\uFFFDb");
+  EXPECT_EQ(to_valid_utf8("cut\xe2\x80"), "cut\uFFFD\uFFFD");
+}
+
+TEST(Text, CleanDisplayTextDropsWhatAPersonCannotSee) {
+  EXPECT_EQ(clean_display_text("invoice\u202Egpj.exe"), "invoicegpj.exe");
+  EXPECT_EQ(clean_display_text("a\u200Bb\u2066c\u2069\uFEFFd"), "abcd");
+  EXPECT_EQ(clean_display_text("x\x1b[31m\xc2\x9by\x7f"), "x[31my");
+  EXPECT_EQ(clean_display_text("a\r\n\tb  \u00A0c \r\n"), "a b c");
+  EXPECT_EQ(clean_display_text("bad\xff\uFFFD"), "bad__");
+  EXPECT_EQ(clean_display_text("bad\xff", 200, "\uFFFD"), "bad\uFFFD");
+  // Cut on a character boundary: three bytes of "\u00E9\u00E9" is one character.
+  EXPECT_EQ(clean_display_text("\u00E9\u00E9", 3), "\u00E9");
+  EXPECT_EQ(clean_display_text("a/b:c"), "a/b:c");
 }
 
 }  // namespace attachgate

@@ -1,0 +1,358 @@
+// Tests web/handler.cc, link_routes.cc and download_routes.cc: every route
+// and status, as a plain function over a real store in a temporary
+// directory and the shipped templates, with a clock the test moves.
+#include "web/handler.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "store/secrets.h"
+#include "tests/support/temp_dir.h"
+#include "web/range.h"
+
+namespace attachgate::web {
+namespace {
+
+constexpr std::int64_t kNow = 1'790'000'000;
+
+std::string source_dir() {
+  const char* d = std::getenv("ATTACHGATE_SOURCE_DIR");
+  return d ? d : ATTACHGATE_SOURCE_DIR_DEFAULT;
+}
+
+std::string drain(Response& r) {
+  std::string out;
+  std::vector<char> buf(7000);
+  while (out.size() < r.length) {
+    auto n = r.stream->read(buf.data(), std::min<std::size_t>(buf.size(), r.length - out.size()));
+    EXPECT_TRUE(n.ok());
+    if (!n || *n == 0) break;
+    out.append(buf.data(), *n);
+  }
+  return out;
+}
+
+struct Sent {
+  std::string token, pixel, code;
+  std::vector<std::string> file_ids, contents;
+};
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::Store::open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+    auto pages = PageRenderer::load(source_dir() + "/templates");
+    ASSERT_TRUE(pages.ok()) << pages.error().message;
+    handler_ = std::make_unique<Handler>(*store_, std::make_shared<const PageRenderer>(std::move(*pages)),
+                                         HandlerConfig{}, [this] { return now_; });
+  }
+
+  Sent offload(std::vector<std::pair<std::string, std::string>> files, int max_downloads = 1,
+               bool with_code = false, std::int64_t expires_in = 86400) {
+    Sent sent;
+    store::Offload o;
+    o.now = kNow;
+    o.message.queue_id = "Q1";
+    o.message.sender = "alice@example.org";
+    for (auto& [name, data] : files) {
+      auto w = store_->blobs.create();
+      EXPECT_TRUE(w.ok());
+      EXPECT_TRUE(w->write(data.data(), data.size()).ok());
+      o.files.push_back({name, "application/pdf", w->commit().value()});
+      sent.contents.push_back(data);
+    }
+    sent.token = store::new_token();
+    store::NewLink link;
+    link.token_hash = store_->tokens.hash(sent.token);
+    link.pixel_id = sent.pixel = store::new_public_id(16);
+    link.expires_at = kNow + expires_in;
+    link.max_downloads = max_downloads;
+    if (with_code) {
+      sent.code = "K7P-4QX-M2W";
+      link.code_hash = store::hash_access_code(sent.code).value();
+    }
+    o.links.push_back(link);
+    auto ids = store_->catalog.record_offload(o);
+    EXPECT_TRUE(ids.ok());
+    sent.file_ids = ids->file_public_ids;
+    return sent;
+  }
+
+  Response get(const std::string& target, const std::string& method = "GET",
+               const std::string& range = "") {
+    Request r;
+    r.method = method;
+    r.target = target;
+    r.range = range;
+    r.remote_addr = "198.51.100.7";
+    r.user_agent = "test-agent";
+    return handler_->handle(r);
+  }
+
+  Response post(const std::string& target, const std::string& body) {
+    Request r;
+    r.method = "POST";
+    r.target = target;
+    r.content_type = "application/x-www-form-urlencoded";
+    r.body = body;
+    r.remote_addr = "198.51.100.7";
+    return handler_->handle(r);
+  }
+
+  int events(const char* kind) {
+    auto d = store_->catalog.show_message("Q1").value().value();
+    int n = 0;
+    for (const auto& e : d.events) n += store::to_string(e.kind) == kind;
+    return n;
+  }
+
+  std::string last_event_detail(const char* kind) {
+    auto d = store_->catalog.show_message("Q1").value().value();
+    std::string detail;
+    for (const auto& e : d.events)
+      if (store::to_string(e.kind) == kind) detail = e.detail;
+    return detail;
+  }
+
+  // POSTs a download and follows the 303 to the ticket.
+  std::string claim_ticket(const Sent& s, const std::string& file, const std::string& code = "") {
+    std::string body = "file=" + file + (code.empty() ? "" : "&code=" + code);
+    Response r = post("/d/" + s.token, body);
+    EXPECT_EQ(r.status, 303) << r.body;
+    const std::string* location = r.header("Location");
+    return location ? *location : "";
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Handler> handler_;
+  std::int64_t now_ = kNow + 10;
+};
+
+TEST_F(HandlerTest, LandingShowsFilesAndRecordsViewedButHeadDoesNot) {
+  Sent s = offload({{"report.pdf", "PDF bytes"}});
+  Response r = get("/d/" + s.token);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("report.pdf"), std::string::npos);
+  EXPECT_NE(r.body.find("alice@example.org"), std::string::npos);
+  EXPECT_NE(r.header("Content-Security-Policy")->find("frame-ancestors 'none'"), std::string::npos);
+  EXPECT_EQ(*r.header("Referrer-Policy"), "no-referrer");
+  EXPECT_EQ(*r.header("Cache-Control"), "no-store");
+  EXPECT_EQ(events("viewed"), 1);
+  Response head = get("/d/" + s.token, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(events("viewed"), 1);
+  // Looking never consumes.
+  for (int i = 0; i < 3; ++i) get("/d/" + s.token);
+  auto link = store_->catalog.find_link_by_token_hash(store_->tokens.hash(s.token)).value().value();
+  EXPECT_EQ(store_->catalog.link_files(link.id).value()[0].downloads, 0);
+}
+
+TEST_F(HandlerTest, UnknownOrMalformedTokensAndPathsAre404) {
+  offload({{"a.pdf", "x"}});
+  EXPECT_EQ(get("/d/" + store::new_token()).status, 404);
+  EXPECT_EQ(get("/d/../../etc/passwd").status, 404);
+  EXPECT_EQ(get("/d/short").status, 404);
+  EXPECT_EQ(get("/t/" + store::new_token()).status, 404);
+  EXPECT_EQ(get("/nope").status, 404);
+  EXPECT_EQ(get("/d/").status, 404);
+  Response r = get("/d/x", "PUT");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(*r.header("Allow"), "GET, HEAD, POST");
+}
+
+TEST_F(HandlerTest, OneTimeDownloadOnceThen410) {
+  Sent s = offload({{"report.pdf", std::string(200'000, 'r')}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  ASSERT_EQ(location.rfind("/t/", 0), 0u);
+  Response r = get(location);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.length, 200'000u);
+  EXPECT_EQ(*r.header("Content-Type"), "application/pdf");
+  EXPECT_EQ(*r.header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(r.header("Content-Disposition")->rfind("attachment;", 0), 0u);
+  EXPECT_EQ(*r.header("Accept-Ranges"), "bytes");
+  EXPECT_EQ(drain(r), s.contents[0]);
+  r.on_done(r.length);
+  EXPECT_EQ(events("downloaded"), 1);
+  EXPECT_EQ(last_event_detail("downloaded"), "complete");
+  // The link is used up; the ticket is closed.
+  Response again = post("/d/" + s.token, "file=" + s.file_ids[0]);
+  EXPECT_EQ(again.status, 410);
+  EXPECT_EQ(get("/d/" + s.token).status, 410);
+  EXPECT_EQ(get(location).status, 410);
+}
+
+TEST_F(HandlerTest, InterruptedDownloadResumesWithRangeUntilTheGraceEnds) {
+  std::string data(300'000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  Sent s = offload({{"big.bin", data}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  Response first = get(location);
+  ASSERT_EQ(first.status, 200);
+  first.on_done(100'000);  // the connection dropped
+  EXPECT_EQ(last_event_detail("downloaded"), "interrupted after 100000 of 300000 bytes");
+  // HEAD tells the size without consuming anything.
+  Response head = get(location, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_FALSE(head.stream);
+  Response rest = get(location, "GET", "bytes=100000-");
+  ASSERT_EQ(rest.status, 206);
+  EXPECT_EQ(*rest.header("Content-Range"), "bytes 100000-299999/300000");
+  EXPECT_EQ(drain(rest), data.substr(100'000));
+  rest.on_done(rest.length);
+  EXPECT_EQ(last_event_detail("downloaded"), "complete, resumed at byte 100000");
+  EXPECT_EQ(get(location).status, 410);  // finished
+
+  // A second claim elsewhere: past the grace time the ticket is over.
+  Sent t = offload({{"other.bin", "abc"}});
+  std::string late = claim_ticket(t, t.file_ids[0]);
+  now_ += HandlerConfig{}.resume_grace_seconds;
+  EXPECT_EQ(get(late).status, 410);
+  EXPECT_EQ(get(late, "GET", "bytes=999-").status, 410);
+}
+
+TEST_F(HandlerTest, RangePastTheEndIs416) {
+  Sent s = offload({{"a.bin", "0123456789"}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  Response r = get(location, "GET", "bytes=10-");
+  EXPECT_EQ(r.status, 416);
+  EXPECT_EQ(*r.header("Content-Range"), "bytes */10");
+  Response tail = get(location, "GET", "bytes=-3");
+  ASSERT_EQ(tail.status, 206);
+  EXPECT_EQ(drain(tail), "789");
+}
+
+TEST_F(HandlerTest, ExpiredAndRevokedLinksAre410SayingWhich) {
+  Sent s = offload({{"a.pdf", "x"}}, 1, false, 60);
+  now_ = kNow + 61;
+  Response r = get("/d/" + s.token);
+  EXPECT_EQ(r.status, 410);
+  EXPECT_NE(r.body.find("expired"), std::string::npos);
+  EXPECT_EQ(post("/d/" + s.token, "file=" + s.file_ids[0]).status, 410);
+
+  Sent t = offload({{"b.pdf", "y"}});
+  {
+    auto db = store::Db::open(dir_ / "catalog.db");
+    store::Stmt st(*db, "UPDATE links SET revoked_at = 1 WHERE pixel_id = ?1");
+    ASSERT_TRUE(st.bind(1, t.pixel).run().ok());
+  }
+  Response revoked = get("/d/" + t.token);
+  EXPECT_EQ(revoked.status, 410);
+  EXPECT_NE(revoked.body.find("withdrawn"), std::string::npos);
+}
+
+TEST_F(HandlerTest, AccessCodeGatesNamesAndDownloadsAndLocksAfterLimits) {
+  Sent s = offload({{"secret-plan.pdf", "S"}}, 1, true);
+  Response form = get("/d/" + s.token);
+  EXPECT_EQ(form.status, 200);
+  EXPECT_EQ(form.body.find("secret-plan.pdf"), std::string::npos);
+  EXPECT_NE(form.body.find("Access code"), std::string::npos);
+  // Without the code a download is not claimed.
+  Response no_code = post("/d/" + s.token, "file=" + s.file_ids[0]);
+  EXPECT_NE(no_code.status, 303);
+  Response wrong = post("/d/" + s.token, "code=nope");
+  EXPECT_EQ(wrong.status, 403);
+  EXPECT_NE(wrong.body.find("4 tries left"), std::string::npos);
+  EXPECT_EQ(events("denied"), 1);
+  Response right = post("/d/" + s.token, "code=" + s.code);
+  EXPECT_EQ(right.status, 200);
+  EXPECT_NE(right.body.find("secret-plan.pdf"), std::string::npos);
+  EXPECT_NE(right.body.find("name=\"code\""), std::string::npos);
+  // Four more wrong codes make five: the link pauses, even for the right code.
+  for (int i = 0; i < 4; ++i) post("/d/" + s.token, "code=nope");
+  EXPECT_EQ(post("/d/" + s.token, "code=" + s.code).status, 429);
+  // After the pause, the right code works again.
+  now_ += 15 * 60 + 1;
+  std::string location = claim_ticket(s, s.file_ids[0], s.code);
+  EXPECT_EQ(location.rfind("/t/", 0), 0u);
+}
+
+TEST_F(HandlerTest, TwentyWrongCodesLockTheLinkForGood) {
+  Sent s = offload({{"a.pdf", "x"}}, 1, true);
+  Response last;
+  for (int i = 0; i < 20; ++i) {
+    last = post("/d/" + s.token, "code=wrong");
+    now_ += 16 * 60;  // outwait every pause
+  }
+  EXPECT_EQ(last.status, 410);
+  EXPECT_EQ(events("denied"), 20);
+  Response after = get("/d/" + s.token);
+  EXPECT_EQ(after.status, 410);
+  EXPECT_NE(after.body.find("locked"), std::string::npos);
+  EXPECT_EQ(post("/d/" + s.token, "code=" + s.code).status, 410);
+}
+
+TEST_F(HandlerTest, PixelRecordsOpenedOnlyForKnownIdsAndAlwaysAnswersAGif) {
+  Sent s = offload({{"a.pdf", "x"}});
+  Response r = get("/o/" + s.pixel + ".gif");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(*r.header("Content-Type"), "image/gif");
+  EXPECT_EQ(*r.header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.body.rfind("GIF89a", 0), 0u);
+  EXPECT_EQ(events("opened"), 1);
+  get("/o/" + s.pixel + ".gif");
+  EXPECT_EQ(events("opened"), 2);
+  get("/o/" + s.pixel + ".gif", "HEAD");
+  EXPECT_EQ(events("opened"), 2);
+  Response unknown = get("/o/" + std::string(32, 'a') + ".gif");
+  EXPECT_EQ(unknown.body, r.body);
+  EXPECT_EQ(events("opened"), 2);
+}
+
+TEST_F(HandlerTest, HealthStylesheetAndBadForms) {
+  Response h = get("/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, "ok\n");
+  Response css = get("/static/style.css");
+  EXPECT_EQ(css.status, 200);
+  EXPECT_FALSE(css.body.empty());
+  Sent s = offload({{"a.pdf", "x"}});
+  Request wrong_type;
+  wrong_type.method = "POST";
+  wrong_type.target = "/d/" + s.token;
+  wrong_type.content_type = "text/plain";
+  EXPECT_EQ(handler_->handle(wrong_type).status, 415);
+  EXPECT_EQ(post("/d/" + s.token, "file=%zz").status, 400);
+  EXPECT_EQ(post("/d/" + s.token, "file=nosuchfile").status, 404);
+}
+
+TEST_F(HandlerTest, HostileFileNameGivesSafeHeadersAndEscapedHtml) {
+  const std::string hostile = "\"evil\r\nSet-Cookie: x=1\";../../\xE2\x80\xAEgpj.exe<script>" +
+                              std::string(300, 'n') + "\xff.pdf";
+  Sent s = offload({{hostile, "data"}});
+  Response page = get("/d/" + s.token);
+  EXPECT_EQ(page.body.find("<script>"), std::string::npos);
+  EXPECT_EQ(page.body.find("\xE2\x80\xAE"), std::string::npos);
+  Response r = get(claim_ticket(s, s.file_ids[0]));
+  const std::string& cd = *r.header("Content-Disposition");
+  for (char c : cd) {
+    EXPECT_GE(static_cast<unsigned char>(c), 0x20) << cd;
+    EXPECT_LT(static_cast<unsigned char>(c), 0x80) << cd;
+  }
+  EXPECT_EQ(cd.find("../"), std::string::npos);
+  EXPECT_NE(cd.find("filename*=UTF-8''"), std::string::npos);
+}
+
+TEST_F(HandlerTest, AllFilesComeAsOneZipAndCountForEachFile) {
+  Sent s = offload({{"one.txt", "first file"}, {"two.txt", "second file"}});
+  Response page = get("/d/" + s.token);
+  EXPECT_NE(page.body.find("value=\"all\""), std::string::npos);
+  Response r = get(claim_ticket(s, "all"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(*r.header("Content-Type"), "application/zip");
+  std::string zip = drain(r);
+  EXPECT_EQ(zip.size(), r.length);
+  EXPECT_EQ(zip.substr(0, 2), "PK");
+  EXPECT_NE(zip.find("first file"), std::string::npos);
+  EXPECT_NE(zip.find("second file"), std::string::npos);
+  r.on_done(r.length);
+  EXPECT_EQ(post("/d/" + s.token, "file=" + s.file_ids[0]).status, 410);
+  EXPECT_EQ(post("/d/" + s.token, "file=all").status, 410);
+}
+
+}  // namespace
+}  // namespace attachgate::web

@@ -1,0 +1,95 @@
+// web/handler.h - request handling as a plain function: request in,
+// response out, no sockets.
+//
+// Everything a request carries is untrusted: the target, the form fields,
+// the Range header. Tokens and ids from the URL are bounded and checked for
+// shape, then hashed or looked up as values; no file path is ever built
+// from them. A GET or HEAD never consumes a download; only a POST claims,
+// and the claim's ticket then serves the bytes (resumable with Range until
+// the grace time ends). The catalog is the only state, so the same handler
+// runs in any number of threads and processes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/catalog.h"
+#include "store/store.h"
+#include "web/byte_source.h"
+#include "web/pages.h"
+
+namespace attachgate::web {
+
+struct Request {
+  std::string method;  // as sent: "GET", "HEAD", "POST", ...
+  std::string target;  // the request-target, e.g. "/d/TOKEN"
+  std::string content_type;
+  std::string body;  // already bounded by the server
+  std::string range, if_range;
+  std::string remote_addr, user_agent;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // when stream is null
+  // A download: `length` bytes of `stream` (already moved to the range's
+  // start). The server calls on_done once with how many bytes reached the
+  // socket; a HEAD gets the headers and no stream.
+  std::unique_ptr<ByteSource> stream;
+  std::uint64_t length = 0;
+  std::function<void(std::uint64_t sent)> on_done;
+
+  const std::string* header(std::string_view name) const;
+};
+
+struct HandlerConfig {
+  std::int64_t resume_grace_seconds = 3600;  // a claimed download may be resumed this long
+  store::CodeLimits code_limits;
+  std::size_t max_form_bytes = 16 * 1024;
+};
+
+class Handler {
+ public:
+  using Clock = std::function<std::int64_t()>;
+  Handler(store::Store& store, std::shared_ptr<const PageRenderer> pages, HandlerConfig config,
+          Clock clock = {});
+
+  Response handle(const Request& request);
+  // Templates reloaded (SIGHUP): later requests use the new pages.
+  void set_pages(std::shared_ptr<const PageRenderer> pages);
+
+ private:
+  struct Link;  // a link found by token, with its files and message
+  std::shared_ptr<const PageRenderer> pages() const;
+  Response landing(const Request& request, std::string_view token);
+  Response post_link(const Request& request, std::string_view token);
+  Response claim(const Request& request, const Link& link, const std::string& which,
+                 const std::string& code);
+  Response ticket(const Request& request, std::string_view ticket);
+  Response pixel(const Request& request, std::string_view pixel_id);
+  Response healthz();
+
+  Result<std::optional<Link>> find_link(std::string_view token);
+  Response show_link(const Link& link, const std::string& code, const std::string& message,
+                     int status);
+  Response gone_page(std::string_view why);
+  Response page(int status, std::string html);
+  Response not_found();
+  Response problem(int status, std::string title, std::string detail);
+  void record(store::EventKind kind, const Request& request, std::int64_t message_id,
+              std::optional<std::int64_t> link_id, std::optional<std::int64_t> file_id,
+              std::string detail);
+
+  store::Store& store_;
+  mutable std::mutex pages_mu_;
+  std::shared_ptr<const PageRenderer> pages_;
+  HandlerConfig config_;
+  Clock clock_;
+};
+
+}  // namespace attachgate::web

@@ -1,0 +1,276 @@
+// web/server.cc - see server.h.
+#include "web/server.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "util/log.h"
+#include "web/content_headers.h"
+
+namespace attachgate::web {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using net::use_awaitable;
+using boost::system::error_code;
+
+struct Server::Impl {
+  ServerConfig config;
+  Handler& handler;
+  net::io_context ioc;
+  net::strand<net::io_context::executor_type> accept_strand{ioc.get_executor()};
+  tcp::acceptor acceptor{accept_strand};
+  net::steady_timer slot_free{accept_strand};  // woken when a connection ends
+  std::atomic<int> active{0};
+  std::atomic<bool> stopping{false};
+
+  Impl(const ServerConfig& c, Handler& h) : config(c), handler(h), ioc(c.threads) {}
+
+  awaitable<void> accept_loop();
+  awaitable<void> session(tcp::socket socket);
+  awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, unsigned version,
+                                 bool keep_alive, bool head);
+  void connection_ended();
+};
+
+Result<std::pair<std::string, unsigned short>> split_listen_address(const std::string& listen) {
+  std::string host, port;
+  if (!listen.empty() && listen.front() == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
+      return make_error("listen address " + listen + ": expected [v6-address]:port");
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return make_error("listen address " + listen + ": expected host:port");
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return make_error("listen address " + listen + ": bad port '" + port + "'");
+  return std::make_pair(host, static_cast<unsigned short>(std::stoul(port)));
+}
+
+Result<std::unique_ptr<Server>> Server::bind(const ServerConfig& config, Handler& handler) {
+  auto where = split_listen_address(config.listen);
+  if (!where) return where.error();
+  auto impl = std::make_unique<Impl>(config, handler);
+  error_code ec;
+  auto address = net::ip::make_address(where->first, ec);
+  if (ec) return make_error("listen address " + config.listen + ": '" + where->first + "' is not an IP address");
+  tcp::endpoint endpoint(address, where->second);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return make_error("cannot listen on " + config.listen + ": " + ec.message());
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+std::string Server::local_address() const {
+  error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  if (ec) return "";
+  std::string host = ep.address().to_string();
+  if (ep.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(ep.port());
+}
+
+int Server::active_connections() const { return impl_->active.load(); }
+
+void Server::run() {
+  net::co_spawn(impl_->accept_strand, impl_->accept_loop(), net::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl_->config.threads; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop(std::chrono::seconds grace) {
+  Impl* impl = impl_.get();
+  net::post(impl->accept_strand, [impl, grace] {
+    impl->stopping = true;
+    error_code ignored;
+    impl->acceptor.close(ignored);
+    impl->slot_free.cancel();
+    // Wait for the connections in progress, checking every 100 ms.
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    auto timer = std::make_shared<net::steady_timer>(impl->accept_strand);
+    auto check = std::make_shared<std::function<void()>>();
+    *check = [impl, deadline, timer, check] {
+      if (impl->active == 0 || std::chrono::steady_clock::now() >= deadline) {
+        impl->ioc.stop();
+        *check = nullptr;  // break the cycle
+        return;
+      }
+      timer->expires_after(std::chrono::milliseconds(100));
+      timer->async_wait([check](error_code) { if (*check) (*check)(); });
+    };
+    (*check)();
+  });
+}
+
+void Server::Impl::connection_ended() {
+  --active;
+  net::post(accept_strand, [this] { slot_free.cancel(); });
+}
+
+awaitable<void> Server::Impl::accept_loop() {
+  while (!stopping) {
+    if (active >= config.max_connections) {
+      // Full: leave the next ones in the kernel's queue until a slot frees.
+      slot_free.expires_after(std::chrono::seconds(1));
+      error_code ignored;
+      co_await slot_free.async_wait(net::redirect_error(use_awaitable, ignored));
+      continue;
+    }
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(net::make_strand(ioc),
+                                                        net::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (stopping) break;
+      // Out of descriptors or memory: log, pause, keep serving.
+      log_warn("accept: " + ec.message());
+      net::steady_timer pause(accept_strand, std::chrono::milliseconds(100));
+      co_await pause.async_wait(net::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    ++active;
+    auto executor = socket.get_executor();
+    net::co_spawn(executor, session(std::move(socket)), [this](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log_warn(std::string("connection: ") + ex.what());
+        }
+      }
+      connection_ended();
+    });
+  }
+}
+
+namespace {
+
+Request to_request(const http::request<http::string_body>& req, const std::string& remote) {
+  Request r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  r.content_type = std::string(req[http::field::content_type]);
+  r.body = req.body();
+  r.range = std::string(req[http::field::range]);
+  r.if_range = std::string(req[http::field::if_range]);
+  r.user_agent = std::string(req[http::field::user_agent]);
+  r.remote_addr = remote;
+  return r;
+}
+
+// A response for a request the parser refused; the connection closes after it.
+Response refusal(int status, const char* text) {
+  Response r;
+  r.status = status;
+  r.headers = security_headers();
+  r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  r.body = std::string(text) + "\n";
+  return r;
+}
+
+}  // namespace
+
+awaitable<bool> Server::Impl::write_response(beast::tcp_stream& stream, Response& response,
+                                             unsigned version, bool keep_alive, bool head) {
+  error_code ec;
+  http::response<http::empty_body> header{static_cast<http::status>(response.status), version};
+  for (const auto& [name, value] : response.headers) header.set(name, value);
+  header.set(http::field::server, "attachgate");
+  header.keep_alive(keep_alive);
+  header.content_length(response.stream || (head && response.body.empty()) ? response.length
+                                                                           : response.body.size());
+  http::response_serializer<http::empty_body> serializer{header};
+  stream.expires_after(config.timeout);
+  co_await http::async_write_header(stream, serializer, net::redirect_error(use_awaitable, ec));
+  if (ec) {
+    if (response.on_done) response.on_done(0);
+    co_return false;
+  }
+  if (head) co_return true;
+  if (!response.stream) {
+    stream.expires_after(config.timeout);
+    co_await net::async_write(stream, net::buffer(response.body), net::redirect_error(use_awaitable, ec));
+    co_return !ec;
+  }
+  // The download: pull a chunk, write it, repeat; one chunk in memory.
+  std::vector<char> chunk(config.chunk_bytes);
+  std::uint64_t sent = 0;
+  bool intact = true;
+  while (sent < response.length) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), response.length - sent));
+    auto got = response.stream->read(chunk.data(), want);
+    if (!got || *got == 0) {
+      log_warn("download cut short: " + (got ? std::string("source ended early") : got.error().message));
+      intact = false;
+      break;
+    }
+    stream.expires_after(config.timeout);
+    co_await net::async_write(stream, net::buffer(chunk.data(), *got), net::redirect_error(use_awaitable, ec));
+    if (ec) {
+      intact = false;
+      break;
+    }
+    sent += *got;
+  }
+  if (response.on_done) response.on_done(sent);
+  co_return intact;
+}
+
+awaitable<void> Server::Impl::session(tcp::socket socket) {
+  error_code ec;
+  std::string remote;
+  auto peer = socket.remote_endpoint(ec);
+  if (!ec) remote = peer.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer(8192);
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+    parser.body_limit(config.max_body_bytes);
+    stream.expires_after(config.timeout);
+    co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    if (ec) {
+      Response refused;
+      if (ec == http::error::header_limit) refused = refusal(431, "Request header too large");
+      else if (ec == http::error::body_limit) refused = refusal(413, "Request body too large");
+      else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+               ec != net::error::connection_reset && ec != net::error::eof &&
+               buffer.size() > 0)
+        refused = refusal(400, "Bad request");
+      else
+        break;  // closed, reset or idle: nothing to answer
+      co_await write_response(stream, refused, 11, false, false);
+      break;
+    }
+    auto& req = parser.get();
+    Request request = to_request(req, remote);
+    Response response = handler.handle(request);
+    const bool keep_alive = req.keep_alive() && !stopping;
+    const bool head = req.method() == http::verb::head;
+    bool ok = co_await write_response(stream, response, req.version(), keep_alive, head);
+    if (!ok || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace attachgate::web

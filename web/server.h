@@ -1,0 +1,59 @@
+// web/server.h - the HTTP server: Boost.Beast on Asio, one C++20 coroutine
+// per connection, request handling delegated to a Handler.
+//
+// Everything from the network is bounded: each read and write has the
+// configured timeout (a client that stalls is cut off), request headers and
+// bodies have size limits (431 and 413), and at most max_connections are
+// served at once; more wait in the kernel's accept queue. Download bodies
+// are pulled from their ByteSource in fixed chunks, so memory does not grow
+// with file size. The handler runs on the I/O threads; its catalog calls
+// are short, and the threads are several so one slow call does not stall
+// the rest.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "util/result.h"
+#include "web/handler.h"
+
+namespace attachgate::web {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8025";  // host:port or [v6]:port
+  int max_connections = 1024;
+  std::chrono::seconds timeout{30};
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = 16 * 1024;  // forms; uploads are the API's own limit
+  int threads = 4;
+  std::size_t chunk_bytes = 64 * 1024;
+};
+
+class Server {
+ public:
+  // Binds and listens now, so a taken port is reported before run().
+  static Result<std::unique_ptr<Server>> bind(const ServerConfig& config, Handler& handler);
+  ~Server();
+
+  // Serves until stop(); returns once every thread is done.
+  void run();
+  // From any thread: stop accepting, let requests in progress finish for up
+  // to `grace`, then close the rest.
+  void stop(std::chrono::seconds grace = std::chrono::seconds(10));
+  // The bound address, "127.0.0.1:8025" (useful with port 0).
+  std::string local_address() const;
+  int active_connections() const;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "host:port" / "[v6]:port" into its parts; an Error says what is wrong.
+Result<std::pair<std::string, unsigned short>> split_listen_address(const std::string& listen);
+
+}  // namespace attachgate::web
