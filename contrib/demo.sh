@@ -58,7 +58,7 @@ Files:
   var/demo/postfix.log    link to $pf_dir/maillog
 
 The download links in the mail point at http://127.0.0.1:8025, where
-attachgate's web server will answer: that server is not built yet.
+attachgate run's web server answers.
 
 Must run as root; from a non-root account the script re-runs itself with
 sudo. Exit status: 0 done, 1 failed, 2 bad usage, 3 (status) not running.
@@ -254,7 +254,7 @@ attachgate demo is running ($((SECONDS - started)) s).
               log: var/demo/attachgate.log
   Postfix     smtp://127.0.0.1:$smtp_port, delivers every mail to $maildir/new/
               log: var/demo/postfix.log
-  web server  not built yet: the download links in the mail do not answer.
+  web server  http://127.0.0.1:8025 (landing pages and downloads)
 
 1. Send a mail with a 6 MB PDF to an outside recipient (the default policy
    offloads attachments over 5 MB when a recipient is outside the sender's
@@ -276,6 +276,10 @@ attachgate demo is running ($((SECONDS - started)) s).
 
    $b list
    $b show QUEUE_ID      (the id in swaks' "250 2.0.0 Ok: queued as ...")
+
+4. Open the link from the mail (http://127.0.0.1:8025/d/...) in a browser
+   on this machine: the landing page shows the file; Download fetches it
+   once, and the link then answers "already downloaded".
 
 Stop everything:  ${as_root}$top/contrib/demo.sh stop
 EOF
