@@ -279,7 +279,8 @@ TEST_F(CatalogTest, AllFilesClaimTakesWhatIsLeft) {
   all.ticket_hash = hasher_.hash(new_token());
   EXPECT_EQ(catalog_->claim_download(all)->outcome, Claim::used_up);
   // A single-file claim that loses takes nothing, even inside a transaction.
-  for (const auto& f : catalog_->link_files(link.id).value()) EXPECT_EQ(f.downloads, 1);
+  auto after = catalog_->link_files(link.id);  // kept: a range-for over value() of a temporary dangles
+  for (const auto& f : after.value()) EXPECT_EQ(f.downloads, 1);
 }
 
 TEST_F(CatalogTest, WrongCodesPauseThenLockTheLink) {
