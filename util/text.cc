@@ -4,17 +4,10 @@
 #include <cstdio>
 
 namespace attachgate {
-namespace {
-
-constexpr char32_t kInvalid = 0xFFFFFFFF;
-
-// Decodes the UTF-8 sequence at s[i] into cp and returns its length; a byte
-// that does not start a well-formed sequence (overlong, surrogate, above
-// U+10FFFF, truncated) yields kInvalid and length 1.
-std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) {
+std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
   auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = b(i);
-  cp = kInvalid;
+  cp = kInvalidCodePoint;
   if (c < 0x80) {
     cp = c;
     return 1;
@@ -32,30 +25,15 @@ std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) {
   return n;
 }
 
+namespace {
+
 // Length of the valid UTF-8 sequence at s[i], or 0 if it is not valid.
 std::size_t utf8_seq(std::string_view s, std::size_t i) {
   char32_t cp;
-  std::size_t n = decode(s, i, cp);
-  return cp == kInvalid ? 0 : n;
+  std::size_t n = decode_utf8(s, i, cp);
+  return cp == kInvalidCodePoint ? 0 : n;
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // Characters that render as nothing. Each one can hide or reorder what a
 // person reads (a right-to-left override turns "gpj.exe" into "exe.jpg").
@@ -122,8 +100,8 @@ std::string to_valid_utf8(std::string_view text) {
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     char32_t cp;
-    std::size_t n = decode(text, i, cp);
-    if (cp == kInvalid) out += "\xEF\xBF\xBD";
+    std::size_t n = decode_utf8(text, i, cp);
+    if (cp == kInvalidCodePoint) out += "\xEF\xBF\xBD";
     else out.append(text.substr(i, n));
     i += n;
   }
@@ -135,8 +113,8 @@ std::string clean_display_text(std::string_view text, std::size_t max_bytes, std
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     char32_t cp;
-    i += decode(text, i, cp);
-    if (cp == kInvalid || cp == 0xFFFD) {
+    i += decode_utf8(text, i, cp);
+    if (cp == kInvalidCodePoint || cp == 0xFFFD) {
       out.append(unreadable);
     } else if (unicode_space(cp)) {
       if (!out.empty() && out.back() != ' ') out += ' ';
@@ -170,6 +148,24 @@ std::string terminal_safe(std::string_view text, std::size_t max_bytes) {
     i += n;
   }
   return out;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 }  // namespace attachgate

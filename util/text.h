@@ -22,6 +22,15 @@ bool valid_utf8(std::string_view text);
 // Each byte that does not start a well-formed UTF-8 sequence becomes U+FFFD.
 std::string to_valid_utf8(std::string_view text);
 
+// The code point at text[i] (i < text.size()) into cp, returning its
+// length. A byte that does not start a well-formed sequence (overlong,
+// surrogate, above U+10FFFF, truncated) gives kInvalidCodePoint and length
+// 1, so no byte of a bad sequence can pass for an ASCII character.
+inline constexpr char32_t kInvalidCodePoint = 0xFFFFFFFF;
+std::size_t decode_utf8(std::string_view text, std::size_t i, char32_t& cp);
+// Appends cp (at most U+10FFFF) as UTF-8.
+void append_utf8(std::string& out, char32_t cp);
+
 // One line of untrusted text for a person to read (a file name, a sender):
 //  - each invalid UTF-8 byte, and each U+FFFD an earlier decoder left,
 //    becomes `unreadable`;
