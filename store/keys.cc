@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -19,18 +20,25 @@ enum : std::uint64_t { kBlobWrapId = 1, kTokenHashId = 2 };
 Status create_master(const std::string& path, const std::string& dir) {
   Key key;
   randombytes_buf(key.data(), key.size());
-  std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return make_error(errno_text("cannot create " + tmp));
+  // Each process writes its own temporary file: with one shared name, two
+  // processes starting together (the roles of `attachgate run`) truncate each
+  // other's key and the loser's link() finds the file already gone.
+  std::string tmp = path + ".XXXXXX";
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd.valid()) return make_error(errno_text("cannot create a file in " + dir));
   ::fchmod(fd.get(), 0600);  // umask must not widen or narrow what we promise
   if (auto s = write_all(fd.get(), key.data(), key.size()); !s) return s;
   if (auto s = fsync_fd(fd.get(), tmp); !s) return s;
   sodium_memzero(key.data(), key.size());
   // link() refuses to replace an existing key, so two processes starting
   // together cannot each create and use a different master key.
-  if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST)
-    return make_error(errno_text("cannot install " + path));
+  const bool linked = ::link(tmp.c_str(), path.c_str()) == 0 || errno == EEXIST;
+  const int link_errno = errno;
   ::unlink(tmp.c_str());
+  if (!linked) {
+    errno = link_errno;
+    return make_error(errno_text("cannot install " + path));
+  }
   return fsync_dir(dir);
 }
 

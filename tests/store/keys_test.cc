@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "tests/support/temp_dir.h"
 
@@ -24,6 +28,32 @@ TEST(KeyRing, CreatesKeyWithMode0600AndReloadsSameKeys) {
   EXPECT_EQ(first->blob_wrap_key(), second->blob_wrap_key());
   EXPECT_EQ(first->token_hash_key(), second->token_hash_key());
   EXPECT_NE(first->blob_wrap_key(), first->token_hash_key());
+}
+
+// `attachgate run` starts its roles together on a fresh state directory, and
+// each creates the master key if it is missing. All must end with one key.
+TEST(KeyRing, StartersRacingOnAFreshDirectoryAllGetTheSameKey) {
+  constexpr int kRounds = 20, kStarters = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    testing::TempDir dir;
+    std::atomic<int> waiting{kStarters};
+    std::vector<Result<KeyRing>> rings(kStarters, make_error("not run"));
+    std::vector<std::thread> starters;
+    for (int i = 0; i < kStarters; ++i)
+      starters.emplace_back([&, i] {
+        waiting.fetch_sub(1);
+        while (waiting.load() > 0) std::this_thread::yield();
+        rings[i] = KeyRing::load_or_create(dir.path());
+      });
+    for (auto& t : starters) t.join();
+    for (int i = 0; i < kStarters; ++i) {
+      ASSERT_TRUE(rings[i].ok()) << "round " << round << ": " << rings[i].error().message;
+      EXPECT_EQ(rings[i]->token_hash_key(), rings[0]->token_hash_key()) << "round " << round;
+    }
+    int entries = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
+    EXPECT_EQ(entries, 1) << "round " << round << ": temporary files left behind";
+  }
 }
 
 TEST(KeyRing, RefusesKeyReadableByOthers) {
