@@ -39,7 +39,9 @@ SOURCE_DIR = Path(os.environ.get("ATTACHGATE_SOURCE_DIR")
                   or Path(__file__).resolve().parents[2])
 PRIVATE_POSTFIX = SOURCE_DIR / "contrib" / "private-postfix.sh"
 DEFAULT_CONFIG = SOURCE_DIR / "conf" / "attachgate.toml"
+DEFAULT_POLICY = SOURCE_DIR / "conf" / "policy.toml"
 LOOPBACK = "127.0.0.1"
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:")
 
 
 # ---------------------------------------------------------------- ports ----
@@ -478,20 +480,23 @@ def attachgate_bin() -> Path:
 
 
 class Milter:
-    """One `attachgate milter` process on inet:PORT@127.0.0.1.
+    """One attachgate service: `attachgate milter` on inet:PORT@127.0.0.1,
+    `attachgate web` on 127.0.0.1:WEB_PORT, or `attachgate run` with both.
 
     Runs from the source dir so conf/attachgate.toml's relative paths
     (templates) resolve; its state lives in the test's temp dir.
     """
 
     def __init__(self, workdir: Path, policy: Path, port: int | None = None,
-                 web_port: int | None = None):
+                 web_port: int | None = None, role: str = "milter"):
+        assert role in ("milter", "web", "run"), role
         self.bin = attachgate_bin()
         self.policy = policy
+        self.role = role
         self.port = port or free_port()
         self.web_port = web_port or free_port()
         self.state_dir = workdir / "state"
-        self.log = workdir / "attachgate-milter.log"
+        self.log = workdir / ("attachgate-%s.log" % role)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -506,7 +511,13 @@ class Milter:
         return [str(self.bin), "--config", str(DEFAULT_CONFIG), "--policy", str(self.policy),
                 "--state-dir", str(self.state_dir),
                 "--milter-socket", "inet:%d@%s" % (self.port, LOOPBACK),
-                "--public-url", self.public_url, "milter"]
+                "--listen", "%s:%d" % (LOOPBACK, self.web_port),
+                "--public-url", self.public_url, self.role]
+
+    def ports(self) -> list[int]:
+        """The ports this role listens on."""
+        return {"milter": [self.port], "web": [self.web_port],
+                "run": [self.port, self.web_port]}[self.role]
 
     def start(self, timeout: float = 10) -> None:
         with open(self.log, "ab") as log:
@@ -514,14 +525,14 @@ class Milter:
             log.flush()
             self.proc = subprocess.Popen(self.command(), cwd=SOURCE_DIR, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        ready = wait_until(lambda: self.proc.poll() is not None or port_accepts(self.port),
-                           timeout)
+        ready = wait_until(lambda: self.proc.poll() is not None
+                           or all(port_accepts(p) for p in self.ports()), timeout)
         if self.proc.poll() is not None:
-            raise AssertionError("attachgate milter exited with %s at start; its log:\n%s"
-                                 % (self.proc.returncode, tail(self.log)))
+            raise AssertionError("attachgate %s exited with %s at start; its log:\n%s"
+                                 % (self.role, self.proc.returncode, tail(self.log)))
         if not ready:
-            raise AssertionError("attachgate milter did not accept on port %d within %g s; "
-                                 "its log:\n%s" % (self.port, timeout, tail(self.log)))
+            raise AssertionError("attachgate %s did not accept on ports %s within %g s; "
+                                 "its log:\n%s" % (self.role, self.ports(), timeout, tail(self.log)))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -577,6 +588,12 @@ class Milter:
             raise AssertionError("attachgate log has no line matching %r after %g s; last lines:\n%s"
                                  % (pattern, timeout, tail(self.log)))
         return found[0]
+
+    def web_pid(self) -> int:
+        """The pid of the process that serves HTTP (a child of the supervisor,
+        named in its start line)."""
+        m = self.wait_for_log(r"attachgate/web\[(\d+)\]: web server listening")
+        return int(m.group(1))
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run `attachgate --state-dir STATE ARGS...` (an admin command)."""
@@ -640,6 +657,30 @@ class E2ETestCase(unittest.TestCase):
         self.addCleanup(milter.stop)
         milter.start()
         return milter
+
+    def start_web(self, role: str = "web", policy_text: str | None = None) -> Milter:
+        """Starts `attachgate web` (or `run`) on a state dir in the temp dir;
+        the shipped policy unless policy_text is given."""
+        policy = DEFAULT_POLICY
+        if policy_text is not None:
+            policy = self.workdir / "policy.toml"
+            policy.write_text(policy_text)
+        service = Milter(self.workdir, policy, role=role)
+        self.addCleanup(self.check_stopped_cleanly, service)
+        service.start()
+        return service
+
+    def check_stopped_cleanly(self, service: Milter) -> None:
+        """Stop the service with SIGTERM; under the sanitizer build a report
+        in its log (from any run of it in this test) fails the test."""
+        service.stop()
+        report = SANITIZER_REPORT.search(service.log_text())
+        if report:
+            self.fail("sanitizer report in %s:\n%s"
+                      % (service.log, service.log_text()[report.start():][:4000]))
+        if service.proc is not None and service.proc.returncode not in (0, -signal.SIGKILL):
+            self.fail("attachgate %s exited with %s after SIGTERM; its log:\n%s"
+                      % (service.role, service.proc.returncode, service.log_text()[-4000:]))
 
     def file_of_random_bytes(self, name: str, size: int, prefix: bytes = b"",
                              suffix: bytes = b"") -> Path:

@@ -84,8 +84,6 @@ action = "shred"
 
 TOKEN = r"[A-Za-z0-9_-]{43}"  # 32 random bytes, base64url without padding
 
-SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:")
-
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -132,19 +130,8 @@ class MilterTestCase(E2ETestCase):
     def start_stack(self, policy: str = POLICY):
         self.sink = self.start_sink()
         self.milter = self.start_milter(policy)
-        self.addCleanup(self.check_milter_stopped_cleanly, self.milter)
+        self.addCleanup(self.check_stopped_cleanly, self.milter)
         self.postfix = self.start_postfix(milter=self.milter.postfix_spec, sink=self.sink)
-
-    def check_milter_stopped_cleanly(self, milter: Milter) -> None:
-        """Stop the milter with SIGTERM; under the sanitizer build a report
-        in its log (from any run of it in this test) fails the test."""
-        milter.stop()
-        report = SANITIZER_REPORT.search(milter.log_text())
-        if report:
-            self.fail("sanitizer report in %s:\n%s" % (milter.log, milter.log_text()[report.start():][:4000]))
-        if milter.proc is not None and milter.proc.returncode not in (0, -signal.SIGKILL):
-            self.fail("attachgate milter exited with %s after SIGTERM; its log:\n%s"
-                      % (milter.proc.returncode, milter.log_text()[-4000:]))
 
     # ---- sending and reading back ------------------------------------------
 

@@ -1,0 +1,115 @@
+// tests/e2e/seed_link.cc - a test fixture tool: puts one file behind one
+// link in a state directory, through the real Store (encrypted blob,
+// catalog rows), so the web tests can start where a recipient starts: at the
+// link. The milter makes links from mail; tests that need a file of a given
+// size or name, a short expiry or a known access code use this instead.
+//
+//   seed_link STATE_DIR FILE NAME_HEX MAX_DOWNLOADS EXPIRES_IN_SECONDS [CODE]
+//     prints {"token":..., "pixel":..., "file_id":..., "queue_id":...}
+//   seed_link --hash-code CODE
+//     prints the crypto_pwhash string for CODE (a test sets a known code on
+//     a link the milter made; the sender learns codes from receipts, which
+//     are not built yet)
+//
+// The name comes as hex so a test can pass CR, LF and invalid UTF-8.
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store/secrets.h"
+#include "store/store.h"
+
+namespace {
+
+using namespace attachgate;
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "seed_link: %s\n", what.c_str());
+  return 1;
+}
+
+bool from_hex(const std::string& hex, std::string& out) {
+  if (hex.size() % 2 != 0) return false;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    char* end = nullptr;
+    std::string pair = hex.substr(i, 2);
+    long v = std::strtol(pair.c_str(), &end, 16);
+    if (*end != '\0') return false;
+    out.push_back(static_cast<char>(v));
+  }
+  return true;
+}
+
+int seed(int argc, char** argv) {
+  std::string name;
+  if (!from_hex(argv[3], name)) return fail("NAME_HEX is not hex");
+  const int max_downloads = std::atoi(argv[4]);
+  const long expires_in = std::atol(argv[5]);
+  auto opened = store::Store::open(argv[1]);
+  if (!opened) return fail(opened.error().message);
+  store::Store& s = **opened;
+
+  auto writer = s.blobs.create();
+  if (!writer) return fail(writer.error().message);
+  std::ifstream in(argv[2], std::ios::binary);
+  if (!in) return fail(std::string("cannot read ") + argv[2]);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) {
+      if (auto w = writer->write(buf.data(), static_cast<std::size_t>(in.gcount())); !w)
+        return fail(w.error().message);
+    }
+  }
+  auto blob = writer->commit();
+  if (!blob) return fail(blob.error().message);
+
+  store::Offload o;
+  o.now = std::time(nullptr);
+  o.message.queue_id = "SEED" + store::new_public_id(4);
+  o.message.sender = "alice@example.org";
+  o.message.subject = "seeded by the web tests";
+  o.message.recipients = {"bob@example.net"};
+  o.files.push_back({name, "application/pdf", *blob});
+  const std::string token = store::new_token();
+  store::NewLink link;
+  link.token_hash = s.tokens.hash(token);
+  link.pixel_id = store::new_public_id(16);
+  link.expires_at = o.now + expires_in;
+  link.max_downloads = max_downloads;
+  if (argc > 6) {
+    auto hash = store::hash_access_code(argv[6]);
+    if (!hash) return fail(hash.error().message);
+    link.code_hash = *hash;
+  }
+  o.links.push_back(link);
+  auto ids = s.catalog.record_offload(o);
+  if (!ids) return fail(ids.error().message);
+  nlohmann::json out = {{"token", token},
+                        {"pixel", link.pixel_id},
+                        {"file_id", ids->file_public_ids.at(0)},
+                        {"queue_id", o.message.queue_id}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--hash-code") {
+    store::init_sodium();
+    auto hash = store::hash_access_code(argv[2]);
+    if (!hash) return fail(hash.error().message);
+    std::printf("%s\n", hash->c_str());
+    return 0;
+  }
+  if (argc != 6 && argc != 7)
+    return fail("usage: seed_link STATE_DIR FILE NAME_HEX MAX_DOWNLOADS EXPIRES_IN [CODE]\n"
+                "       seed_link --hash-code CODE");
+  return seed(argc, argv);
+}

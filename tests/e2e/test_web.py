@@ -1,0 +1,366 @@
+"""attachgate's download server over real sockets: `attachgate web` started
+on a loopback port, a state directory seeded through the real Store
+(seed_link: one file behind one link, encrypted on disk), and Python's
+http.client as the recipient. The path through Postfix and a browser is in
+test_download.py; these tests cover what is awkward to make with mail: a
+1 GB file, a two-second expiry, a hostile file name, 50 racing clicks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import unittest
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+
+from harness import E2ETestCase, wait_until
+from recipient import Recipient, file_buttons
+
+SANITIZED = os.environ.get("ATTACHGATE_SANITIZED", "OFF").upper() in ("ON", "1", "TRUE")
+
+
+def seed_link_bin() -> str:
+    path = os.environ.get("SEED_LINK_BIN")
+    if not path:
+        raise AssertionError("set SEED_LINK_BIN to the seed_link tool (ctest does)")
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A /proc/PID/status field in KiB (VmRSS, VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
+class WebTestCase(E2ETestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.web = self.start_web()
+        self.client = Recipient(self.web.public_url)
+
+    def seed(self, path: Path, name: str | bytes = "report.pdf", max_downloads: int = 1,
+             expires_in: int = 86400, code: str | None = None) -> dict:
+        """One file behind one new link; returns token, pixel, file_id, queue_id."""
+        raw = name.encode() if isinstance(name, str) else name
+        args = [seed_link_bin(), str(self.web.state_dir), str(path), raw.hex(),
+                str(max_downloads), str(expires_in)] + ([code] if code else [])
+        run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+        self.assertEqual(run.returncode, 0, "seed_link failed: %s" % run.stderr.decode())
+        return json.loads(run.stdout)
+
+    def events(self, queue_id: str, kind: str) -> list[dict]:
+        run = self.web.cli("--json", "show", queue_id)
+        self.assertEqual(run.returncode, 0, run.stderr.decode(errors="replace"))
+        return [e for e in json.loads(run.stdout)["events"] if e["kind"] == kind]
+
+    def wait_for_event(self, queue_id: str, kind: str, count: int = 1,
+                       timeout: float = 20) -> list[dict]:
+        found: list[list[dict]] = []
+
+        def look() -> bool:
+            found[:] = [self.events(queue_id, kind)]
+            return len(found[0]) >= count
+
+        if not wait_until(look, timeout, 0.2):
+            self.fail("want %d %r events for %s, have %r" % (count, kind, queue_id, found))
+        return found[0]
+
+    def assertGone(self, reply, why: str) -> None:
+        self.assertEqual(reply.status, 410, reply.text[:500])
+        self.assertRegex(reply.text, why)
+        self.assertEqual(reply.header("Cache-Control"), "no-store")
+
+
+class DownloadTest(WebTestCase):
+
+    def test_one_time_file_downloads_once_then_410(self):
+        original = self.file_of_random_bytes("report.pdf", 3_000_000, prefix=b"%PDF-1.4\n")
+        link = self.seed(original, max_downloads=1)
+        landing_path = "/d/" + link["token"]
+
+        # Scanners fetch links before people click: GET and HEAD, again and
+        # again, consume nothing.
+        for _ in range(3):
+            self.assertEqual(self.client.request("HEAD", landing_path).status, 200)
+            page = self.client.get(landing_path)
+            self.assertEqual(page.status, 200)
+        self.assertIn("report.pdf", page.text)
+        self.assertIn("alice@example.org", page.text)
+        [button] = file_buttons(page.text)
+        self.assertEqual(button["value"], link["file_id"])
+        self.assertEqual(len(self.events(link["queue_id"], "viewed")), 3, "GET records viewed, HEAD not")
+        self.assertEqual(self.events(link["queue_id"], "downloaded"), [])
+
+        claimed, got = self.client.download(link["token"], button["value"])
+        self.assertEqual(claimed.status, 303, claimed.text)
+        self.assertRegex(claimed.header("Location"), r"^/t/[A-Za-z0-9_-]{43}$")
+        self.assertEqual(got.status, 200)
+        self.assertEqual(got.sha256, sha256_file(original))
+        self.assertEqual(int(got.header("Content-Length")), original.stat().st_size)
+        self.assertEqual(got.header("Content-Type"), "application/pdf")
+        self.assertEqual(got.header("X-Content-Type-Options"), "nosniff")
+        self.assertEqual(got.header("Cache-Control"), "no-store")
+        self.assertRegex(got.header("Content-Disposition"),
+                         r"^attachment; filename=\"report\.pdf\"; filename\*=UTF-8''report\.pdf$")
+        [done] = self.wait_for_event(link["queue_id"], "downloaded")
+        self.assertEqual(done["detail"], "complete")
+        self.assertEqual(done["user_agent"], self.client.user_agent)
+
+        self.assertGone(self.client.get(landing_path), "already downloaded")
+        self.assertGone(self.client.claim(link["token"], link["file_id"]), "already downloaded")
+        again = self.client.get(claimed.header("Location"))
+        self.assertGone(again, "finished")
+
+    def test_fifty_concurrent_posts_one_winner(self):
+        original = self.file_of_random_bytes("once.bin", 2_000_000)
+        link = self.seed(original, max_downloads=1)
+        racers = 50
+        barrier = threading.Barrier(racers)
+        results: list = [None] * racers
+
+        def race(i: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.web.web_port, timeout=60)
+            try:
+                conn.connect()
+                barrier.wait(30)
+                conn.request("POST", "/d/" + link["token"],
+                             body=urllib.parse.urlencode({"file": link["file_id"]}),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+                resp = conn.getresponse()
+                resp.read()
+                status, location = resp.status, resp.getheader("Location")
+            finally:
+                conn.close()
+            final = self.client.get(location) if status == 303 else None
+            results[i] = (status, final)
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertNotIn(None, results, "a racer did not finish")
+        claims = Counter(status for status, _ in results)
+        finals = Counter(final.status for _, final in results if final is not None)
+        print("\n50 racing POSTs: claims %s, downloads %s" % (dict(claims), dict(finals)))
+        self.assertEqual(claims, Counter({303: 1, 410: racers - 1}))
+        self.assertEqual(finals, Counter({200: 1}))
+        [winner] = [final for _, final in results if final is not None]
+        self.assertEqual(winner.sha256, sha256_file(original))
+        self.assertEqual(len(self.wait_for_event(link["queue_id"], "downloaded")), 1)
+
+    def test_short_expiry_answers_410_expired(self):
+        original = self.file_of_random_bytes("brief.pdf", 10_000)
+        link = self.seed(original, max_downloads=5, expires_in=2)
+        self.assertEqual(self.client.get("/d/" + link["token"]).status, 200)
+        time.sleep(3)
+        self.assertGone(self.client.get("/d/" + link["token"]), "expired")
+        self.assertGone(self.client.claim(link["token"], link["file_id"]), "expired")
+        self.assertEqual(self.events(link["queue_id"], "downloaded"), [])
+
+    def test_unknown_token_and_paths_are_404_and_healthz_answers(self):
+        self.assertEqual(self.client.get("/d/" + "A" * 43).status, 404)
+        self.assertEqual(self.client.get("/d/../../state/master.key").status, 404)
+        self.assertEqual(self.client.get("/t/" + "A" * 43).status, 404)
+        health = self.client.get("/healthz")
+        self.assertEqual((health.status, health.body.strip()), (200, b"ok"))
+
+
+class AccessCodeTest(WebTestCase):
+
+    def test_wrong_codes_pause_the_link_then_the_right_code_waits(self):
+        original = self.file_of_random_bytes("contract.pdf", 20_000)
+        link = self.seed(original, name="contract.pdf", code="K7P-4QX-M2W")
+        form = self.client.get("/d/" + link["token"])
+        self.assertEqual(form.status, 200)
+        self.assertIn('<label for="code">', form.text)
+        self.assertNotIn("contract.pdf", form.text, "names stay behind the code")
+
+        for attempt in range(1, 5):
+            wrong = self.client.claim(link["token"], link["file_id"], code="WRONG-%d" % attempt)
+            self.assertEqual(wrong.status, 403, wrong.text)
+            self.assertIn("not right", wrong.text)
+        fifth = self.client.claim(link["token"], link["file_id"], code="WRONG-5")
+        self.assertEqual(fifth.status, 429, fifth.text)
+        right = self.client.claim(link["token"], link["file_id"], code="K7P-4QX-M2W")
+        self.assertEqual(right.status, 429, "the right code waits out the pause too")
+        self.assertEqual(len(self.events(link["queue_id"], "denied")), 5)
+        self.assertEqual(self.events(link["queue_id"], "downloaded"), [])
+
+    def test_right_code_downloads(self):
+        original = self.file_of_random_bytes("contract.pdf", 20_000)
+        link = self.seed(original, name="contract.pdf", code="K7P-4QX-M2W")
+        unlocked = self.client.post_form("/d/" + link["token"], {"code": "K7P-4QX-M2W"})
+        self.assertEqual(unlocked.status, 200)
+        [button] = file_buttons(unlocked.text)
+        self.assertIn("contract.pdf", button["aria-label"])
+        claimed, got = self.client.download(link["token"], button["value"], code="K7P-4QX-M2W")
+        self.assertEqual(claimed.status, 303, claimed.text)
+        self.assertEqual(got.sha256, sha256_file(original))
+
+
+class PixelTest(WebTestCase):
+
+    def test_pixel_records_opened_with_time_address_and_agent(self):
+        original = self.file_of_random_bytes("report.pdf", 1000)
+        link = self.seed(original)
+        for _ in range(2):
+            gif = self.client.get("/o/%s.gif" % link["pixel"])
+            self.assertEqual(gif.status, 200)
+            self.assertEqual(gif.header("Content-Type"), "image/gif")
+            self.assertEqual(gif.header("Cache-Control"), "no-store")
+            self.assertTrue(gif.body.startswith(b"GIF89a"))
+        opened = self.wait_for_event(link["queue_id"], "opened", count=2)
+        self.assertEqual(len(opened), 2, "each open is recorded")
+        self.assertEqual(opened[0]["remote_addr"], "127.0.0.1")
+        self.assertEqual(opened[0]["user_agent"], self.client.user_agent)
+        self.assertRegex(opened[0]["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        stranger = self.client.get("/o/%s.gif" % ("0" * 32))
+        self.assertEqual((stranger.status, stranger.body), (200, gif.body))
+        self.assertEqual(len(self.events(link["queue_id"], "opened")), 2)
+
+
+class HostileNameTest(WebTestCase):
+
+    NAME = (b'"quote\'s" \xff\xfe\r\nX-Evil: yes\r\n../../etc/passwd \xe2\x80\xaegpj.exe '
+            b'<script>alert(1)</script> ' + b"A" * 300 + b".pdf")
+
+    def test_hostile_name_gives_safe_headers_and_escaped_html(self):
+        original = self.file_of_random_bytes("hostile.bin", 5000)
+        link = self.seed(original, name=self.NAME)
+        page = self.client.get("/d/" + link["token"])
+        self.assertEqual(page.status, 200)
+        self.assertNotIn("<script>alert", page.text)
+        self.assertIn("&lt;script&gt;", page.text)
+        self.assertNotIn("\u202e", page.text, "no right-to-left override on the page")
+        self.assertIsNone(page.header("X-Evil"))
+        csp = page.header("Content-Security-Policy")
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+
+        claimed, got = self.client.download(link["token"], link["file_id"])
+        self.assertEqual(got.status, 200)
+        self.assertEqual(got.sha256, sha256_file(original))
+        self.assertIsNone(got.header("X-Evil"), "a CR/LF in the name must not make a header")
+        self.assertEqual(got.header("Content-Type"), "application/pdf")
+        [disposition] = got.all("Content-Disposition")
+        self.assertRegex(disposition, r"^[\x20-\x7e]+$", "the header is printable ASCII")
+        m = re.fullmatch(r'attachment; filename="((?:[^"\\]|\\.)*)"; filename\*=UTF-8\'\'(\S+)',
+                         disposition)
+        self.assertIsNotNone(m, disposition)
+        fallback, encoded = m.group(1), urllib.parse.unquote(m.group(2), errors="strict")
+        for name in (fallback, encoded):
+            self.assertNotIn("/", name)
+            self.assertNotIn("\\\\", name)
+            self.assertFalse(name.startswith("."), name)
+            self.assertNotIn("\u202e", name)
+            self.assertFalse(any(ord(c) < 0x20 for c in name), repr(name))
+        self.assertLessEqual(len(fallback), 150)
+        self.assertLessEqual(len(encoded), 200)
+        self.assertTrue(encoded.endswith(".pdf"), "the extension is kept: %r" % encoded[-20:])
+        self.assertIn("\ufffd", encoded, "invalid UTF-8 shows as U+FFFD")
+
+
+class InterruptedDownloadTest(WebTestCase):
+
+    def test_dropped_connection_resumes_with_range_then_closes(self):
+        """README, "Interrupted downloads": the click claims the file; for
+        [http] resume_grace the ticket serves Range requests; the first
+        transfer that reaches the last byte closes the ticket."""
+        size = 8_000_000
+        original = self.file_of_random_bytes("big.bin", size)
+        link = self.seed(original, max_downloads=1)
+        claimed = self.client.claim(link["token"], link["file_id"])
+        self.assertEqual(claimed.status, 303)
+        ticket = claimed.header("Location")
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.web.web_port, timeout=30)
+        conn.request("GET", ticket)
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        etag = resp.getheader("ETag")
+        first = resp.read(1_000_000)
+        self.assertEqual(len(first), 1_000_000)
+        conn.sock.shutdown(2)  # the recipient's Wi-Fi drops
+        conn.close()
+        [cut] = self.wait_for_event(link["queue_id"], "downloaded")
+        self.assertRegex(cut["detail"], r"^interrupted after \d+ of %d bytes$" % size)
+
+        # The link itself is used up; the ticket is what resumes.
+        self.assertGone(self.client.claim(link["token"], link["file_id"]), "already downloaded")
+        rest = self.client.get(ticket, headers={"Range": "bytes=%d-" % len(first), "If-Range": etag})
+        self.assertEqual(rest.status, 206, rest.text[:300])
+        self.assertEqual(rest.header("Content-Range"), "bytes %d-%d/%d" % (len(first), size - 1, size))
+        self.assertEqual(hashlib.sha256(first + rest.body).hexdigest(), sha256_file(original))
+        done = self.wait_for_event(link["queue_id"], "downloaded", count=2)
+        self.assertEqual(done[1]["detail"], "complete, resumed at byte %d" % len(first))
+        self.assertGone(self.client.get(ticket), "finished")
+
+
+class LargeFileTest(WebTestCase):
+
+    def test_one_gigabyte_download_keeps_server_memory_flat(self):
+        # Under ASan freed buffers sit in quarantine, so RSS says nothing
+        # about the product; the sanitizer build checks the bytes of a
+        # smaller file and leaves memory to the release build.
+        size = (256 if SANITIZED else 1024) << 20
+        original = self.file_of_random_bytes("large.bin", size)
+        link = self.seed(original, name="large.bin", max_downloads=1)
+        pid = self.web.web_pid()
+        self.assertEqual(self.client.get("/d/" + link["token"]).status, 200)
+        before = proc_status(pid, "VmHWM")
+        samples: list[int] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                samples.append(proc_status(pid, "VmRSS"))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            claimed, got = self.client.download(link["token"], link["file_id"], keep_body=False)
+        finally:
+            stop.set()
+            sampler.join()
+        peak = proc_status(pid, "VmHWM")
+        self.assertEqual(claimed.status, 303)
+        self.assertEqual((got.status, got.size), (200, size))
+        self.assertEqual(got.sha256, sha256_file(original))
+        report = ("%d MiB download: web server peak RSS %.1f MiB before, %.1f MiB after "
+                  "(growth %.1f MiB; %d samples during, max %.1f MiB)"
+                  % (size >> 20, before / 1024, peak / 1024, (peak - before) / 1024,
+                     len(samples), max(samples) / 1024))
+        print("\n" + report)
+        out = os.environ.get("ATTACHGATE_TEST_OUTPUT")
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            Path(out, "web-large-download.txt").write_text(report + "\n")
+        self.assertGreater(len(samples), 5, "the sampler saw the download")
+        if not SANITIZED:
+            self.assertLess(peak - before, 32 * 1024, report)
+
+
+if __name__ == "__main__":
+    unittest.main()
