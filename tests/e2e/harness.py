@@ -650,10 +650,10 @@ class E2ETestCase(unittest.TestCase):
                  mailbox_dir=mailbox_dir)
         return pf
 
-    def start_milter(self, policy_text: str) -> Milter:
+    def start_milter(self, policy_text: str, role: str = "milter") -> Milter:
         policy = self.workdir / "policy.toml"
         policy.write_text(policy_text)
-        milter = Milter(self.workdir, policy)
+        milter = Milter(self.workdir, policy, role=role)
         self.addCleanup(milter.stop)
         milter.start()
         return milter

@@ -127,9 +127,10 @@ def body_text(part) -> str:
 class MilterTestCase(E2ETestCase):
     """Starts sink, milter and Postfix; checks the milter's log at the end."""
 
-    def start_stack(self, policy: str = POLICY):
+    def start_stack(self, policy: str = POLICY, role: str = "milter"):
+        """Sink, attachgate (`milter`, or `run` to serve links too), Postfix."""
         self.sink = self.start_sink()
-        self.milter = self.start_milter(policy)
+        self.milter = self.start_milter(policy, role)
         self.addCleanup(self.check_stopped_cleanly, self.milter)
         self.postfix = self.start_postfix(milter=self.milter.postfix_spec, sink=self.sink)
 
