@@ -385,6 +385,16 @@ cmd_selftest() {
         test "$(sha256sum <"$sample")" = "$(sha256sum <"$export_file" 2>/dev/null)"
       rm -f "$export_file"
     fi
+    local link
+    link=$(grep -Eo 'http://127\.0\.0\.1:8025/d/[A-Za-z0-9_-]{43}' "$file" | sed -n 1p)
+    if [ -n "$link" ] && [ -n "$file_id" ]; then
+      check "the link's page names sample.pdf (curl $link)" \
+        bash -c 'curl -fsS "$1" | grep -q "sample\.pdf"' _ "$link"
+      curl -fsS -L -d "file=$file_id" -o "$export_file" "$link" 2>/dev/null || true
+      check "Download through the link gives the original (sha256)" \
+        test "$(sha256sum <"$sample")" = "$(sha256sum <"$export_file" 2>/dev/null)"
+      rm -f "$export_file"
+    fi
   fi
 
   echo "==> mail to an internal recipient ($internal_rcpt): kept"

@@ -11,7 +11,7 @@ build_pkgs=(cmake g++ make pkg-config
   libcli11-dev nlohmann-json3-dev)
 # chromium + fonts-liberation drive the browser tests (tests/browser); the fonts
 # are only a Recommends, which --no-install-recommends would drop.
-test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3
+test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3 curl
   chromium fonts-liberation)
 
 want=("${build_pkgs[@]}")
