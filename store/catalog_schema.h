@@ -106,6 +106,58 @@ CREATE TABLE download_files (
 ) WITHOUT ROWID;
 CREATE INDEX download_files_file ON download_files(file_id);
 )sql",
+    // 3: the sender's status page and notice choice, the outbox (receipts,
+    // download notices, webhooks waiting to go out), the delivery watcher's
+    // place in the Postfix log, and an 'extended' event kind.
+    R"sql(
+ALTER TABLE messages ADD COLUMN status_token_hash BLOB;
+ALTER TABLE messages ADD COLUMN download_notice TEXT NOT NULL DEFAULT 'never'
+  CHECK (download_notice IN ('never', 'first', 'every'));
+CREATE UNIQUE INDEX messages_status_token ON messages(status_token_hash);
+
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('receipt', 'download notice', 'webhook')),
+  message_id      INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+  target          TEXT NOT NULL,
+  payload         BLOB NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL,
+  sent_at         INTEGER,
+  failed_at       INTEGER
+);
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+
+CREATE TABLE watch_position (
+  log_path   TEXT PRIMARY KEY,
+  device     INTEGER NOT NULL,
+  inode      INTEGER NOT NULL,
+  offset     INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE events_v3 (
+  id          INTEGER PRIMARY KEY,
+  message_id  INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+  file_id     INTEGER REFERENCES files(id) ON DELETE SET NULL,
+  link_id     INTEGER REFERENCES links(id) ON DELETE SET NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('offloaded', 'delivered', 'deferred', 'bounced',
+                'opened', 'viewed', 'downloaded', 'denied', 'expired', 'revoked', 'purged',
+                'extended')),
+  at          INTEGER NOT NULL,
+  recipient   TEXT NOT NULL DEFAULT '',
+  remote_addr TEXT NOT NULL DEFAULT '',
+  user_agent  TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO events_v3 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v3 RENAME TO events;
+CREATE INDEX events_message ON events(message_id, at);
+CREATE INDEX events_at ON events(at);
+)sql",
 };
 
 }  // namespace attachgate::store

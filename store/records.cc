@@ -5,13 +5,13 @@
 
 namespace attachgate::store {
 namespace {
-constexpr std::array<std::pair<EventKind, std::string_view>, 11> kNames{{
+constexpr std::array<std::pair<EventKind, std::string_view>, 12> kNames{{
     {EventKind::offloaded, "offloaded"}, {EventKind::delivered, "delivered"},
     {EventKind::deferred, "deferred"},   {EventKind::bounced, "bounced"},
     {EventKind::opened, "opened"},       {EventKind::viewed, "viewed"},
     {EventKind::downloaded, "downloaded"}, {EventKind::denied, "denied"},
     {EventKind::expired, "expired"},     {EventKind::revoked, "revoked"},
-    {EventKind::purged, "purged"},
+    {EventKind::purged, "purged"},       {EventKind::extended, "extended"},
 }};
 }  // namespace
 

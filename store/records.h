@@ -18,7 +18,7 @@ namespace attachgate::store {
 
 enum class EventKind {
   offloaded, delivered, deferred, bounced, opened, viewed, downloaded,
-  denied, expired, revoked, purged
+  denied, expired, revoked, purged, extended
 };
 std::string_view to_string(EventKind kind);
 std::optional<EventKind> event_kind_from(std::string_view text);

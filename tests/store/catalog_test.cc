@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "store/catalog_schema.h"
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
 
@@ -71,6 +72,36 @@ TEST_F(CatalogTest, MigratesFromEmptyToLatest) {
   auto again = Catalog::open(dir_ / "catalog.db");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->count("messages").value(), 1);
+}
+
+// A catalog written by an older attachgate keeps its rows through later
+// migrations (3 rebuilds the events table to allow 'extended').
+TEST(CatalogMigration, OlderCatalogKeepsItsEventsAndGainsNewKinds) {
+  testing::TempDir dir;
+  const std::string path = dir / "catalog.db";
+  {
+    auto db = Db::open(path);
+    ASSERT_TRUE(db.ok());
+    for (int v = 0; v < 2; ++v) ASSERT_TRUE(db->exec(kMigrations[v]).ok()) << v;
+    ASSERT_TRUE(db->exec("INSERT INTO messages (id, public_id, outcome, created_at) VALUES (1, 'm1', 'offloaded', 5);"
+                         "INSERT INTO events (message_id, kind, at, detail)"
+                         " VALUES (1, 'downloaded', 7, 'complete');"
+                         "PRAGMA user_version = 2").ok());
+  }
+  auto c = Catalog::open(path);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->schema_version(), Catalog::latest_schema_version());
+  EXPECT_EQ(c->count("events").value(), 1);
+  EventRecord e;
+  e.message_id = 1;
+  e.kind = EventKind::extended;
+  e.at = 9;
+  ASSERT_TRUE(c->add_event(e).ok());
+  auto shown = c->show_message("m1");
+  ASSERT_TRUE(shown.ok() && shown->has_value());
+  ASSERT_EQ((*shown)->events.size(), 2u);
+  EXPECT_EQ((*shown)->events[0].detail, "complete");
+  EXPECT_EQ((*shown)->events[1].kind, EventKind::extended);
 }
 
 TEST_F(CatalogTest, RefusesCatalogFromNewerVersion) {
