@@ -6,7 +6,9 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/notify_role.h"
 #include "app/supervisor.h"
+#include "app/watch_role.h"
 #include "app/web_role.h"
 #include "milter/milter.h"
 #include "milter/processor.h"
@@ -76,6 +78,12 @@ Runner serve(GlobalOptions& options, Roles which) {
                        }});
     if (which != Roles::milter)
       roles.push_back({"web", [config](int fd) { return web_role(config, fd); }});
+    if (which == Roles::all)
+      roles.push_back({"notify", [config](int fd) { return notify_role(config, fd); }});
+    if (which == Roles::all && !config.service.postfix_log.empty())
+      roles.push_back({"watch", [config](int fd) { return watch_role(config, fd); }});
+    else if (which == Roles::all)
+      log_info("run: the delivery watcher is off ([watch] postfix_log is empty)");
     const char* name = which == Roles::all ? "run" : which == Roles::web ? "web" : "milter";
     log_info(std::string(name) + ": config " + config.service.source + ", policy " +
              config.policy->source + ", state " + config.service.state_dir);
@@ -102,7 +110,8 @@ Runner add_web_command(CLI::App& app, GlobalOptions& options) {
 
 Runner add_run_command(CLI::App& app, GlobalOptions& options) {
   app.add_subcommand("run", "Run every role over one state directory: the milter and the "
-                            "download server");
+                            "download server, the notifier (receipts and download notices to senders), and "
+                            "the delivery watcher when [watch] postfix_log is set");
   return serve(options, Roles::all);
 }
 

@@ -23,6 +23,11 @@ Runner add_export_command(CLI::App& app, GlobalOptions& options);
 Runner add_milter_command(CLI::App& app, GlobalOptions& options);
 Runner add_web_command(CLI::App& app, GlobalOptions& options);
 Runner add_run_command(CLI::App& app, GlobalOptions& options);
+Runner add_watch_command(CLI::App& app, GlobalOptions& options);
 Runner add_purge_command(CLI::App& app, GlobalOptions& options);
+Runner add_revoke_command(CLI::App& app, GlobalOptions& options);
+Runner add_extend_command(CLI::App& app, GlobalOptions& options);
+Runner add_stats_command(CLI::App& app, GlobalOptions& options);
+Runner add_events_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace attachgate::app

@@ -36,7 +36,12 @@ int main(int argc, char** argv) {
   add(add_milter_command);
   add(add_web_command);
   add(add_run_command);
+  add(add_watch_command);
   add(add_purge_command);
+  add(add_revoke_command);
+  add(add_extend_command);
+  add(add_stats_command);
+  add(add_events_command);
 
   try {
     app.parse(argc, argv);

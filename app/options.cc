@@ -33,6 +33,11 @@ void add_global_options(CLI::App& app, GlobalOptions& o) {
   app.add_option("--listen", o.overrides.listen, "Override the HTTP listen address, host:port");
   app.add_option("--public-url", o.overrides.public_url,
                  "Override the public base URL put in links, e.g. https://files.example.org");
+  app.add_option("--relay", o.overrides.relay,
+                 "Override [notify] relay: where receipts and download notices go, e.g. "
+                 "smtp://127.0.0.1:25");
+  app.add_option("--postfix-log", o.overrides.postfix_log,
+                 "Override [watch] postfix_log: the Postfix log the delivery watcher follows");
 }
 
 std::string policy_path(const GlobalOptions& o) {

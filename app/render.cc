@@ -131,6 +131,103 @@ json show_json(const store::MessageDetail& d, std::int64_t now) {
   return out;
 }
 
+namespace {
+
+// Untrusted text as one CSV field. Invalid UTF-8 becomes U+FFFD and other
+// control characters (an ESC could rewrite a terminal) become U+FFFD too;
+// line breaks and tabs stay, inside quotes. A field that starts like a
+// formula (= + - @) gets a leading ' so a spreadsheet shows it as text.
+std::string csv_field(std::string_view raw) {
+  std::string s;
+  for (char c : to_valid_utf8(raw)) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool control = (u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7f;
+    s += control ? std::string("\xEF\xBF\xBD") : std::string(1, c);
+  }
+  if (!s.empty() && std::string_view("=+-@").find(s[0]) != std::string_view::npos)
+    s.insert(0, 1, '\'');
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// The public id of the event's file, or "" when it names none.
+std::string event_file(const store::MessageDetail& d, const store::EventRecord& e) {
+  for (const auto& f : d.files)
+    if (e.file_id && f.id == *e.file_id) return f.public_id;
+  return "";
+}
+
+json day_json(const std::string& day, const store::DayStats& s) {
+  return {{"day", day}, {"messages", s.messages}, {"files", s.files},
+          {"bytes", s.bytes}, {"downloads", s.downloads}};
+}
+
+store::DayStats sum(const std::vector<store::DayStats>& days) {
+  store::DayStats total;
+  for (const auto& d : days) {
+    total.messages += d.messages;
+    total.files += d.files;
+    total.bytes += d.bytes;
+    total.downloads += d.downloads;
+  }
+  return total;
+}
+
+}  // namespace
+
+std::string stats_text(const std::vector<store::DayStats>& days,
+                       const store::StoredTotals& stored) {
+  std::ostringstream out;
+  auto row = [&](const std::string& day, const store::DayStats& s) {
+    out << pad(day, 12) << pad(std::to_string(s.messages), 10) << pad(std::to_string(s.files), 7)
+        << pad(format_size(s.bytes), 11) << s.downloads << "\n";
+  };
+  out << pad("DAY (UTC)", 12) << pad("MESSAGES", 10) << pad("FILES", 7) << pad("SIZE", 11)
+      << "DOWNLOADS\n";
+  for (const auto& d : days) row(format_date(d.day), d);
+  row("total", sum(days));
+  out << "stored now: " << stored.files << " file" << (stored.files == 1 ? "" : "s") << ", "
+      << format_size(stored.bytes) << "\n";
+  return out.str();
+}
+
+json stats_json(const std::vector<store::DayStats>& days, const store::StoredTotals& stored) {
+  json out;
+  out["days"] = json::array();
+  for (const auto& d : days) out["days"].push_back(day_json(format_date(d.day), d));
+  json total = day_json("", sum(days));
+  total.erase("day");
+  out["total"] = total;
+  out["stored"] = {{"files", stored.files}, {"bytes", stored.bytes}};
+  return out;
+}
+
+std::string events_csv(const store::MessageDetail& d) {
+  std::string out = "at,kind,file,link,recipient,remote_addr,user_agent,detail\r\n";
+  for (const auto& e : d.events) {
+    out += iso_time(e.at) + "," + std::string(to_string(e.kind)) + "," + event_file(d, e) + "," +
+           (e.link_id ? std::to_string(*e.link_id) : "") + "," + csv_field(e.recipient) + "," +
+           csv_field(e.remote_addr) + "," + csv_field(e.user_agent) + "," +
+           csv_field(e.detail) + "\r\n";
+  }
+  return out;
+}
+
+json events_json(const store::MessageDetail& d) {
+  json out;
+  out["message"] = message_json(d.message);
+  out["events"] = json::array();
+  for (const auto& e : d.events)
+    out["events"].push_back({{"at", iso_time(e.at)}, {"kind", to_string(e.kind)},
+                             {"file", event_file(d, e)},
+                             {"link", e.link_id ? json(*e.link_id) : json(nullptr)},
+                             {"recipient", e.recipient}, {"remote_addr", e.remote_addr},
+                             {"user_agent", e.user_agent}, {"detail", e.detail}});
+  return out;
+}
+
 std::string json_text(const json& j) {
   // Mail text may be invalid UTF-8; replace it rather than throw.
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";

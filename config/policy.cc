@@ -95,6 +95,15 @@ std::string_view to_string(OnError on_error) {
   return on_error == OnError::tempfail ? "tempfail" : "accept";
 }
 
+std::string_view to_string(DownloadNotice notice) {
+  switch (notice) {
+    case DownloadNotice::never: return "never";
+    case DownloadNotice::first: return "first";
+    case DownloadNotice::every: return "every";
+  }
+  return "never";
+}
+
 std::string_view to_string(RecipientScope scope) {
   switch (scope) {
     case RecipientScope::any:
@@ -149,6 +158,8 @@ std::string Policy::summary() const {
          (internal_domains.empty() ? std::string("the sender's own domain")
                                    : join(internal_domains, ", ")) +
          "\n";
+  out += "receipts to senders: " + std::string(receipts ? "on" : "off") +
+         "; download notices: " + std::string(to_string(download_notice)) + "\n";
   out += "defaults: " + describe_terms(defaults) + "\n";
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules[i];

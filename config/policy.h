@@ -19,6 +19,7 @@ namespace attachgate::config {
 
 enum class Action { keep, offload };
 enum class OnError { tempfail, accept };  // accept: pass the message through unchanged
+enum class DownloadNotice { never, first, every };  // mail the sender when a file is downloaded
 enum class RecipientScope {
   any,
   all_internal,  // there is at least one recipient and every one is internal
@@ -86,6 +87,8 @@ class Policy {
       internal_domains;  // lowercased; empty: the sender's own domain is internal
   LinkTerms defaults;
   std::vector<Rule> rules;
+  bool receipts = true;  // mail the sender a receipt after each offload
+  DownloadNotice download_notice = DownloadNotice::first;
   std::string source = "(embedded defaults)";
 
   Decision decide(const MessageFacts& message, const AttachmentFacts& attachment) const;
@@ -107,6 +110,7 @@ Loaded<Policy> load_policy(const std::string& path);
 
 std::string_view to_string(Action action);
 std::string_view to_string(OnError on_error);
+std::string_view to_string(DownloadNotice notice);
 std::string_view to_string(RecipientScope scope);
 
 }  // namespace attachgate::config

@@ -173,6 +173,11 @@ Loaded<Policy> load_policy(const std::string& path) {
     p.on_error = *s == "accept" ? OnError::accept : OnError::tempfail;
   if (auto d = top.text_list("internal_domains", true, check_domain))
     p.internal_domains = lowered(*d);
+  if (auto f = top.flag("receipts")) p.receipts = *f;
+  if (auto n = top.choice("download_notice", {"never", "first", "every"}))
+    p.download_notice = *n == "never"   ? DownloadNotice::never
+                        : *n == "every" ? DownloadNotice::every
+                                        : DownloadNotice::first;
   // Defaults first: every rule's terms start from them, wherever [defaults] sits in the file.
   if (const toml::value* t = top.table("defaults")) {
     TableReader r(*t, path, "[defaults]", "defaults.", out.problems);

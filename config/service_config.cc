@@ -145,6 +145,15 @@ void read_limits(TableReader& r, ServiceConfig& c) {
   set(l.max_line_length, r.size("max_line_length", "1KB", "64MiB"));
 }
 
+void read_watch(TableReader& r, ServiceConfig& c) {
+  // "" is the documented "no watcher", which text() would refuse as empty.
+  const toml::value* v = r.take("postfix_log");
+  if (v && v->is_string() && v->as_string().str.empty())
+    c.postfix_log.clear();
+  else
+    read_checked(r, "postfix_log", nullptr, c.postfix_log);
+}
+
 using Section = void (*)(TableReader&, ServiceConfig&);
 
 void read_section(TableReader& top, std::string_view key, Section read, const std::string& path,
@@ -173,6 +182,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   read_section(top, "http", read_http, path, out.problems, c);
   read_section(top, "notify", read_notify, path, out.problems, c);
   read_section(top, "limits", read_limits, path, out.problems, c);
+  read_section(top, "watch", read_watch, path, out.problems, c);
   top.finish();
 
   detail::sort_problems(out.problems);
@@ -185,6 +195,8 @@ ServiceConfig apply(ServiceConfig config, const Overrides& overrides) {
   if (overrides.milter_socket) config.milter_socket = *overrides.milter_socket;
   if (overrides.listen) config.listen = *overrides.listen;
   if (overrides.public_url) config.public_url = without_trailing_slashes(*overrides.public_url);
+  if (overrides.postfix_log) config.postfix_log = *overrides.postfix_log;
+  if (overrides.relay) config.relay.url = *overrides.relay;
   return config;
 }
 
@@ -203,6 +215,8 @@ std::vector<Problem> check_overrides(const Overrides& overrides) {
   check(overrides.milter_socket, "milter_socket", check_milter_socket);
   check(overrides.listen, "listen", check_listen);
   check(overrides.public_url, "public_url", check_public_url);
+  check(overrides.postfix_log, "postfix_log", nullptr);
+  check(overrides.relay, "relay", check_relay);
   return problems;
 }
 

@@ -49,6 +49,8 @@ struct ServiceConfig {
   std::string state_dir = "./var";
   std::string templates_dir = "./templates";
   std::int64_t event_retention_seconds = 90 * 86400;
+  // [watch] postfix_log: Postfix's log for the delivery watcher; empty: no watcher.
+  std::string postfix_log;
   SmtpRelay relay;
   Limits limits;
   std::string source = "(embedded defaults)";  // the file it was read from
@@ -59,6 +61,8 @@ struct ServiceConfig {
 // Command-line settings that take precedence over the file.
 struct Overrides {
   std::optional<std::string> state_dir, milter_socket, listen, public_url;
+  std::optional<std::string> postfix_log;
+  std::optional<std::string> relay;  // [notify] relay
 };
 
 Loaded<ServiceConfig> load_service_config(const std::string& path);

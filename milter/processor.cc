@@ -7,6 +7,8 @@
 #include <cctype>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
 #include "milter/filename.h"
 #include "milter/gobject_ptr.h"
 #include "milter/offload.h"
@@ -74,6 +76,26 @@ std::string encode_header_text(const std::string& text) {
   return out;
 }
 
+// attachgate's own receipts and download notices carry a keyed mark of
+// their Message-ID (see store::notice_mark); they pass untouched, even when
+// the notice relay is a Postfix service that runs this milter.
+bool is_own_notice(GMimeMessage* message, const store::TokenHasher& hasher) {
+  const char* mark = g_mime_object_get_header(GMIME_OBJECT(message), store::kNoticeHeader);
+  const char* id = g_mime_message_get_message_id(message);
+  if (mark == nullptr || id == nullptr) return false;
+  const std::string want = store::notice_mark(hasher, id);
+  std::string got = mark;
+  got.erase(std::remove_if(got.begin(), got.end(), [](unsigned char c) { return std::isspace(c); }),
+            got.end());
+  return got.size() == want.size() && sodium_memcmp(got.data(), want.data(), want.size()) == 0;
+}
+
+// The receipt's payload: what only the milter knows (the status page's
+// token and the access code in clear), for the notifier to put in the mail.
+std::string receipt_payload(const std::string& status_token, const std::string& code) {
+  return nlohmann::json{{"status_token", status_token}, {"access_code", code}}.dump();
+}
+
 std::string access_code() {
   // 10 digits: easy to read out over the phone; wrong tries are rate limited.
   std::string code;
@@ -122,6 +144,8 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   auto parsed = parse(stream->get());
   if (!parsed) return pass("passed unchanged: " + parsed.error().message);
   GMimeMessage* message = parsed->message.get();
+  if (is_own_notice(message, ctx.store.tokens))
+    return pass("passed unchanged: attachgate's own notice to a sender");
 
   // Subject tags are instructions to the gateway: they come off whatever
   // else happens, except for mail we must not touch at all.
@@ -182,12 +206,23 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   const int recipients = std::max<int>(1, static_cast<int>(env.recipients.size()));
   link.max_downloads = t.max_downloads * recipients;
   link.track_opens = t.track_opens;
+  std::string code;
   if (t.access_code) {
-    auto hashed = store::hash_access_code(access_code());
+    code = access_code();
+    auto hashed = store::hash_access_code(code);
     if (!hashed) return fail(policy, hashed.error().message);
     link.code_hash = *hashed;
   }
   record.links.push_back(link);
+  record.download_notice = std::string(config::to_string(policy.download_notice));
+  // The receipt is queued in the offload's own transaction, so it is sent
+  // exactly when the offload happened. Bounces (null sender) get none.
+  if (policy.receipts && !env.sender.empty()) {
+    const std::string status_token = ctx.new_token();
+    record.status_token_hash = st.tokens.hash(status_token);
+    record.outbox.push_back(
+        {"receipt", std::nullopt, env.sender, receipt_payload(status_token, code), ctx.now});
+  }
 
   notice.download_url = ctx.service.public_url + "/d/" + token;
   if (t.track_opens) notice.pixel_url = ctx.service.public_url + "/o/" + link.pixel_id + ".gif";

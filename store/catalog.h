@@ -16,6 +16,7 @@
 
 #include "store/records.h"
 #include "store/sqlite.h"
+#include "store/watch_records.h"
 #include "util/result.h"
 
 namespace attachgate::store {
@@ -44,6 +45,24 @@ struct ForgetReport {
 struct CodeFailure {
   int failed = 0;                // wrong codes so far, all told
   std::int64_t locked_until = 0;  // kLockedForGood once the link is locked
+};
+
+// What `revoke` or `extend` changed: how many links, and (extend) the
+// latest new expiry among them.
+struct LinkChange { int links = 0; std::int64_t expires_at = 0; };
+
+// One UTC day of `attachgate stats`; day is the Unix time of its 00:00.
+struct DayStats {
+  std::int64_t day = 0;
+  int messages = 0, files = 0;
+  std::uint64_t bytes = 0;
+  int downloads = 0;  // completed transfers; a zip of several files counts once
+};
+
+// Files whose blobs are on disk now (state 'stored': not purged, not missing).
+struct StoredTotals {
+  std::int64_t files = 0;
+  std::uint64_t bytes = 0;
 };
 
 class Catalog {
@@ -92,6 +111,46 @@ class Catalog {
   Result<std::optional<MessageDetail>> show_message(const std::string& id);
   Result<std::vector<std::string>> blob_ids_in_use();
   Result<std::int64_t> count(const char* table);  // for tests and stats
+
+  // Outbox and the sender's status page (catalog_outbox.cc). An outbox row
+  // is a receipt, download notice or webhook waiting to go out; a sender
+  // takes due rows, and marks each sent (its payload is then cleared: a
+  // receipt's payload holds the access code) or failed for good.
+  Result<std::int64_t> enqueue(const NewOutboxItem& item);
+  Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, int limit);
+  Status outbox_sent(std::int64_t id, std::int64_t now);
+  Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error);
+  Status outbox_give_up(std::int64_t id, std::int64_t now, const std::string& error);
+  Result<std::int64_t> outbox_depth(std::string_view kind);  // waiting, not given up
+  Result<std::optional<MessageRecord>> find_message_by_status_token(const std::string& token_hash);
+  // For a download notice: how many completed downloads the message has.
+  Result<int> completed_downloads(std::int64_t message_id);
+
+  // Admin and sender actions (catalog_admin.cc).
+  // A message's public id or Postfix queue id to messages.id.
+  Result<std::optional<std::int64_t>> message_row_id(const std::string& id);
+  // Revokes the message's links not yet revoked, one `revoked` event each
+  // ("by <by>"). Revoking again changes and records nothing.
+  Result<LinkChange> revoke_message_links(std::int64_t message_id, std::int64_t now,
+                                          const std::string& by);
+  // Every link not revoked expires at max(expires_at, now) + seconds, one
+  // `extended` event each. A revoked link stays revoked and is not touched.
+  Result<LinkChange> extend_message_links(std::int64_t message_id, std::int64_t seconds,
+                                          std::int64_t now, const std::string& by);
+  // The last `days` UTC days up to and including now's, oldest first, each
+  // listed even when empty. Only what the catalog still holds is counted:
+  // purge forgets messages after event_retention.
+  Result<std::vector<DayStats>> stats_by_day(int days, std::int64_t now);
+  Result<StoredTotals> stored_totals();
+
+  // Delivery watcher (catalog_watch.cc). A delivery is recorded once per
+  // message with its queue id (0: not our mail, or already recorded); a
+  // batch and the log position after it commit together.
+  Result<std::optional<WatchPosition>> load_watch_position(const std::string& log_path);
+  Status save_watch_position(const WatchPosition& position, std::int64_t now);
+  Result<int> record_delivery(const DeliveryReport& report);
+  Result<int> record_deliveries(const std::vector<DeliveryReport>& reports,
+                                const WatchPosition& position, std::int64_t now);
 
  private:
   explicit Catalog(Db db) : db_(std::move(db)) {}

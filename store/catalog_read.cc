@@ -5,7 +5,8 @@ namespace attachgate::store {
 namespace {
 
 constexpr const char* kMessageCols =
-    "id, public_id, queue_id, sender, subject, auth_user, client_addr, outcome, created_at";
+    "id, public_id, queue_id, sender, subject, auth_user, client_addr, outcome, created_at,"
+    " download_notice";
 constexpr const char* kFileCols =
     "f.id, f.public_id, f.message_id, f.filename, f.content_type, f.size, f.sha256, f.blob_id,"
     " f.state, f.created_at";
@@ -16,7 +17,7 @@ constexpr const char* kLinkCols =
 MessageRecord read_message(const Stmt& st, int c = 0) {
   return MessageRecord{st.int64(c), st.text(c + 1), st.text(c + 2), st.text(c + 3),
                        st.text(c + 4), st.text(c + 5), st.text(c + 6), st.text(c + 7),
-                       st.int64(c + 8)};
+                       st.int64(c + 8), st.text(c + 9)};
 }
 
 FileRecord read_file(const Stmt& st) {
@@ -163,6 +164,30 @@ Result<std::vector<MessageSummary>> Catalog::list_messages(int limit) {
     return MessageSummary{read_message(s), static_cast<int>(s.int64(9)),
                           static_cast<int>(s.int64(10)), static_cast<std::uint64_t>(s.int64(11))};
   });
+}
+
+Result<std::optional<MessageRecord>> Catalog::find_message_by_status_token(
+    const std::string& token_hash) {
+  std::lock_guard lock(mu_);
+  std::string sql =
+      std::string("SELECT ") + kMessageCols + " FROM messages WHERE status_token_hash = ?1";
+  Stmt st(db_, sql.c_str());
+  st.bind_blob(1, token_hash);
+  auto row = st.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<MessageRecord>{};
+  return std::optional<MessageRecord>{read_message(st)};
+}
+
+Result<int> Catalog::completed_downloads(std::int64_t message_id) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_,
+          "SELECT count(*) FROM downloads d JOIN links l ON l.id = d.link_id"
+          " WHERE l.message_id = ?1 AND d.completed_at IS NOT NULL");
+  st.bind(1, message_id);
+  auto row = st.step();
+  if (!row) return row.error();
+  return static_cast<int>(st.int64(0));
 }
 
 Result<std::optional<MessageRecord>> Catalog::message_by(const std::string& id) {

@@ -2,11 +2,11 @@
 #include <string>
 
 #include "store/catalog.h"
+#include "store/catalog_internal.h"
 #include "store/secrets.h"
 #include "util/units.h"
 
 namespace attachgate::store {
-namespace {
 
 Status insert_event(Db& db, const EventRecord& e) {
   Stmt st(db,
@@ -18,7 +18,14 @@ Status insert_event(Db& db, const EventRecord& e) {
   return st.run();
 }
 
-}  // namespace
+Status insert_outbox(Db& db, const NewOutboxItem& item) {
+  Stmt st(db,
+          "INSERT INTO outbox (kind, message_id, target, payload, next_attempt_at, created_at)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
+  st.bind(1, item.kind).bind(2, item.message_id).bind(3, item.target)
+      .bind_blob(4, item.payload).bind(5, item.now);
+  return st.run();
+}
 
 Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   std::lock_guard lock(mu_);
@@ -29,10 +36,12 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   {
     Stmt st(db_,
             "INSERT INTO messages (public_id, queue_id, sender, subject, auth_user, client_addr,"
-            " outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+            " outcome, created_at, status_token_hash, download_notice)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     st.bind(1, ids.message_public_id).bind(2, o.message.queue_id).bind(3, o.message.sender)
         .bind(4, o.message.subject).bind(5, o.message.auth_user).bind(6, o.message.client_addr)
-        .bind(7, o.message.outcome).bind(8, o.now);
+        .bind(7, o.message.outcome).bind(8, o.now).bind(10, o.download_notice);
+    if (!o.status_token_hash.empty()) st.bind_blob(9, o.status_token_hash);
     if (auto s = st.run(); !s) return s.error();
     ids.message_id = db_.last_insert_id();
   }
@@ -77,6 +86,10 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   event.at = o.now;
   event.detail = std::to_string(o.files.size()) + " files, " + format_size(bytes);
   if (auto s = insert_event(db_, event); !s) return s.error();
+  for (NewOutboxItem item : o.outbox) {
+    item.message_id = ids.message_id;
+    if (auto s = insert_outbox(db_, item); !s) return s.error();
+  }
   if (auto s = tx.commit(); !s) return s.error();
   return ids;
 }

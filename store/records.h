@@ -27,6 +27,7 @@ struct MessageRecord {
   std::int64_t id = 0;
   std::string public_id, queue_id, sender, subject, auth_user, client_addr, outcome;
   std::int64_t created_at = 0;
+  std::string download_notice = "never";  // never | first | every
 };
 
 struct FileRecord {
@@ -80,6 +81,26 @@ struct NewMessage {
   std::string outcome = "offloaded";
 };
 
+// Something to send later: a receipt, a download notice, a webhook. The
+// payload is what the sender needs that the catalog does not hold (a
+// receipt's access code and status token; a webhook's JSON body).
+struct NewOutboxItem {
+  std::string kind;  // receipt | download notice | webhook
+  std::optional<std::int64_t> message_id;
+  std::string target;  // a mail address or a URL
+  std::string payload;
+  std::int64_t now = 0;
+};
+
+struct OutboxItem {
+  std::int64_t id = 0;
+  std::string kind;
+  std::optional<std::int64_t> message_id;
+  std::string target, payload;
+  int attempts = 0;
+  std::int64_t created_at = 0;
+};
+
 struct NewFile {
   std::string filename, content_type;
   BlobInfo blob;
@@ -99,6 +120,9 @@ struct Offload {
   NewMessage message;
   std::vector<NewFile> files;
   std::vector<NewLink> links;  // each link grants every file
+  std::vector<NewOutboxItem> outbox;  // for this message (message_id is filled in)
+  std::string status_token_hash;          // TokenHasher::hash(status token); empty: no page
+  std::string download_notice = "never";  // never | first | every: mail the sender
   std::int64_t now = 0;
 };
 

@@ -47,6 +47,16 @@ std::string TokenHasher::hash(std::string_view token) const {
   return out;
 }
 
+std::string notice_mark(const TokenHasher& hasher, std::string_view message_id) {
+  // Domain-separated from token hashes, which use the same key.
+  const std::string mac = hasher.hash("notice-mark\n" + std::string(message_id));
+  std::string hex(mac.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(mac.data()),
+                 mac.size());
+  hex.pop_back();
+  return hex;
+}
+
 Result<std::string> hash_access_code(std::string_view code) {
   init_sodium();
   char out[crypto_pwhash_STRBYTES];

@@ -31,6 +31,13 @@ class TokenHasher {
   Key key_;
 };
 
+// The mark on attachgate's own mail to senders (receipts, download
+// notices): the milter passes a message unchanged when its
+// X-Attachgate-Notice header carries the mark of its Message-ID. Keyed, so a
+// sender cannot forge it to keep attachments in mail; lowercase hex.
+std::string notice_mark(const TokenHasher& hasher, std::string_view message_id);
+inline constexpr char kNoticeHeader[] = "X-Attachgate-Notice";
+
 Result<std::string> hash_access_code(std::string_view code);
 bool verify_access_code(const std::string& stored_hash, std::string_view code);
 

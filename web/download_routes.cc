@@ -128,13 +128,17 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
   Request who;
   who.remote_addr = request.remote_addr;
   who.user_agent = request.user_agent;
+  std::vector<std::string> file_ids;
+  for (const auto& f : d.files) file_ids.push_back(f.public_id);
   r.on_done = [this, id = d.id, link_id = d.link_id, message_id, file_id, first, length, size,
-               count = d.files.size(), who](std::uint64_t sent) {
+               count = d.files.size(), who, file_ids](std::uint64_t sent) {
     const bool complete = sent == length && first + length == size;
     std::string detail;
     if (complete) {
-      if (auto s = store_.catalog.complete_download(id, clock_()); !s)
-        log_warn("download " + std::to_string(id) + ": " + s.error().message);
+      auto closed = store_.catalog.complete_download(id, clock_());
+      if (!closed) log_warn("download " + std::to_string(id) + ": " + closed.error().message);
+      // Only the transfer that closed the ticket tells the sender.
+      if (closed && *closed) queue_download_notice(message_id, file_ids, who);
       detail = "complete";
       if (first > 0) detail += ", resumed at byte " + std::to_string(first);
     } else if (sent == length) {

@@ -73,6 +73,10 @@ Response Handler::handle(const Request& request) {
     if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
     return ticket(request, *ticket_id);
   }
+  if (auto status = route_tail(path, "/s/")) {
+    if (auto bad = allow(get || post, "GET, HEAD, POST")) return std::move(*bad);
+    return post ? post_status(request, *status) : status_page(*status);
+  }
   if (auto gif = route_tail(path, "/o/")) {
     if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
     return pixel(request, *gif);

@@ -73,6 +73,13 @@ class Handler {
   Response ticket(const Request& request, std::string_view ticket);
   Response pixel(const Request& request, std::string_view pixel_id);
   Response healthz();
+  // The sender's status page and notices (sender_routes.cc).
+  Response status_page(std::string_view token);
+  Response post_status(const Request& request, std::string_view token);
+  Result<std::optional<store::MessageDetail>> find_status(std::string_view token);
+  std::string status_csrf(std::string_view token) const;
+  void queue_download_notice(std::int64_t message_id, const std::vector<std::string>& file_ids,
+                             const Request& who);
 
   Result<std::optional<Link>> find_link(std::string_view token);
   Response show_link(const Link& link, const std::string& code, const std::string& message,

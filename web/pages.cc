@@ -69,6 +69,28 @@ constexpr TemplateName kCodeFormNames[] = {
     {"total_size", Kind::kValue}, {"message", Kind::kValue},     {"has_message", Kind::kFlag},
 };
 
+constexpr TemplateName kStatusNames[] = {
+    {"action", Kind::kValue},
+    {"csrf", Kind::kValue},
+    {"subject", Kind::kValue},
+    {"sent", Kind::kValue},
+    {"expires", Kind::kValue},
+    {"state", Kind::kValue},
+    {"active", Kind::kFlag},
+    {"recipients", Kind::kList},
+    {"address", Kind::kValue, "recipients"},
+    {"delivery", Kind::kValue, "recipients"},
+    {"files", Kind::kList},
+    {"name", Kind::kValue, "files"},
+    {"size", Kind::kValue, "files"},
+    {"downloads_label", Kind::kValue, "files"},
+    {"events", Kind::kList},
+    {"when", Kind::kValue, "events"},
+    {"what", Kind::kValue, "events"},
+    {"detail", Kind::kValue, "events"},
+    {"has_events", Kind::kFlag},
+};
+
 constexpr TemplateName kTitledNames[] = {
     {"title", Kind::kValue},
     {"detail", Kind::kValue},
@@ -146,6 +168,40 @@ mstch::map landing_view(const LandingPage& p) {
 
 mstch::map titled_view(const std::string& title, const std::string& detail) {
   return mstch::map{{"title", clean(title, kShort)}, {"detail", clean(detail, kText)}};
+}
+
+mstch::map status_view(const StatusPage& p) {
+  mstch::array recipients, files, events;
+  for (const auto& r : p.recipients)
+    recipients.emplace_back(mstch::map{{"address", clean(r.address, kSender)},
+                                       {"delivery", clean(r.delivery, kText)}});
+  for (const auto& f : p.files)
+    files.emplace_back(mstch::map{{"name", clean(f.name, kName)}, {"size", clean(f.size, kShort)},
+                                  {"downloads_label", downloads_label(f)}});
+  for (const auto& e : p.events)
+    events.emplace_back(mstch::map{{"when", clean(e.when, kShort)}, {"what", clean(e.what, kShort)},
+                                   {"detail", clean(e.detail, kText)}});
+  const bool has_events = !events.empty();
+  return mstch::map{
+      {"action", clean(p.action, kUrl)},     {"csrf", clean(p.csrf, kShort)},
+      {"subject", clean(p.subject, kText)},  {"sent", clean(p.sent, kShort)},
+      {"expires", clean(p.expires, kShort)}, {"state", clean(p.state, kShort)},
+      {"active", p.active},                  {"recipients", std::move(recipients)},
+      {"files", std::move(files)},           {"events", std::move(events)},
+      {"has_events", has_events},
+  };
+}
+
+StatusPage sample_status() {
+  StatusPage p;
+  p.action = "/s/SAMPLEstatus0123456789";
+  p.csrf = "SAMPLEcsrf";
+  p.subject = "SAMPLE subject";
+  p.active = true;
+  p.recipients = {{"bob@example.net", "delivered 2026-11-23 18:00 UTC"}};
+  p.files = {{"", "report.pdf", "2.5 MB", "", 1, true}};
+  p.events = {{"2026-11-23 18:05 UTC", "SAMPLEevent", "complete"}};
+  return p;
 }
 
 std::size_t line_of(std::string_view text, std::size_t at) {
@@ -256,6 +312,17 @@ Result<PageRenderer> PageRenderer::load(const std::string& templates_dir) {
     *slot = std::move(tpl).value();
   }
 
+  const StatusPage status_sample = sample_status();
+  Result<std::string> status = load_one(templates_dir, "status.html", kStatusNames);
+  if (!status.ok()) return status.error();
+  if (Status s = check_sample(path + "status.html", *status, status_view(status_sample),
+                              {{"the form action (action)", status_sample.action},
+                               {"the form check (csrf)", status_sample.csrf},
+                               {"the events (what)", status_sample.events[0].what}});
+      !s.ok())
+    return s.error();
+  r.status_ = std::move(status).value();
+
   Result<std::string> not_found = load_one(templates_dir, "not_found.html", {});
   if (!not_found.ok()) return not_found.error();
   try {
@@ -281,6 +348,10 @@ std::string PageRenderer::gone(const GonePage& page) const {
 }
 
 std::string PageRenderer::not_found() const { return not_found_; }
+
+std::string PageRenderer::status(const StatusPage& page) const {
+  return mstch::render(status_, status_view(page));
+}
 
 std::string PageRenderer::problem(const ProblemPage& page) const {
   return mstch::render(problem_, titled_view(page.title, page.detail));

@@ -1,6 +1,6 @@
 // web/pages.h - the HTML pages of the download server.
 //
-// Renders templates/{landing,code_form,gone,not_found,problem}.html (mustache,
+// Renders templates/{landing,code_form,gone,not_found,problem,status}.html (mustache,
 // mstch) and serves templates/style.css. Templates are checked when loaded
 // against the names each page may use (util/template_check.h), so a typo or
 // an unclosed section is an Error naming file and line, not a blank page.
@@ -39,6 +39,26 @@ struct LandingPage {
   bool offer_all = false;  // offer "Download all (.zip)": a submit button name="file" value="all"
 };
 
+// The sender's private status page (GET /s/TOKEN): what happened to the
+// message, with revoke and extend buttons while the link is active.
+struct StatusRecipient {
+  std::string address, delivery;  // delivery: "delivered 2026-11-23 18:00 UTC", or "no news yet"
+};
+
+struct StatusEvent {
+  std::string when, what, detail;
+};
+
+struct StatusPage {
+  std::string action;  // "/s/TOKEN"
+  std::string csrf;    // hidden form field that proves the form came from this page
+  std::string subject, sent, expires, state;  // state: "active", "revoked", ...
+  bool active = false;  // offers revoke and extend
+  std::vector<StatusRecipient> recipients;
+  std::vector<PageFile> files;  // downloads_left per file
+  std::vector<StatusEvent> events;  // oldest first
+};
+
 struct GonePage {  // 410: expired / revoked / used up / locked
   std::string title, detail;
 };
@@ -65,6 +85,7 @@ class PageRenderer {
   std::string gone(const GonePage& page) const;
   std::string not_found() const;
   std::string problem(const ProblemPage& page) const;
+  std::string status(const StatusPage& page) const;
   // templates/style.css, served at /static/style.css.
   const std::string& stylesheet() const { return stylesheet_; }
 
@@ -76,6 +97,7 @@ class PageRenderer {
   std::string gone_;
   std::string not_found_;  // rendered once at load: it has no values
   std::string problem_;
+  std::string status_;
   std::string stylesheet_;
 };
 

@@ -111,7 +111,7 @@ TEST_F(PolicyCheck, HugeFileIsRefused) {
 TEST_F(PolicyCheck, UnknownKeys) {
   EXPECT_EQ(problems("colour = 1\n"),
             Lines{"FILE:1: unknown key \"colour\"; expected one of on_error, internal_domains, "
-                  "defaults, rule"});
+                  "receipts, download_notice, defaults, rule"});
   EXPECT_EQ(problems("[default]\nexpires = \"1d\"\n"),
             Lines{"FILE:1: unknown table [default]; did you mean [defaults]?"});
   EXPECT_EQ(problems("[defaults]\nexpire = \"1d\"\n"),
@@ -129,6 +129,8 @@ TEST_F(PolicyCheck, BadEnums) {
             Lines{"FILE:4: recipients \"external\" is not one of any, all_internal, any_external"});
   EXPECT_EQ(problems("on_error = \"reject\"\n"),
             Lines{"FILE:1: on_error \"reject\" is not one of tempfail, accept"});
+  EXPECT_EQ(problems("download_notice = \"always\"\n"),
+            Lines{"FILE:1: download_notice \"always\" is not one of never, first, every"});
 }
 
 TEST_F(PolicyCheck, BadSizeAndDuration) {
@@ -149,6 +151,8 @@ TEST_F(PolicyCheck, WrongTypes) {
             Lines{"FILE:4: min_size must be a quoted size such as \"10MB\", not an integer"});
   EXPECT_EQ(problems(std::string(kHead) + "access_code = \"yes\"\n"),
             Lines{"FILE:4: access_code must be true or false, not a string"});
+  EXPECT_EQ(problems("receipts = \"on\"\n"),
+            Lines{"FILE:1: receipts must be true or false, not a string"});
   EXPECT_EQ(problems(std::string(kHead) + "filenames = \"*.zip\"\n"),
             Lines{"FILE:4: filenames must be a list of strings such as [\"...\"], not a string"});
   EXPECT_EQ(problems("rule = 1\n"),

@@ -191,6 +191,8 @@ TEST(PolicyDecide, NoRecipientsIsNeitherAllInternalNorAnyExternal) {
 TEST(PolicyDecide, ParsedValues) {
   Policy policy = load_or_fail(source_dir() + "/tests/config/data/rules.toml");
   EXPECT_EQ(to_string(policy.on_error), "accept");
+  EXPECT_FALSE(policy.receipts);
+  EXPECT_EQ(policy.download_notice, DownloadNotice::every);
   EXPECT_EQ(policy.internal_domains, (std::vector<std::string>{"example.org", "corp.example.net"}));
   EXPECT_EQ(policy.rules[2].sender_domains, std::vector<std::string>{"partner.example"});
   EXPECT_EQ(policy.rules[0].line, 13);
@@ -230,6 +232,7 @@ TEST(PolicyDefault, SummaryDescribesEachRule) {
   EXPECT_EQ(default_policy().summary(),
             "on error: tempfail\n"
             "internal domains: the sender's own domain\n"
+            "receipts to senders: on; download notices: first\n"
             "defaults: expires 7d, 1 download, no code, tracking\n"
             "1. internal-only: keep if all recipients internal\n"
             "2. large-to-external: offload if any external recipient and size > 5.0 MB "
@@ -261,6 +264,8 @@ TEST(PolicyDefault, EqualsTheShippedPolicyFile) {
   EXPECT_EQ(shipped.summary(), embedded.summary());
   EXPECT_EQ(to_string(shipped.on_error), to_string(embedded.on_error));
   EXPECT_EQ(shipped.internal_domains, embedded.internal_domains);
+  EXPECT_EQ(shipped.receipts, embedded.receipts);
+  EXPECT_EQ(shipped.download_notice, embedded.download_notice);
   EXPECT_EQ(shipped.defaults, embedded.defaults);
   ASSERT_EQ(shipped.rules.size(), embedded.rules.size());
   for (const Case& c : cases()) {

@@ -233,5 +233,17 @@ TEST(ServiceConfigOverrides, AreCheckedLikeTheFile) {
       }));
 }
 
+// The delivery watcher's log: off by default, set by [watch] or the flag.
+TEST_F(ServiceConfigTest, WatchPostfixLog) {
+  EXPECT_EQ(ServiceConfig{}.postfix_log, "");
+  Loaded<ServiceConfig> loaded = load("[watch]\npostfix_log = \"/var/log/mail.log\"\n");
+  ASSERT_TRUE(loaded.value.has_value());
+  EXPECT_EQ(loaded.value->postfix_log, "/var/log/mail.log");
+  EXPECT_EQ(problems("[watch]\npostfix_log = 3\nfollow = true\n").size(), 2u);
+  Overrides o;
+  o.postfix_log = "/srv/postfix/maillog";
+  EXPECT_EQ(apply(ServiceConfig{}, o).postfix_log, "/srv/postfix/maillog");
+}
+
 }  // namespace
 }  // namespace attachgate::config

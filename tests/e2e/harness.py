@@ -488,8 +488,10 @@ class Milter:
     """
 
     def __init__(self, workdir: Path, policy: Path, port: int | None = None,
-                 web_port: int | None = None, role: str = "milter"):
+                 web_port: int | None = None, role: str = "milter",
+                 postfix_log: Path | None = None):
         assert role in ("milter", "web", "run"), role
+        self.postfix_log = postfix_log  # given: the delivery watcher follows it
         self.bin = attachgate_bin()
         self.policy = policy
         self.role = role
@@ -512,7 +514,8 @@ class Milter:
                 "--state-dir", str(self.state_dir),
                 "--milter-socket", "inet:%d@%s" % (self.port, LOOPBACK),
                 "--listen", "%s:%d" % (LOOPBACK, self.web_port),
-                "--public-url", self.public_url, self.role]
+                "--public-url", self.public_url] + \
+            (["--postfix-log", str(self.postfix_log)] if self.postfix_log else []) + [self.role]
 
     def ports(self) -> list[int]:
         """The ports this role listens on."""

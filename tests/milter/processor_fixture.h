@@ -116,12 +116,14 @@ class ProcessorFixture : public ::testing::Test {
     Spool spool(dir_.path() + "/spool", service_.limits.spool_memory_threshold);
     EXPECT_TRUE(spool.append(crlf).ok());
     MessageInput in;
-    in.envelope = {"4F2A1B3C", "alice@example.org", "", "smtpd", "127.0.0.1", std::move(rcpts)};
+    in.envelope = {"4F2A1B3C", sender_, "", "smtpd", "127.0.0.1", std::move(rcpts)};
     in.headers = eml.headers;
     in.spool = &spool;
     ProcessorContext ctx{*store_, service_, policy_, notices_, {}, kNow};
-    ctx.new_token = [] { return std::string("GoldenTokenGoldenTokenGoldenTokenGoldenTok"); };
-    ctx.new_pixel_id = [] { return std::string("0123456789abcdef0123456789abcdef"); };
+    if (!random_ids_) {  // golden files need the same text every run
+      ctx.new_token = [] { return std::string("GoldenTokenGoldenTokenGoldenTokenGoldenTok"); };
+      ctx.new_pixel_id = [] { return std::string("0123456789abcdef0123456789abcdef"); };
+    }
     Run r{process_message(in, ctx), ""};
     std::string body = eml.body;
     if (r.outcome.body) {
@@ -136,6 +138,8 @@ class ProcessorFixture : public ::testing::Test {
   }
 
   static constexpr std::int64_t kNow = 1'795'000'000;  // 2026-11-18
+  std::string sender_ = "alice@example.org";
+  bool random_ids_ = false;  // true: each offload gets fresh tokens, as in service
   attachgate::testing::TempDir dir_;
   std::unique_ptr<store::Store> store_;
   config::ServiceConfig service_;

@@ -1,0 +1,73 @@
+// app/notify_role.cc - see notify_role.h.
+#include "app/notify_role.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "notify/notifier.h"
+#include "store/store.h"
+#include "util/log.h"
+
+namespace attachgate::app {
+namespace {
+
+constexpr int kPollMillis = 2000;
+
+// Waits up to kPollMillis for the control pipe: 'R', end of file (stop) or
+// nothing. Returns false when the role should stop.
+bool wait_control(int control_fd, bool& reload) {
+  if (control_fd < 0) {
+    ::usleep(kPollMillis * 1000);
+    return true;
+  }
+  pollfd p{control_fd, POLLIN, 0};
+  const int n = ::poll(&p, 1, kPollMillis);
+  if (n <= 0) return true;  // timeout, or EINTR: look at the outbox again
+  char c;
+  const ssize_t got = ::read(control_fd, &c, 1);
+  if (got < 0 && errno == EINTR) return true;
+  if (got <= 0) return false;
+  reload = reload || c == 'R';
+  return true;
+}
+
+}  // namespace
+
+int notify_role(const Loaded& loaded, int control_fd) {
+  const config::ServiceConfig& service = loaded.service;
+  auto mail = notify::SenderMail::load(service.templates_dir);
+  if (!mail) {
+    log_warn(mail.error().message);
+    return 2;
+  }
+  auto store = store::Store::open(service.state_dir);
+  if (!store) {
+    log_warn(store.error().message);
+    return 2;
+  }
+  notify::CurlSmtp relay(service.relay.url);
+  notify::Notifier notifier(**store, std::make_shared<const notify::SenderMail>(std::move(*mail)),
+                            relay, notify::NotifierConfig{service.public_url, service.relay.from},
+                            [] { return static_cast<std::int64_t>(std::time(nullptr)); });
+  log_info("notifier sending receipts and download notices through " + service.relay.url);
+  for (;;) {
+    if (auto pass = notifier.run_once(); !pass) log_warn("outbox: " + pass.error().message);
+    bool reload = false;
+    if (!wait_control(control_fd, reload)) break;
+    if (!reload) continue;
+    auto fresh = notify::SenderMail::load(service.templates_dir);
+    if (!fresh) {
+      log_warn("reload refused, the old mail templates stay in force: " + fresh.error().message);
+      continue;
+    }
+    notifier.set_mail(std::make_shared<const notify::SenderMail>(std::move(*fresh)));
+    log_info("reloaded mail templates");
+  }
+  log_info("notifier stopped");
+  return 0;
+}
+
+}  // namespace attachgate::app

@@ -1,0 +1,50 @@
+// notify/sender_mail.h - the text of mails to senders: the receipt after an
+// offload and the notice after a download, from templates/receipt.txt and
+// templates/download_notice.txt (mustache, checked when loaded like every
+// template). Values come from mail and browsers: they are cleaned here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/result.h"
+
+namespace attachgate::notify {
+
+struct MailFile {
+  std::string name;
+  std::uint64_t size = 0;
+};
+
+struct ReceiptFacts {
+  std::string subject;
+  std::vector<std::string> recipients;
+  std::vector<MailFile> files;
+  std::int64_t expires_at = 0;
+  int downloads_per_recipient = 1;
+  std::string access_code;  // "" when none
+  std::string status_url;   // "" when there is no status page
+};
+
+struct DownloadFacts {
+  std::string subject;
+  std::vector<MailFile> files;
+  std::int64_t at = 0;
+  std::string remote_addr, user_agent;
+};
+
+class SenderMail {
+ public:
+  static Result<SenderMail> load(const std::string& templates_dir);
+  std::string receipt(const ReceiptFacts& facts) const;
+  std::string download_notice(const DownloadFacts& facts) const;
+
+ private:
+  SenderMail(std::string receipt, std::string notice)
+      : receipt_(std::move(receipt)), notice_(std::move(notice)) {}
+  std::string receipt_, notice_;
+};
+
+}  // namespace attachgate::notify

@@ -1,0 +1,165 @@
+// Tests notify/notifier.cc over a real store and the shipped templates, with
+// the SMTP transport replaced by a recorder that can be told to fail: what a
+// receipt and a download notice say, and retry, backoff and giving up.
+#include "notify/notifier.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "store/secrets.h"
+#include "tests/support/temp_dir.h"
+
+namespace attachgate::notify {
+namespace {
+
+constexpr std::int64_t kNow = 1'795'000'000;
+
+std::string source_dir() {
+  const char* d = std::getenv("ATTACHGATE_SOURCE_DIR");
+  return d ? d : ATTACHGATE_SOURCE_DIR_DEFAULT;
+}
+
+struct Sent {
+  std::string from, to, data;
+};
+
+class Recorder : public MailTransport {
+ public:
+  Status send(const std::string& from, const std::string& to, const std::string& data) override {
+    if (fail) return make_error("relay smtp://127.0.0.1:25: connection refused");
+    sent.push_back({from, to, data});
+    return {};
+  }
+  bool fail = false;
+  std::vector<Sent> sent;
+};
+
+class NotifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::Store::open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+    auto mail = SenderMail::load(source_dir() + "/templates");
+    ASSERT_TRUE(mail.ok()) << mail.error().message;
+    notifier_ = std::make_unique<Notifier>(
+        *store_, std::make_shared<const SenderMail>(std::move(*mail)), transport_,
+        NotifierConfig{"https://files.example.org", "attachgate@example.org"},
+        [this] { return now_; });
+  }
+
+  std::int64_t offload(std::vector<store::NewOutboxItem> outbox) {
+    store::Offload o;
+    o.now = kNow;
+    o.message.queue_id = "Q" + std::to_string(++offloads_);
+    o.message.sender = "alice@example.org";
+    o.message.subject = "Quarterly report";
+    o.message.recipients = {"bob@example.net", "carol@example.com"};
+    o.files.push_back({"report.pdf", "application/pdf",
+                       store::BlobInfo{std::string(31, 'a') + static_cast<char>('0' + offloads_), 2'500'000, std::string(64, '0')}});
+    store::NewLink link;
+    link.token_hash = store_->tokens.hash(store::new_token());
+    link.pixel_id = store::new_public_id(16);
+    link.expires_at = kNow + 3 * 86400;
+    link.max_downloads = 2;
+    o.links.push_back(link);
+    o.outbox = std::move(outbox);
+    return store_->catalog.record_offload(o).value().message_id;
+  }
+
+  static store::NewOutboxItem receipt(const std::string& code) {
+    return {"receipt", std::nullopt, "alice@example.org",
+            nlohmann::json{{"status_token", "STATUSTOKEN"}, {"access_code", code}}.dump(), kNow};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  Recorder transport_;
+  std::unique_ptr<Notifier> notifier_;
+  std::int64_t now_ = kNow;
+  int offloads_ = 0;
+};
+
+TEST_F(NotifierTest, ReceiptNamesFilesTermsCodeAndStatusPageAndIsMarked) {
+  offload({receipt("4711081542")});
+  auto pass = notifier_->run_once();
+  ASSERT_TRUE(pass.ok()) << pass.error().message;
+  EXPECT_EQ(pass->sent, 1);
+  ASSERT_EQ(transport_.sent.size(), 1u);
+  const Sent& m = transport_.sent[0];
+  EXPECT_EQ(m.from, "attachgate@example.org");
+  EXPECT_EQ(m.to, "alice@example.org");
+  for (const char* want : {"Subject: Sent as a download link: Quarterly report\r\n",
+                           "report.pdf (2.5 MB)", "bob@example.net, carol@example.com",
+                           "4711081542", "https://files.example.org/s/STATUSTOKEN",
+                           "X-Attachgate-Kind: receipt\r\n"})
+    EXPECT_NE(m.data.find(want), std::string::npos) << want << " missing in:\n" << m.data;
+  // The mark is the one the milter checks.
+  const auto id_at = m.data.find("Message-ID: <") + 13;
+  const std::string id = m.data.substr(id_at, m.data.find('>', id_at) - id_at);
+  EXPECT_NE(m.data.find("X-Attachgate-Notice: " + store::notice_mark(store_->tokens, id)),
+            std::string::npos);
+  // Sent once; the payload (the code) is gone from the catalog.
+  EXPECT_EQ(notifier_->run_once()->sent, 0);
+  EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 0);
+}
+
+TEST_F(NotifierTest, WithoutCodeTheReceiptSaysNothingAboutOne) {
+  offload({receipt("")});
+  ASSERT_EQ(notifier_->run_once()->sent, 1);
+  EXPECT_EQ(transport_.sent[0].data.find("access code"), std::string::npos) << transport_.sent[0].data;
+}
+
+TEST_F(NotifierTest, FailuresRetryWithGrowingPausesThenGiveUp) {
+  offload({receipt("")});
+  transport_.fail = true;
+  EXPECT_EQ(notifier_->run_once()->retried, 1);
+  EXPECT_EQ(notifier_->run_once()->retried, 0) << "not due again before the pause";
+  now_ += 59;
+  EXPECT_EQ(notifier_->run_once()->retried, 0);
+  now_ += 1;
+  EXPECT_EQ(notifier_->run_once()->retried, 1);
+  now_ += 119;
+  EXPECT_EQ(notifier_->run_once()->retried, 0) << "the second pause is two minutes";
+  EXPECT_EQ(Notifier::backoff_seconds(0), 60);
+  EXPECT_EQ(Notifier::backoff_seconds(1), 120);
+  EXPECT_EQ(Notifier::backoff_seconds(30), 3600);
+
+  transport_.fail = false;
+  now_ += 1;
+  EXPECT_EQ(notifier_->run_once()->sent, 1) << "the relay is back";
+
+  offload({receipt("")});  // a second message, never sent
+  transport_.fail = true;
+  now_ += 2 * 86400;
+  EXPECT_EQ(notifier_->run_once()->given_up, 1);
+  EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 0);
+}
+
+TEST_F(NotifierTest, DownloadNoticeSaysWhatWhenWhereAndItemsWithoutMessageAreDropped) {
+  const std::int64_t message = offload({});
+  const auto file_id = store_->catalog.show_message("Q1").value().value().files.at(0).public_id;
+  ASSERT_TRUE(store_->catalog.enqueue({"download notice", message, "alice@example.org",
+                                       nlohmann::json{{"files", {file_id}},
+                                                      {"at", kNow + 3600},
+                                                      {"remote_addr", "198.51.100.7"},
+                                                      {"user_agent", "Mozilla/5.0\r\nX: y"}}.dump(),
+                                       kNow + 3600}).ok());
+  now_ += 3600;
+  ASSERT_EQ(notifier_->run_once()->sent, 1);
+  const std::string& data = transport_.sent.at(0).data;
+  for (const char* want : {"Subject: Downloaded: Quarterly report", "report.pdf", "198.51.100.7",
+                           "on 2026-11-18 12"})
+    EXPECT_NE(data.find(want), std::string::npos) << want << " missing in:\n" << data;
+  EXPECT_EQ(data.find("\r\nX: y"), std::string::npos);
+
+  // Rows go with their message (ON DELETE CASCADE); one without is dropped.
+  ASSERT_TRUE(store_->catalog.enqueue({"receipt", std::nullopt, "alice@example.org", "{}", now_}).ok());
+  EXPECT_EQ(notifier_->run_once()->given_up, 1);
+}
+
+}  // namespace
+}  // namespace attachgate::notify

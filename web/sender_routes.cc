@@ -1,0 +1,173 @@
+// web/sender_routes.cc - the sender's side of the server: the private
+// status page (GET /s/TOKEN), its revoke and extend buttons (POST), and the
+// download notice queued when a download completes.
+//
+// The status token is the credential: only its keyed hash is stored, and it
+// reaches the sender in the receipt alone. The forms also carry a csrf field
+// derived from the token, so a POST must come from a page that was shown
+// with that token; every response carries Referrer-Policy: no-referrer, so
+// the token does not leak through links either.
+#include <sodium.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "util/text.h"
+#include "util/units.h"
+#include "web/content_headers.h"
+#include "web/form.h"
+#include "web/handler_internal.h"
+
+namespace attachgate::web {
+namespace {
+
+constexpr int kExtendChoices[] = {1, 7, 30};  // days, as the page offers them
+
+std::string when(std::int64_t t) { return format_time(t) + " UTC"; }
+
+// "delivered 2026-11-23 18:00:05 UTC (relay=...)" from the latest delivery
+// event for this recipient.
+std::string delivery_of(const std::string& address, const std::vector<store::EventRecord>& events) {
+  const store::EventRecord* last = nullptr;
+  for (const auto& e : events) {
+    const bool delivery = e.kind == store::EventKind::delivered ||
+                          e.kind == store::EventKind::deferred || e.kind == store::EventKind::bounced;
+    if (delivery && e.recipient == address) last = &e;
+  }
+  if (last == nullptr) return "no delivery news yet";
+  return std::string(store::to_string(last->kind)) + " " + when(last->at);
+}
+
+std::string describe(const store::EventRecord& e) {
+  std::string d = e.detail;
+  if (!e.recipient.empty()) d = e.recipient + (d.empty() ? "" : ": " + d);
+  if (e.kind == store::EventKind::opened || e.kind == store::EventKind::viewed ||
+      e.kind == store::EventKind::downloaded) {
+    if (!e.remote_addr.empty()) d += (d.empty() ? "from " : " from ") + e.remote_addr;
+  }
+  return d;
+}
+
+}  // namespace
+
+std::string Handler::status_csrf(std::string_view token) const {
+  const std::string mac = store_.tokens.hash("status-form\n" + std::string(token));
+  std::string hex(mac.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(mac.data()), 16);
+  return hex.substr(0, 32);
+}
+
+Result<std::optional<store::MessageDetail>> Handler::find_status(std::string_view token) {
+  if (!store::looks_like_token(token)) return std::optional<store::MessageDetail>{};
+  auto message = store_.catalog.find_message_by_status_token(store_.tokens.hash(token));
+  if (!message) return message.error();
+  if (!*message) return std::optional<store::MessageDetail>{};
+  return store_.catalog.show_message((*message)->public_id);
+}
+
+Response Handler::status_page(std::string_view token) {
+  auto found = find_status(token);
+  if (!found) {
+    log_warn("status page: " + found.error().message);
+    return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+  }
+  if (!*found) return not_found();
+  const store::MessageDetail& d = **found;
+  const std::int64_t now = clock_();
+  StatusPage p;
+  p.action = "/s/" + std::string(token);
+  p.csrf = status_csrf(token);
+  p.subject = d.message.subject.empty() ? "(no subject)" : d.message.subject;
+  p.sent = when(d.message.created_at);
+  if (!d.links.empty()) {
+    const store::LinkRecord& link = d.links[0];
+    const auto& downloads = d.downloads.empty() ? std::vector<int>{} : d.downloads[0];
+    const store::LinkState state = store::link_state(link, downloads, now);
+    p.state = std::string(store::to_string(state));
+    p.active = state == store::LinkState::active;
+    p.expires = when(link.expires_at);
+    for (std::size_t i = 0; i < d.files.size(); ++i) {
+      const int used = i < downloads.size() ? downloads[i] : 0;
+      p.files.push_back({d.files[i].public_id, d.files[i].filename, format_size(d.files[i].size),
+                         "", std::max(0, link.max_downloads - used), used < link.max_downloads});
+    }
+  }
+  for (const auto& r : d.recipients) p.recipients.push_back({r, delivery_of(r, d.events)});
+  for (const auto& e : d.events)
+    p.events.push_back({when(e.at), std::string(store::to_string(e.kind)), describe(e)});
+  return page(200, pages()->status(p));
+}
+
+Response Handler::post_status(const Request& request, std::string_view token) {
+  if (!is_form_content_type(request.content_type))
+    return problem(415, "Unsupported form", "Use the buttons on the status page.");
+  auto form = parse_form(request.body);
+  if (!form) return problem(400, "Bad request", form.error().message);
+  auto found = find_status(token);
+  if (!found) {
+    log_warn("status page: " + found.error().message);
+    return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+  }
+  if (!*found) return not_found();
+  const std::string* csrf = form->get("csrf");
+  const std::string want = status_csrf(token);
+  if (csrf == nullptr || csrf->size() != want.size() ||
+      sodium_memcmp(csrf->data(), want.data(), want.size()) != 0)
+    return problem(403, "This form has expired", "Open the status page again and use its buttons.");
+  const std::int64_t message_id = (*found)->message.id;
+  const std::string* action = form->get("do");
+  const std::int64_t now = clock_();
+  if (action != nullptr && *action == "revoke") {
+    auto changed = store_.catalog.revoke_message_links(message_id, now, "the sender");
+    if (!changed) {
+      log_warn("status page: revoke: " + changed.error().message);
+      return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+    }
+  } else if (action != nullptr && *action == "extend") {
+    const std::string* days = form->get("days");
+    int n = 0;
+    for (int choice : kExtendChoices)
+      if (days != nullptr && *days == std::to_string(choice)) n = choice;
+    if (n == 0) return problem(400, "Bad request", "Choose how many days to extend by.");
+    auto changed = store_.catalog.extend_message_links(message_id, n * 86400LL, now, "the sender");
+    if (!changed) {
+      log_warn("status page: extend: " + changed.error().message);
+      return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+    }
+  } else {
+    return problem(400, "Bad request", "Use the buttons on the status page.");
+  }
+  // Post/redirect/get: a reload shows the page, it does not act again.
+  Response r;
+  r.status = 303;
+  r.headers = security_headers();
+  r.headers.emplace_back("Location", "/s/" + std::string(token));
+  r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  r.body = "Done; the status page is at /s/" + std::string(token) + "\n";
+  return r;
+}
+
+void Handler::queue_download_notice(std::int64_t message_id,
+                                    const std::vector<std::string>& file_ids, const Request& who) {
+  auto message = store_.catalog.find_message(message_id);
+  if (!message || !*message) return;
+  const store::MessageRecord& m = **message;
+  if (m.sender.empty() || m.download_notice == "never") return;
+  if (m.download_notice == "first") {
+    auto done = store_.catalog.completed_downloads(message_id);
+    if (!done || *done != 1) return;
+  }
+  const std::int64_t now = clock_();
+  nlohmann::json payload{{"files", file_ids},
+                         {"at", now},
+                         {"remote_addr", who.remote_addr},
+                         {"user_agent", clean_display_text(who.user_agent, 256)}};
+  auto queued = store_.catalog.enqueue({"download notice", message_id, m.sender,
+                                        payload.dump(-1, ' ', false,
+                                                     nlohmann::json::error_handler_t::replace),
+                                        now});
+  if (!queued) log_warn("download notice: " + queued.error().message);
+}
+
+}  // namespace attachgate::web
