@@ -489,9 +489,10 @@ class Milter:
 
     def __init__(self, workdir: Path, policy: Path, port: int | None = None,
                  web_port: int | None = None, role: str = "milter",
-                 postfix_log: Path | None = None):
+                 postfix_log: Path | None = None, relay: str | None = None):
         assert role in ("milter", "web", "run"), role
         self.postfix_log = postfix_log  # given: the delivery watcher follows it
+        self.relay = relay  # given: receipts and notices go there (smtp://host:port)
         self.bin = attachgate_bin()
         self.policy = policy
         self.role = role
@@ -515,7 +516,8 @@ class Milter:
                 "--milter-socket", "inet:%d@%s" % (self.port, LOOPBACK),
                 "--listen", "%s:%d" % (LOOPBACK, self.web_port),
                 "--public-url", self.public_url] + \
-            (["--postfix-log", str(self.postfix_log)] if self.postfix_log else []) + [self.role]
+            (["--postfix-log", str(self.postfix_log)] if self.postfix_log else []) + \
+            (["--relay", self.relay] if self.relay else []) + [self.role]
 
     def ports(self) -> list[int]:
         """The ports this role listens on."""

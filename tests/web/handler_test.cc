@@ -34,7 +34,7 @@ std::string drain(Response& r) {
 }
 
 struct Sent {
-  std::string token, pixel, code;
+  std::string token, pixel, code, status;
   std::vector<std::string> file_ids, contents;
 };
 
@@ -75,6 +75,9 @@ class HandlerTest : public ::testing::Test {
       link.code_hash = store::hash_access_code(sent.code).value();
     }
     o.links.push_back(link);
+    sent.status = store::new_token();
+    o.status_token_hash = store_->tokens.hash(sent.status);
+    o.download_notice = "first";
     auto ids = store_->catalog.record_offload(o);
     EXPECT_TRUE(ids.ok());
     sent.file_ids = ids->file_public_ids;
@@ -352,6 +355,67 @@ TEST_F(HandlerTest, AllFilesComeAsOneZipAndCountForEachFile) {
   r.on_done(r.length);
   EXPECT_EQ(post("/d/" + s.token, "file=" + s.file_ids[0]).status, 410);
   EXPECT_EQ(post("/d/" + s.token, "file=all").status, 410);
+}
+
+// ---- the sender's side (sender_routes.cc) ---------------------------------
+
+std::string csrf_of(const std::string& page) {
+  const std::string marker = "name=\"csrf\" value=\"";
+  const auto at = page.find(marker);
+  return at == std::string::npos ? "" : page.substr(at + marker.size(), 32);
+}
+
+TEST_F(HandlerTest, StatusPageShowsTheMessageAndActsOnlyWithItsCsrf) {
+  Sent s = offload({{"report.pdf", "PDF bytes"}});
+  Response page = get("/s/" + s.status);
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("report.pdf"), std::string::npos);
+  EXPECT_NE(page.body.find("active"), std::string::npos);
+  EXPECT_NE(page.body.find("offloaded"), std::string::npos) << "the event list";
+  const std::string csrf = csrf_of(page.body);
+  ASSERT_EQ(csrf.size(), 32u) << page.body;
+  EXPECT_EQ(get("/s/" + s.token).status, 404) << "a download token is not a status token";
+  EXPECT_EQ(get("/s/" + std::string(43, 'A')).status, 404);
+  EXPECT_EQ(get("/s/short").status, 404);
+
+  EXPECT_EQ(post("/s/" + s.status, "do=revoke").status, 403);
+  EXPECT_EQ(post("/s/" + s.status, "do=revoke&csrf=" + std::string(32, '0')).status, 403);
+  EXPECT_EQ(post("/s/" + s.status, "do=extend&days=5&csrf=" + csrf).status, 400);
+  EXPECT_EQ(post("/s/" + s.status, "do=shred&csrf=" + csrf).status, 400);
+  EXPECT_EQ(get("/d/" + s.token).status, 200) << "refused forms changed nothing";
+
+  Response extended = post("/s/" + s.status, "do=extend&days=7&csrf=" + csrf);
+  EXPECT_EQ(extended.status, 303);
+  EXPECT_EQ(*extended.header("Location"), "/s/" + s.status);
+  auto link = store_->catalog.show_message("Q1").value().value().links.at(0);
+  EXPECT_EQ(link.expires_at, kNow + 86400 + 7 * 86400);
+  EXPECT_EQ(events("extended"), 1);
+
+  EXPECT_EQ(post("/s/" + s.status, "do=revoke&csrf=" + csrf).status, 303);
+  Response gone = get("/d/" + s.token);
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_NE(gone.body.find("withdrawn"), std::string::npos);
+  Response after = get("/s/" + s.status);
+  EXPECT_NE(after.body.find("revoked"), std::string::npos);
+  EXPECT_EQ(after.body.find("value=\"revoke\""), std::string::npos) << "no buttons once revoked";
+}
+
+TEST_F(HandlerTest, FirstCompleteDownloadQueuesOneNoticeAndInterruptionsNone) {
+  Sent s = offload({{"report.pdf", std::string(50'000, 'r')}}, 3);
+  auto download = [&](std::uint64_t sent) {
+    Response r = get(claim_ticket(s, s.file_ids[0]));
+    ASSERT_EQ(r.status, 200);
+    r.on_done(sent == 0 ? r.length : sent);
+  };
+  download(10'000);  // interrupted
+  EXPECT_EQ(store_->catalog.outbox_depth("download notice").value(), 0);
+  download(0);
+  download(0);
+  EXPECT_EQ(store_->catalog.outbox_depth("download notice").value(), 1) << "policy: first only";
+  auto due = store_->catalog.due_outbox(now_, 10).value();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].target, "alice@example.org");
+  EXPECT_NE(due[0].payload.find(s.file_ids[0]), std::string::npos);
 }
 
 }  // namespace
