@@ -10,7 +10,6 @@
 #include <ctime>
 #include <iostream>
 #include <pwd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/commands.h"
@@ -23,17 +22,6 @@ namespace attachgate::app {
 namespace {
 
 std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
-Result<store::Catalog> open_catalog(const GlobalOptions& options) {
-  auto service = load_service(options);
-  if (!service) return service.error();
-  const std::string path = service->state_dir + "/catalog.db";
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_error(path + ": no catalog yet (state_dir is " + service->state_dir +
-                      "; start attachgate once, or pass --state-dir)");
-  return store::Catalog::open(path);
-}
 
 // Who to name in the revoked/extended event: the admin's login, so the
 // audit trail says which person acted (sudo keeps the real one).

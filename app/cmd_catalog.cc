@@ -5,27 +5,12 @@
 
 #include <ctime>
 #include <iostream>
-#include <sys/stat.h>
 
 #include "app/commands.h"
 #include "app/render.h"
 #include "store/catalog.h"
 
 namespace attachgate::app {
-namespace {
-
-Result<store::Catalog> open_catalog(const GlobalOptions& options) {
-  auto service = load_service(options);
-  if (!service) return service.error();
-  const std::string path = service->state_dir + "/catalog.db";
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_error(path + ": no catalog yet (state_dir is " + service->state_dir +
-                      "; start attachgate once, or pass --state-dir)");
-  return store::Catalog::open(path);
-}
-
-}  // namespace
 
 Runner add_list_command(CLI::App& app, GlobalOptions& options) {
   auto* sub = app.add_subcommand("list", "List recent messages whose attachments were offloaded");

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/metrics_files.h"
 #include "app/notify_role.h"
 #include "app/supervisor.h"
 #include "app/watch_role.h"
@@ -15,6 +16,7 @@
 #include "store/reconcile.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/metrics_file.h"
 
 namespace attachgate::app {
 namespace {
@@ -57,6 +59,8 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
   milter::Runtime runtime(loaded.service, policy_file, loaded.policy,
                           std::make_shared<const milter::NoticeRenderer>(std::move(*notices)),
                           **store);
+  MetricsFileWriter metrics(milter_metrics_file(loaded.service.state_dir), kMetricsFileInterval,
+                            [&runtime] { return runtime.metrics().exposition(); });
   return milter::run_milter(runtime, control_fd);
 }
 

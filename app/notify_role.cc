@@ -53,6 +53,12 @@ int notify_role(const Loaded& loaded, int control_fd) {
                             relay, notify::NotifierConfig{service.public_url, service.relay.from},
                             [] { return static_cast<std::int64_t>(std::time(nullptr)); });
   log_info("notifier sending receipts and download notices through " + service.relay.url);
+  notify::CurlWebhook webhooks;
+  if (!service.webhooks.urls.empty()) {
+    const config::Webhooks& w = service.webhooks;
+    notifier.enable_webhooks(webhooks, {w.urls, w.secret, w.max_queue, w.retry_first_seconds});
+    log_info("notifier sending webhooks to " + std::to_string(w.urls.size()) + " URL(s)");
+  }
   for (;;) {
     if (auto pass = notifier.run_once(); !pass) log_warn("outbox: " + pass.error().message);
     bool reload = false;

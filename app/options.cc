@@ -76,4 +76,14 @@ Result<Loaded> load_all(const GlobalOptions& o) {
   return Loaded{std::move(*service), std::move(policy)};
 }
 
+Result<store::Catalog> open_catalog(const GlobalOptions& options) {
+  auto service = load_service(options);
+  if (!service) return service.error();
+  const std::string path = service->state_dir + "/catalog.db";
+  if (!exists(path))
+    return make_error(path + ": no catalog yet (state_dir is " + service->state_dir +
+                      "; start attachgate once, or pass --state-dir)");
+  return store::Catalog::open(path);
+}
+
 }  // namespace attachgate::app

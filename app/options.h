@@ -11,6 +11,7 @@
 
 #include "config/policy.h"
 #include "config/service_config.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace CLI { class App; }
@@ -39,5 +40,8 @@ struct Loaded {
 // one `file:line: message` a line.
 Result<Loaded> load_all(const GlobalOptions& options);
 Result<config::ServiceConfig> load_service(const GlobalOptions& options);
+// The catalog of the configured state directory, for the admin commands;
+// an Error that says what to do when there is none yet (never creates one).
+Result<store::Catalog> open_catalog(const GlobalOptions& options);
 
 }  // namespace attachgate::app

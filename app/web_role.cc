@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/metrics_files.h"
 #include "store/purge.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -81,6 +82,7 @@ int web_role(const Loaded& loaded, int control_fd) {
   }
   web::HandlerConfig handler_config;
   handler_config.resume_grace_seconds = service.limits.http_resume_grace_seconds;
+  handler_config.milter_metrics_file = milter_metrics_file(service.state_dir);
   web::Handler handler(**store, std::make_shared<const web::PageRenderer>(std::move(*pages)),
                        handler_config);
   web::ServerConfig server_config;

@@ -134,6 +134,33 @@ void read_notify(TableReader& r, ServiceConfig& c) {
   read_checked(r, "from", check_from, c.relay.from);
 }
 
+// A receiver's URL; a query is allowed (some receivers take a key there).
+std::string check_webhook_url(std::string_view s) {
+  std::size_t scheme = s.rfind("https://", 0) == 0 ? 8 : s.rfind("http://", 0) == 0 ? 7 : 0;
+  if (scheme == 0) return "must start with http:// or https://";
+  if (s.size() == scheme || s[scheme] == '/') return "has no host";
+  if (has_blank(s)) return "must not contain spaces";
+  return "";
+}
+
+void read_webhooks(TableReader& r, ServiceConfig& c) {
+  Webhooks& w = c.webhooks;
+  set(w.urls, r.text_list("urls", true, check_webhook_url));
+  // "" is the documented "no secret", which text() would refuse as empty.
+  const toml::value* secret = r.take("secret");
+  if (secret && secret->is_string() && secret->as_string().str.empty())
+    w.secret.clear();
+  else
+    read_checked(r, "secret", nullptr, w.secret);
+  set(w.max_queue, r.integer("max_queue", 1, 10'000'000));
+  set(w.retry_first_seconds, r.duration("retry_first", "1s", "1h"));
+  // Receivers check the signature; an unsigned or guessable one is no check.
+  if (!w.urls.empty() && w.secret.size() < 16)
+    r.report(r.line(r.has("secret") ? "secret" : "urls"),
+             r.name("secret") + " must be at least 16 characters when " + r.name("urls") +
+                 " is set (receivers check the signature with it)");
+}
+
 void read_limits(TableReader& r, ServiceConfig& c) {
   Limits& l = c.limits;
   set(l.max_message_size, r.size("max_message_size", "1KB", "64GB"));
@@ -181,6 +208,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   read_section(top, "milter", read_milter, path, out.problems, c);
   read_section(top, "http", read_http, path, out.problems, c);
   read_section(top, "notify", read_notify, path, out.problems, c);
+  read_section(top, "webhooks", read_webhooks, path, out.problems, c);
   read_section(top, "limits", read_limits, path, out.problems, c);
   read_section(top, "watch", read_watch, path, out.problems, c);
   top.finish();

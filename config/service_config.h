@@ -23,6 +23,16 @@ struct SmtpRelay {
   bool operator==(const SmtpRelay&) const = default;
 };
 
+// [webhooks]: where the notify role POSTs a JSON event per offload,
+// delivery, open and download, signed with HMAC-SHA256 of the secret.
+struct Webhooks {
+  std::vector<std::string> urls;  // http:// or https://; empty: no webhooks
+  std::string secret;             // at least 16 characters when urls is set
+  std::int64_t max_queue = 10000;  // waiting deliveries kept; the oldest are dropped
+  std::int64_t retry_first_seconds = 60;  // first retry pause, doubling up to 1 h
+  bool operator==(const Webhooks&) const = default;
+};
+
 // Bounds on untrusted input, in bytes, counts and seconds.
 struct Limits {
   std::uint64_t max_message_size = 256'000'000;       // [limits] max_message_size
@@ -52,6 +62,7 @@ struct ServiceConfig {
   // [watch] postfix_log: Postfix's log for the delivery watcher; empty: no watcher.
   std::string postfix_log;
   SmtpRelay relay;
+  Webhooks webhooks;
   Limits limits;
   std::string source = "(embedded defaults)";  // the file it was read from
 

@@ -45,9 +45,12 @@ Usage: contrib/demo.sh [start | stop | status | mail | selftest | --help]
 What runs:
   attachgate run --milter-socket inet:$milter_port@127.0.0.1, from $top,
     with its embedded defaults (conf/*.toml as shipped, state in ./var).
-    The one override: Postfix's smtpd runs as user postfix and cannot reach
+    Three overrides: Postfix's smtpd runs as user postfix and cannot reach
     the default socket unix:./var/milter.sock, because attachgate keeps
-    ./var at mode 0700; so the demo listens on loopback TCP instead.
+    ./var at mode 0700, so the milter listens on loopback TCP instead;
+    receipts and download notices go to the demo's Postfix
+    (--relay smtp://127.0.0.1:$smtp_port), so they land in the same Maildir;
+    and the delivery watcher follows that Postfix's log (--postfix-log).
   Postfix on 127.0.0.1:$smtp_port (contrib/private-postfix.sh), its milter
     attachgate, delivering every mail to $maildir/.
 
@@ -58,7 +61,8 @@ Files:
   var/demo/postfix.log    link to $pf_dir/maillog
 
 The download links in the mail point at http://127.0.0.1:8025, where
-attachgate run's web server answers.
+attachgate run's web server answers. The sender's receipt (in the same
+Maildir) holds the link to the private status page.
 
 Must run as root; from a non-root account the script re-runs itself with
 sudo. Exit status: 0 done, 1 failed, 2 bad usage, 3 (status) not running.
@@ -210,7 +214,10 @@ cmd_start() {
   stop_attachgate
 
   cd "$top"
-  local flags=(--milter-socket "inet:$milter_port@127.0.0.1")
+  # Receipts and download notices go through the demo's own Postfix (so they
+  # land in the same Maildir), and the delivery watcher follows its log.
+  local flags=(--milter-socket "inet:$milter_port@127.0.0.1"
+    --relay "smtp://127.0.0.1:$smtp_port" --postfix-log "$pf_dir/maillog")
   if ! "$bin" "${flags[@]}" check >"$demo_dir/check.log" 2>&1; then
     sed 's/^/  | /' "$demo_dir/check.log" >&2
     die "attachgate check found problems in the config (above)"
@@ -346,6 +353,28 @@ wait_delivered() {
   [ -n "$file" ] && echo "$file"
 }
 
+# newest_receipt SINCE: a receipt delivered after the file SINCE, if any.
+newest_receipt() {
+  find "$maildir/new" -type f -newer "$1" -print0 2>/dev/null |
+    xargs -0 -r grep -l '^X-Attachgate-Kind: receipt' | sed -n 1p
+}
+
+# check_receipt SINCE: the sender's receipt arrived, and its status page
+# shows the delivery the watcher read from Postfix's log.
+check_receipt() {
+  local receipt="" status_url=""
+  wait_for 60 eval '[ -n "$(newest_receipt "'"$1"'")" ]' || true
+  receipt=$(newest_receipt "$1")
+  check "receipt to the sender arrived (X-Attachgate-Kind: receipt)" test -n "$receipt"
+  [ -n "$receipt" ] || return 0
+  status_url=$(grep -Eo 'http://127\.0\.0\.1:8025/s/[A-Za-z0-9_-]{43}' "$receipt" | sed -n 1p)
+  check "the receipt links to a status page" test -n "$status_url"
+  [ -n "$status_url" ] || return 0
+  wait_for 60 bash -c 'curl -fsS "$1" | grep -q "delivered 2"' _ "$status_url" || true
+  check "the status page shows the delivery (curl $status_url)" \
+    bash -c 'curl -fsS "$1" | grep -q "delivered 2"' _ "$status_url"
+}
+
 cmd_selftest() {
   local started=$SECONDS
   trap 'echo; say "selftest stopped early; stopping the demo"; cmd_stop >/dev/null 2>&1 || true' EXIT
@@ -359,6 +388,8 @@ cmd_selftest() {
 
   echo "==> mail to an external recipient ($external_rcpt): offloaded"
   local qid file b="$bin" export_file=$demo_dir/selftest-export.bin json file_id
+  local since=$demo_dir/selftest-since
+  touch "$since"  # mail newer than this is this run's (the Maildir is kept)
   if ! qid=$(send_sample "$external_rcpt"); then
     check "Postfix accepted the mail (see var/demo/selftest-swaks.log)" false
   elif ! file=$(wait_delivered "$qid"); then
@@ -395,6 +426,7 @@ cmd_selftest() {
         test "$(sha256sum <"$sample")" = "$(sha256sum <"$export_file" 2>/dev/null)"
       rm -f "$export_file"
     fi
+    check_receipt "$since"
   fi
 
   echo "==> mail to an internal recipient ($internal_rcpt): kept"

@@ -64,16 +64,35 @@ std::string queue_id(SMFICTX* ctx) {
   return id.empty() ? "NOQUEUE" : id;
 }
 
+void count(MilterMetrics::Answer answer) { g_runtime->metrics().message(answer); }
+
+// Observes end-of-message time on every way out of on_eom.
+class EomTimer {
+ public:
+  ~EomTimer() {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
+    g_runtime->metrics().end_of_message_seconds(took.count());
+  }
+
+ private:
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+// Every answer that ends a message comes through here (a pass before end of
+// message, any tempfail) or through on_eom's success path, so each is
+// counted once.
 sfsistat to_status(SMFICTX* ctx, Verdict v) {
   Session* s = session(ctx);
   switch (v) {
     case Verdict::next:
       return SMFIS_CONTINUE;
     case Verdict::accept:
+      count(MilterMetrics::Answer::passed);
       if (s && s->skip_reason()) log_info(queue_id(ctx) + ": passed unchanged: " + *s->skip_reason());
       if (s) s->end_message();
       return SMFIS_ACCEPT;
     case Verdict::tempfail:
+      count(MilterMetrics::Answer::tempfailed);
       smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
                     const_cast<char*>("attachgate: temporary failure, please try again later"));
       return SMFIS_TEMPFAIL;
@@ -130,6 +149,7 @@ void undo(std::int64_t message_id) {
 sfsistat on_eom(SMFICTX* ctx) {
   Session* s = session(ctx);
   if (!s) return SMFIS_TEMPFAIL;
+  EomTimer timer;
   Outcome out = s->on_end_of_message(queue_id(ctx), [ctx] { smfi_progress(ctx); });
   const std::string qid = queue_id(ctx);
   if (out.action == Outcome::Action::tempfail) {
@@ -147,6 +167,8 @@ sfsistat on_eom(SMFICTX* ctx) {
   }
   log_info(qid + ": " + out.log);
   s->end_message();
+  count(out.action == Outcome::Action::modified ? MilterMetrics::Answer::offloaded
+                                                : MilterMetrics::Answer::passed);
   return SMFIS_CONTINUE;
 }
 
@@ -234,6 +256,7 @@ sfsistat xx_close(SMFICTX* ctx) {
 // is then logged and the message goes on to a stage that can answer).
 sfsistat after_throw_tempfail(SMFICTX* ctx) {
   if (Session* s = session(ctx)) s->end_message();
+  count(MilterMetrics::Answer::tempfailed);
   return SMFIS_TEMPFAIL;
 }
 sfsistat after_throw_reject(SMFICTX*) { return SMFIS_REJECT; }  // negotiate: milter not used

@@ -15,6 +15,7 @@
 
 #include "config/policy_snapshot.h"
 #include "config/service_config.h"
+#include "milter/metrics.h"
 #include "milter/notice.h"
 #include "store/store.h"
 
@@ -30,6 +31,8 @@ class Runtime {
   store::Store& store() { return store_; }
   std::shared_ptr<const config::Policy> policy() const { return policy_.get(); }
   std::shared_ptr<const NoticeRenderer> notices() const;
+  // Shared by every connection; the app publishes it (see metrics.h).
+  MilterMetrics& metrics() { return metrics_; }
 
   // Reloads policy and templates; on any problem keeps both and returns it.
   Status reload();
@@ -49,6 +52,7 @@ class Runtime {
   store::Store& store_;
   int in_progress_ = 0;
   std::condition_variable idle_;
+  MilterMetrics metrics_;
 };
 
 }  // namespace attachgate::milter

@@ -2,6 +2,7 @@
 #include "notify/notifier.h"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -35,11 +36,20 @@ std::string without_leading_newlines(std::string s) {
 Notifier::Notifier(store::Store& store, std::shared_ptr<const SenderMail> mail,
                    MailTransport& transport, NotifierConfig config, Clock clock)
     : store_(store), mail_(std::move(mail)), transport_(transport), config_(std::move(config)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)) {
+  feed_.emplace(store_.catalog, webhooks_);
+}
 
-std::int64_t Notifier::backoff_seconds(int failed_attempts) {
-  const int doublings = std::clamp(failed_attempts, 0, 6);
-  return std::min<std::int64_t>(60LL << doublings, 3600);
+void Notifier::enable_webhooks(WebhookTransport& transport, WebhookConfig config) {
+  webhook_transport_ = &transport;
+  webhooks_ = std::move(config);
+  feed_.emplace(store_.catalog, webhooks_);
+}
+
+std::int64_t Notifier::backoff_seconds(int failed_attempts, std::int64_t first) {
+  // 12 doublings take even a 1 s start past the 1 h ceiling.
+  const int doublings = std::clamp(failed_attempts, 0, 12);
+  return std::min<std::int64_t>(first << doublings, 3600);
 }
 
 Result<std::string> Notifier::render(const store::OutboxItem& item, std::string& subject) {
@@ -85,51 +95,112 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
   return make_error("kind '" + item.kind + "' is not sent by this version");
 }
 
+Status Notifier::send_mail(const store::OutboxItem& item, const std::string& subject,
+                           const std::string& body, std::int64_t now) {
+  MailHeaders h;
+  h.from = config_.from;
+  h.to = item.target;
+  h.subject = subject;
+  h.message_id = store::new_public_id(16) + "@" + domain_of(config_.from);
+  h.mark = store::notice_mark(store_.tokens, h.message_id);
+  h.kind = item.kind;
+  h.date = now;
+  return transport_.send(config_.from, item.target, compose_mail(h, without_leading_newlines(body)));
+}
+
+Status Notifier::send_webhook(const store::OutboxItem& item) {
+  // The event's name is in the body the feed wrote; a row it did not write
+  // still goes out, with an empty X-Attachgate-Event.
+  auto body = nlohmann::json::parse(item.payload, nullptr, false);
+  std::string event;
+  if (body.is_object() && body.contains("event") && body["event"].is_string())
+    event = body["event"].get<std::string>();
+  WebhookRequest r;
+  r.url = item.target;
+  r.body = item.payload;
+  // The row id is the delivery id: the same on every retry, so a receiver
+  // that answered too late can tell a repeat from a new event.
+  r.headers = {{"Content-Type", "application/json"},
+               {"User-Agent", "attachgate"},
+               {"X-Attachgate-Event", event},
+               {"X-Attachgate-Delivery", std::to_string(item.id)},
+               {"X-Attachgate-Signature", webhook_signature(webhooks_.secret, item.payload)}};
+  return webhook_transport_->post(r);
+}
+
+Status Notifier::settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
+                        std::int64_t first_pause, PassReport& report) {
+  const std::string what =
+      "outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target;
+  if (sent) {
+    if (auto s = store_.catalog.outbox_sent(item.id, now); !s) return s;
+    log_info(what + " sent");
+    ++report.sent;
+  } else if (now - item.created_at >= config_.give_up_after_seconds) {
+    log_warn(what + " given up after " + std::to_string(item.attempts + 1) + " attempts: " +
+             sent.error().message);
+    if (auto s = store_.catalog.outbox_give_up(item.id, now, sent.error().message); !s) return s;
+    ++report.given_up;
+  } else {
+    const std::int64_t pause = backoff_seconds(item.attempts, first_pause);
+    log_warn(what + " not sent (" + sent.error().message + "); next try in " +
+             std::to_string(pause) + " s");
+    if (auto s = store_.catalog.outbox_retry(item.id, now + pause, sent.error().message); !s) return s;
+    ++report.retried;
+  }
+  return {};
+}
+
+// Why a row cannot be sent whatever a retry does, or "" when it can be tried.
+std::string Notifier::unsendable(const store::OutboxItem& item) const {
+  if (item.kind != "webhook") return "";
+  if (!webhook_transport_) return "webhooks are no longer configured";
+  const auto& urls = webhooks_.urls;
+  if (std::find(urls.begin(), urls.end(), item.target) == urls.end())
+    return "this URL is no longer in [webhooks] urls";
+  return "";
+}
+
 Result<PassReport> Notifier::run_once() {
   const std::int64_t now = clock_();
+  PassReport report;
+  // Events first, so one that just happened goes out in this pass.
+  auto queued = feed_->run_once(now);
+  if (!queued) return queued.error();
+  report.webhooks_queued = *queued;
   auto due = store_.catalog.due_outbox(now, kBatch);
   if (!due) return due.error();
-  PassReport report;
+  // A receiver that failed once in this pass is not tried again in it: a
+  // dead one costs one timeout per pass, not one per waiting row, and
+  // receipts behind its rows are not held up.
+  std::set<std::string> failed_urls;
   for (const auto& item : *due) {
-    if (item.kind == "webhook") continue;  // not built yet; the rows wait
-    std::string subject;
-    auto body = render(item, subject);
-    if (!body) {
-      // Nothing a retry could change: the message is gone or the row is bad.
+    const bool webhook = item.kind == "webhook";
+    if (webhook && failed_urls.count(item.target)) continue;
+    std::string why = unsendable(item);
+    Status sent;
+    if (why.empty() && webhook) {
+      sent = send_webhook(item);
+    } else if (why.empty()) {
+      // A mail that cannot be rendered has nothing a retry could change
+      // either: its message is gone or the row is bad.
+      std::string subject;
+      auto body = render(item, subject);
+      if (body)
+        sent = send_mail(item, subject, *body, now);
+      else
+        why = body.error().message;
+    }
+    if (!why.empty()) {
       log_warn("outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target +
-               " given up: " + body.error().message);
-      if (auto s = store_.catalog.outbox_give_up(item.id, now, body.error().message); !s) return s.error();
+               " given up: " + why);
+      if (auto s = store_.catalog.outbox_give_up(item.id, now, why); !s) return s.error();
       ++report.given_up;
       continue;
     }
-    MailHeaders h;
-    h.from = config_.from;
-    h.to = item.target;
-    h.subject = subject;
-    h.message_id = store::new_public_id(16) + "@" + domain_of(config_.from);
-    h.mark = store::notice_mark(store_.tokens, h.message_id);
-    h.kind = item.kind;
-    h.date = now;
-    auto sent = transport_.send(config_.from, item.target,
-                                compose_mail(h, without_leading_newlines(*body)));
-    if (sent) {
-      if (auto s = store_.catalog.outbox_sent(item.id, now); !s) return s.error();
-      log_info("outbox " + std::to_string(item.id) + ": " + item.kind + " sent to " + item.target);
-      ++report.sent;
-    } else if (now - item.created_at >= config_.give_up_after_seconds) {
-      log_warn("outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target +
-               " given up after " + std::to_string(item.attempts + 1) + " attempts: " +
-               sent.error().message);
-      if (auto s = store_.catalog.outbox_give_up(item.id, now, sent.error().message); !s) return s.error();
-      ++report.given_up;
-    } else {
-      const std::int64_t next = now + backoff_seconds(item.attempts);
-      log_warn("outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target +
-               " not sent (" + sent.error().message + "); next try in " +
-               std::to_string(next - now) + " s");
-      if (auto s = store_.catalog.outbox_retry(item.id, next, sent.error().message); !s) return s.error();
-      ++report.retried;
-    }
+    const std::int64_t first = webhook ? webhooks_.retry_first_seconds : 60;
+    if (auto s = settle(item, sent, now, first, report); !s) return s.error();
+    if (webhook && !sent) failed_urls.insert(item.target);
   }
   return report;
 }

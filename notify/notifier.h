@@ -1,21 +1,28 @@
 // notify/notifier.h - sends what the outbox holds: receipts and download
-// notices to senders (webhooks are not built yet).
+// notices to senders, and webhooks.
 //
 // Runs in its own process (the notify role of `attachgate run`), so a slow
 // relay never holds up the milter or a download. Each pass takes the rows
 // that are due, renders the mail from the catalog and the row's payload,
 // hands it to the transport and marks the row: sent, retried later with a
 // doubling pause (1 min up to 1 h), or given up after two days. An item
-// whose message was forgotten meanwhile is given up at once.
+// whose message was forgotten meanwhile is given up at once. With webhooks
+// enabled, each pass first turns new events into webhook rows (see
+// webhook_feed.h), which are signed and POSTed the same way; their first
+// pause is configurable. A webhook row for a URL no longer configured is
+// given up; a receiver that fails is not tried again in the same pass.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "notify/sender_mail.h"
 #include "notify/smtp_transport.h"
+#include "notify/webhook_feed.h"
+#include "notify/webhook_transport.h"
 #include "store/store.h"
 
 namespace attachgate::notify {
@@ -28,6 +35,7 @@ struct NotifierConfig {
 
 struct PassReport {
   int sent = 0, retried = 0, given_up = 0;
+  int webhooks_queued = 0;  // rows the webhook feed added this pass
 };
 
 class Notifier {
@@ -39,20 +47,34 @@ class Notifier {
   // Templates reloaded on SIGHUP; the next pass uses them.
   void set_mail(std::shared_ptr<const SenderMail> mail) { mail_ = std::move(mail); }
 
+  // Without this call webhooks are off: the feed's cursor is forgotten and
+  // any webhook rows left from an earlier configuration are given up.
+  void enable_webhooks(WebhookTransport& transport, WebhookConfig config);
+
   // One pass over what is due now; an Error only when the catalog fails.
   Result<PassReport> run_once();
 
-  // The pause before attempt n+1 after n failed ones.
-  static std::int64_t backoff_seconds(int failed_attempts);
+  // The pause before attempt n+1 after n failed ones: first, doubling, at most 1 h.
+  static std::int64_t backoff_seconds(int failed_attempts, std::int64_t first = 60);
 
  private:
   Result<std::string> render(const store::OutboxItem& item, std::string& subject);
+  Status send_mail(const store::OutboxItem& item, const std::string& subject,
+                   const std::string& body, std::int64_t now);
+  std::string unsendable(const store::OutboxItem& item) const;
+  Status send_webhook(const store::OutboxItem& item);
+  // Marks the row after an attempt: sent, retried after a pause, or given up.
+  Status settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
+                std::int64_t first_pause, PassReport& report);
 
   store::Store& store_;
   std::shared_ptr<const SenderMail> mail_;
   MailTransport& transport_;
   NotifierConfig config_;
   Clock clock_;
+  WebhookTransport* webhook_transport_ = nullptr;
+  WebhookConfig webhooks_;
+  std::optional<WebhookFeed> feed_;  // always set; optional only to be replaced
 };
 
 }  // namespace attachgate::notify

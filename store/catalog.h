@@ -17,6 +17,7 @@
 #include "store/records.h"
 #include "store/sqlite.h"
 #include "store/watch_records.h"
+#include "store/webhook_records.h"
 #include "util/result.h"
 
 namespace attachgate::store {
@@ -151,6 +152,20 @@ class Catalog {
   Result<int> record_delivery(const DeliveryReport& report);
   Result<int> record_deliveries(const std::vector<DeliveryReport>& reports,
                                 const WatchPosition& position, std::int64_t now);
+
+  // Webhook feed (catalog_webhooks.cc): the notify role turns new events
+  // into webhook outbox rows, remembering the last event id it covered.
+  // start_ sets the cursor at the newest event unless it is set already (so
+  // newly configured webhooks do not replay history); stop_ forgets it, for
+  // when webhooks are switched off. webhook_events reads up to limit events
+  // after the cursor of the kinds webhooks report. enqueue_webhooks inserts
+  // the rows, moves the cursor and, if more than max_queue webhook rows are
+  // waiting, gives up the oldest, in one transaction; returns how many were
+  // given up so.
+  Status start_webhook_cursor();
+  Status stop_webhook_cursor();
+  Result<std::vector<WebhookEvent>> webhook_events(int limit);
+  Result<std::int64_t> enqueue_webhooks(const WebhookBatch& batch);
 
  private:
   explicit Catalog(Db db) : db_(std::move(db)) {}

@@ -158,6 +158,15 @@ ALTER TABLE events_v3 RENAME TO events;
 CREATE INDEX events_message ON events(message_id, at);
 CREATE INDEX events_at ON events(at);
 )sql",
+    // 4: the webhook feed's place in the events table: the last event id
+    // already turned into webhook rows. One row, absent until webhooks are
+    // first configured (then it starts at the newest event: no history).
+    R"sql(
+CREATE TABLE webhook_cursor (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  last_event_id INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace attachgate::store

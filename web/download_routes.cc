@@ -140,10 +140,13 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
       // Only the transfer that closed the ticket tells the sender.
       if (closed && *closed) queue_download_notice(message_id, file_ids, who);
       detail = "complete";
+      metrics_.downloads.add("complete");
       if (first > 0) detail += ", resumed at byte " + std::to_string(first);
     } else if (sent == length) {
+      metrics_.downloads.add("part");
       detail = "part: bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1);
     } else {
+      metrics_.downloads.add("interrupted");
       detail = "interrupted after " + std::to_string(first + sent) + " of " + std::to_string(size) +
                " bytes";
     }

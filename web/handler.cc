@@ -53,6 +53,12 @@ std::shared_ptr<const PageRenderer> Handler::pages() const {
 }
 
 Response Handler::handle(const Request& request) {
+  Response r = route(request);
+  count_response(r.status);
+  return r;
+}
+
+Response Handler::route(const Request& request) {
   std::string_view path = request.target;
   if (path.size() > 512) return not_found();
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
@@ -80,6 +86,10 @@ Response Handler::handle(const Request& request) {
   if (auto gif = route_tail(path, "/o/")) {
     if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
     return pixel(request, *gif);
+  }
+  if (path == "/metrics") {
+    if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
+    return metrics_page();
   }
   if (path == "/healthz") {
     if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);

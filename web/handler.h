@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "web/byte_source.h"
 #include "web/pages.h"
+#include "web/web_metrics.h"
 
 namespace attachgate::web {
 
@@ -51,6 +52,8 @@ struct HandlerConfig {
   std::int64_t resume_grace_seconds = 3600;  // a claimed download may be resumed this long
   store::CodeLimits code_limits;
   std::size_t max_form_bytes = 16 * 1024;
+  // The milter's metrics file, appended to GET /metrics; empty: none.
+  std::string milter_metrics_file;
 };
 
 class Handler {
@@ -60,12 +63,16 @@ class Handler {
           Clock clock = {});
 
   Response handle(const Request& request);
+  // A response the server made itself (400, 413, 431), for /metrics.
+  void count_response(int status) { metrics_.responses.add(std::to_string(status)); }
   // Templates reloaded (SIGHUP): later requests use the new pages.
   void set_pages(std::shared_ptr<const PageRenderer> pages);
 
  private:
   struct Link;  // a link found by token, with its files and message
   std::shared_ptr<const PageRenderer> pages() const;
+  Response route(const Request& request);
+  Response metrics_page();  // metrics_route.cc
   Response landing(const Request& request, std::string_view token);
   Response post_link(const Request& request, std::string_view token);
   Response claim(const Request& request, const Link& link, const std::string& which,
@@ -97,6 +104,7 @@ class Handler {
   std::shared_ptr<const PageRenderer> pages_;
   HandlerConfig config_;
   Clock clock_;
+  WebMetrics metrics_;
 };
 
 }  // namespace attachgate::web

@@ -259,6 +259,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         refused = refusal(400, "Bad request");
       else
         break;  // closed, reset or idle: nothing to answer
+      handler.count_response(refused.status);
       co_await write_response(stream, refused, 11, false, false);
       break;
     }

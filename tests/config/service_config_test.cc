@@ -245,5 +245,43 @@ TEST_F(ServiceConfigTest, WatchPostfixLog) {
   EXPECT_EQ(apply(ServiceConfig{}, o).postfix_log, "/srv/postfix/maillog");
 }
 
+// [webhooks]: off by default; URLs http(s) only; a secret of 16+ characters
+// whenever there is a URL.
+TEST_F(ServiceConfigTest, Webhooks) {
+  EXPECT_TRUE(ServiceConfig{}.webhooks.urls.empty());
+  EXPECT_EQ(ServiceConfig{}.webhooks.max_queue, 10000);
+  EXPECT_EQ(ServiceConfig{}.webhooks.retry_first_seconds, 60);
+  Loaded<ServiceConfig> loaded = load(
+      "[webhooks]\nurls = [\"https://hooks.example.org/ag\", \"http://127.0.0.1:9000/in?k=1\"]\n"
+      "secret = \"0123456789abcdef\"\nmax_queue = 50\nretry_first = \"1s\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  const Webhooks& w = loaded.value->webhooks;
+  EXPECT_EQ(w.urls, (std::vector<std::string>{"https://hooks.example.org/ag",
+                                              "http://127.0.0.1:9000/in?k=1"}));
+  EXPECT_EQ(w.secret, "0123456789abcdef");
+  EXPECT_EQ(w.max_queue, 50);
+  EXPECT_EQ(w.retry_first_seconds, 1);
+
+  EXPECT_EQ(problems("[webhooks]\n"                                   // 1
+                     "urls = [\"hooks.example.org/ag\", \"ftp://x\"]\n"  // 2
+                     "secret = \"0123456789abcdef\"\n"                // 3
+                     "max_queue = 0\n"                                 // 4
+                     "retry_first = \"2h\"\n"),                        // 5
+            (Lines{"FILE:2: webhooks.urls entry \"ftp://x\" must start with http:// or https://",
+                   "FILE:2: webhooks.urls entry \"hooks.example.org/ag\" must start with "
+                   "http:// or https://",
+                   "FILE:4: webhooks.max_queue must be between 1 and 10000000, not 0",
+                   "FILE:5: webhooks.retry_first must be between 1s and 1h, not \"2h\""}));
+  EXPECT_EQ(problems("[webhooks]\nurls = [\"https://x.org/h\"]\n"),
+            Lines{"FILE:2: webhooks.secret must be at least 16 characters when webhooks.urls is "
+                  "set (receivers check the signature with it)"});
+  EXPECT_EQ(problems("[webhooks]\nurls = [\"https://x.org/h\"]\nsecret = \"short\"\n"),
+            Lines{"FILE:3: webhooks.secret must be at least 16 characters when webhooks.urls is "
+                  "set (receivers check the signature with it)"});
+  EXPECT_EQ(problems("[webhooks]\nurls = [\"https://x.org/h\"]\nsecret = \"\"\n"),
+            Lines{"FILE:3: webhooks.secret must be at least 16 characters when webhooks.urls is "
+                  "set (receivers check the signature with it)"});
+}
+
 }  // namespace
 }  // namespace attachgate::config

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import email
+import hashlib
 import email.message
 import email.policy
 import os
@@ -469,6 +470,14 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def attachgate_bin() -> Path:
     path = os.environ.get("ATTACHGATE_BIN")
     if path:
@@ -489,8 +498,10 @@ class Milter:
 
     def __init__(self, workdir: Path, policy: Path, port: int | None = None,
                  web_port: int | None = None, role: str = "milter",
-                 postfix_log: Path | None = None, relay: str | None = None):
+                 postfix_log: Path | None = None, relay: str | None = None,
+                 config: Path | None = None):
         assert role in ("milter", "web", "run"), role
+        self.config = config or DEFAULT_CONFIG  # given: a test's own attachgate.toml
         self.postfix_log = postfix_log  # given: the delivery watcher follows it
         self.relay = relay  # given: receipts and notices go there (smtp://host:port)
         self.bin = attachgate_bin()
@@ -511,7 +522,7 @@ class Milter:
         return "http://%s:%d" % (LOOPBACK, self.web_port)
 
     def command(self) -> list[str]:
-        return [str(self.bin), "--config", str(DEFAULT_CONFIG), "--policy", str(self.policy),
+        return [str(self.bin), "--config", str(self.config), "--policy", str(self.policy),
                 "--state-dir", str(self.state_dir),
                 "--milter-socket", "inet:%d@%s" % (self.port, LOOPBACK),
                 "--listen", "%s:%d" % (LOOPBACK, self.web_port),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import calendar
-import hashlib
 import html.parser
 import json
 import os
@@ -26,7 +25,7 @@ import unittest
 from pathlib import Path
 
 from harness import (Attachment, E2ETestCase, Milter, SwaksSession, mime_message,
-                     postfix_received_re, swaks, wait_until, write_data_file)
+                     postfix_received_re, sha256_file, swaks, wait_until, write_data_file)
 
 SENDER = "alice@example.org"
 EXTERNAL = "bob@example.net"
@@ -83,14 +82,6 @@ action = "shred"
 """
 
 TOKEN = r"[A-Za-z0-9_-]{43}"  # 32 random bytes, base64url without padding
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _LinkCollector(html.parser.HTMLParser):

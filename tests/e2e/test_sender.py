@@ -91,7 +91,7 @@ class SenderTest(MilterTestCase):
         self.assertEqual(result["csp_violations"], [])
         shot = out_dir / "landing.png"
         self.assertTrue(shot.is_file() and shot.stat().st_size > 1000)
-        return shot
+        return shot.rename(out_dir / (name + ".png"))
 
     def test_receipt_code_notice_status_page_and_revoke(self):
         doc = self.file_of_random_bytes("contract.pdf", 200_000, prefix=b"%PDF-1.4\n")

@@ -21,7 +21,7 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-from harness import E2ETestCase, wait_until
+from harness import E2ETestCase, sha256_file, wait_until
 from recipient import Recipient, file_buttons
 
 SANITIZED = os.environ.get("ATTACHGATE_SANITIZED", "OFF").upper() in ("ON", "1", "TRUE")
@@ -32,14 +32,6 @@ def seed_link_bin() -> str:
     if not path:
         raise AssertionError("set SEED_LINK_BIN to the seed_link tool (ctest does)")
     return path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def proc_status(pid: int, field: str) -> int:

@@ -1,4 +1,4 @@
-// Tests web/handler.cc, link_routes.cc and download_routes.cc: every route
+// Tests web/handler.cc, link_routes.cc, download_routes.cc and metrics_route.cc: every route
 // and status, as a plain function over a real store in a temporary
 // directory and the shipped templates, with a clock the test moves.
 #include "web/handler.h"
@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "util/metrics_file.h"
 #include "web/range.h"
 
 namespace attachgate::web {
@@ -416,6 +420,73 @@ TEST_F(HandlerTest, FirstCompleteDownloadQueuesOneNoticeAndInterruptionsNone) {
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].target, "alice@example.org");
   EXPECT_NE(due[0].payload.find(s.file_ids[0]), std::string::npos);
+}
+
+// "name{labels}" -> value for each sample line of a Prometheus text answer.
+std::map<std::string, double> samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+TEST_F(HandlerTest, MetricsCountResponsesDownloadsAndShowStoredAndMilterNumbers) {
+  // The milter's numbers arrive through its metrics file.
+  const std::string milter_file = dir_.path() + "/metrics/milter.prom";
+  ASSERT_TRUE(write_metrics_file(milter_file, "# TYPE attachgate_messages_seen_total counter\n"
+                                              "attachgate_messages_seen_total 5\n")
+                  .ok());
+  HandlerConfig config;
+  config.milter_metrics_file = milter_file;
+  auto pages = PageRenderer::load(source_dir() + "/templates");
+  ASSERT_TRUE(pages.ok());
+  handler_ = std::make_unique<Handler>(*store_, std::make_shared<const PageRenderer>(std::move(*pages)),
+                                       config, [this] { return now_; });
+
+  Sent s = offload({{"report.pdf", std::string(50'000, 'r')}}, 3);
+  offload({{"notes.txt", "hello"}});
+  EXPECT_EQ(get("/d/" + s.token).status, 200);  // landing page
+  EXPECT_EQ(get("/no/such/page").status, 404);
+  Response cut = get(claim_ticket(s, s.file_ids[0]));
+  cut.on_done(10'000);  // interrupted
+  Response whole = get(claim_ticket(s, s.file_ids[0]));
+  whole.on_done(whole.length);  // complete
+
+  Response r = get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(*r.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(*r.header("Cache-Control"), "no-store");
+  auto m = samples(r.body);
+  EXPECT_EQ(m["attachgate_http_responses_total{code=\"200\"}"], 3);  // landing, two tickets
+  EXPECT_EQ(m["attachgate_http_responses_total{code=\"303\"}"], 2);  // the two claims
+  EXPECT_EQ(m["attachgate_http_responses_total{code=\"404\"}"], 1);
+  EXPECT_EQ(m["attachgate_downloads_total{outcome=\"complete\"}"], 1);
+  EXPECT_EQ(m["attachgate_downloads_total{outcome=\"interrupted\"}"], 1);
+  EXPECT_EQ(m.count("attachgate_downloads_total{outcome=\"part\"}"), 1u);
+  EXPECT_EQ(m["attachgate_downloads_total{outcome=\"part\"}"], 0);
+  EXPECT_EQ(m["attachgate_stored_files"], 2);
+  EXPECT_EQ(m["attachgate_stored_bytes"], 50'005);
+  EXPECT_EQ(m["attachgate_outbox_depth{kind=\"download notice\"}"], 1);
+  EXPECT_EQ(m.count("attachgate_outbox_depth{kind=\"webhook\"}"), 1u);
+  EXPECT_EQ(m["attachgate_messages_seen_total"], 5);
+  for (const char* name : {"attachgate_http_responses_total", "attachgate_downloads_total"})
+    EXPECT_NE(r.body.find(std::string("# TYPE ") + name + " counter\n"), std::string::npos) << name;
+  EXPECT_NE(r.body.find("# TYPE attachgate_stored_files gauge\n"), std::string::npos);
+  EXPECT_EQ(r.body.find("alice@example.org"), std::string::npos) << "no addresses";
+  EXPECT_EQ(r.body.find(s.token), std::string::npos) << "no tokens";
+
+  // The scrape counts itself for the next one; other methods are refused.
+  EXPECT_EQ(samples(get("/metrics").body)["attachgate_http_responses_total{code=\"200\"}"], 4);
+  EXPECT_EQ(post("/metrics", "").status, 405);
+  // Without a milter file (or with an unfinished one) the rest still answers.
+  std::filesystem::remove(milter_file);
+  auto later = samples(get("/metrics").body);
+  EXPECT_EQ(later.count("attachgate_messages_seen_total"), 0u);
+  EXPECT_EQ(later["attachgate_http_responses_total{code=\"405\"}"], 1);
 }
 
 }  // namespace
