@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <memory>
 #include <thread>
@@ -164,6 +165,11 @@ sfsistat on_eom(SMFICTX* ctx) {
     log_warn(qid + ": error: " + applied.error().message + "; tempfail");
     s->end_message();
     return to_status(ctx, Verdict::tempfail);
+  }
+  // The MTA has the rewritten mail: the sender's receipt may go now.
+  if (out.message_id) {
+    if (auto released = g_runtime->store().catalog.release_outbox(out.message_id, std::time(nullptr)); !released)
+      log_warn(qid + ": receipt stays queued: " + released.error().message);
   }
   log_info(qid + ": " + out.log);
   s->end_message();

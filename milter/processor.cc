@@ -15,6 +15,7 @@
 #include "milter/rewrite.h"
 #include "milter/scan.h"
 #include "store/secrets.h"
+#include "util/text.h"
 #include "util/units.h"
 
 namespace attachgate::milter {
@@ -76,18 +77,17 @@ std::string encode_header_text(const std::string& text) {
   return out;
 }
 
-// attachgate's own receipts and download notices carry a keyed mark of
-// their Message-ID (see store::notice_mark); they pass untouched, even when
-// the notice relay is a Postfix service that runs this milter.
-bool is_own_notice(GMimeMessage* message, const store::TokenHasher& hasher) {
+// attachgate's own receipts and download notices pass untouched, even when
+// the notice relay is a Postfix service that runs this milter: they come
+// from [notify] from, to one recipient, with a fresh keyed mark of their
+// Message-ID and that recipient (see store::notice_mark).
+bool is_own_notice(GMimeMessage* message, const Envelope& env, const ProcessorContext& ctx) {
   const char* mark = g_mime_object_get_header(GMIME_OBJECT(message), store::kNoticeHeader);
   const char* id = g_mime_message_get_message_id(message);
-  if (mark == nullptr || id == nullptr) return false;
-  const std::string want = store::notice_mark(hasher, id);
-  std::string got = mark;
-  got.erase(std::remove_if(got.begin(), got.end(), [](unsigned char c) { return std::isspace(c); }),
-            got.end());
-  return got.size() == want.size() && sodium_memcmp(got.data(), want.data(), want.size()) == 0;
+  if (mark == nullptr || id == nullptr || env.recipients.size() != 1 ||
+      !equals_nocase(env.sender, ctx.service.relay.from))
+    return false;
+  return store::check_notice_mark(ctx.store.tokens, mark, id, env.recipients[0], ctx.now);
 }
 
 // The receipt's payload: what only the milter knows (the status page's
@@ -144,7 +144,7 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   auto parsed = parse(stream->get());
   if (!parsed) return pass("passed unchanged: " + parsed.error().message);
   GMimeMessage* message = parsed->message.get();
-  if (is_own_notice(message, ctx.store.tokens))
+  if (is_own_notice(message, env, ctx))
     return pass("passed unchanged: attachgate's own notice to a sender");
 
   // Subject tags are instructions to the gateway: they come off whatever
@@ -220,8 +220,9 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   if (policy.receipts && !env.sender.empty()) {
     const std::string status_token = ctx.new_token();
     record.status_token_hash = st.tokens.hash(status_token);
+    // Held until the MTA has the rewritten mail (callbacks.cc releases it).
     record.outbox.push_back(
-        {"receipt", std::nullopt, env.sender, receipt_payload(status_token, code), ctx.now});
+        {"receipt", std::nullopt, env.sender, receipt_payload(status_token, code), ctx.now, true});
   }
 
   notice.download_url = ctx.service.public_url + "/d/" + token;

@@ -52,17 +52,22 @@ std::int64_t Notifier::backoff_seconds(int failed_attempts, std::int64_t first) 
   return std::min<std::int64_t>(first << doublings, 3600);
 }
 
-Result<std::string> Notifier::render(const store::OutboxItem& item, std::string& subject) {
-  if (!item.message_id) return make_error("no message");
+Result<std::string> Notifier::render(const store::OutboxItem& item, std::string& subject,
+                                     std::string& unsendable) {
+  // A catalog error is an Error (the row is tried again later: a receipt's
+  // payload is the only copy of its access code); a row no retry can help
+  // sets `unsendable`.
+  if (!item.message_id) return unsendable = "no message", std::string();
   auto message = store_.catalog.find_message(*item.message_id);
   if (!message) return message.error();
-  if (!*message) return make_error("its message is no longer in the catalog");
+  if (!*message) return unsendable = "its message is no longer in the catalog", std::string();
   auto detail = store_.catalog.show_message((*message)->public_id);
   if (!detail) return detail.error();
-  if (!*detail) return make_error("its message is no longer in the catalog");
+  if (!*detail) return unsendable = "its message is no longer in the catalog", std::string();
   const store::MessageDetail& d = **detail;
   auto payload = nlohmann::json::parse(item.payload, nullptr, false);
-  if (payload.is_discarded() || !payload.is_object()) return make_error("unreadable payload");
+  if (payload.is_discarded() || !payload.is_object())
+    return unsendable = "unreadable payload", std::string();
 
   if (item.kind == "receipt") {
     ReceiptFacts f;
@@ -92,7 +97,8 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
     subject = "Downloaded: " + (d.message.subject.empty() ? "(no subject)" : d.message.subject);
     return mail_->download_notice(f);
   }
-  return make_error("kind '" + item.kind + "' is not sent by this version");
+  unsendable = "kind '" + item.kind + "' is not sent by this version";
+  return std::string();
 }
 
 Status Notifier::send_mail(const store::OutboxItem& item, const std::string& subject,
@@ -102,7 +108,7 @@ Status Notifier::send_mail(const store::OutboxItem& item, const std::string& sub
   h.to = item.target;
   h.subject = subject;
   h.message_id = store::new_public_id(16) + "@" + domain_of(config_.from);
-  h.mark = store::notice_mark(store_.tokens, h.message_id);
+  h.mark = store::notice_mark(store_.tokens, h.message_id, item.target, now);
   h.kind = item.kind;
   h.date = now;
   return transport_.send(config_.from, item.target, compose_mail(h, without_leading_newlines(body)));
@@ -168,41 +174,50 @@ Result<PassReport> Notifier::run_once() {
   auto queued = feed_->run_once(now);
   if (!queued) return queued.error();
   report.webhooks_queued = *queued;
-  auto due = store_.catalog.due_outbox(now, kBatch);
-  if (!due) return due.error();
-  // A receiver that failed once in this pass is not tried again in it: a
-  // dead one costs one timeout per pass, not one per waiting row, and
-  // receipts behind its rows are not held up.
+  // Mail and webhooks come in separate batches, so a backlog of either
+  // never holds up the other (receipts carry access codes).
+  for (const bool webhooks : {false, true}) {
+    auto due = store_.catalog.due_outbox(now, kBatch, webhooks);
+    if (!due) return due.error();
+    if (auto s = send_batch(*due, now, report); !s) return s.error();
+  }
+  return report;
+}
+
+Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int64_t now,
+                            PassReport& report) {
+  // A receiver that failed once in this pass is not tried again in it, nor
+  // the relay after it failed: a dead one costs one timeout per pass, not
+  // one per waiting row.
   std::set<std::string> failed_urls;
-  for (const auto& item : *due) {
+  bool relay_failed = false;
+  for (const auto& item : due) {
     const bool webhook = item.kind == "webhook";
     if (webhook && failed_urls.count(item.target)) continue;
+    if (!webhook && relay_failed) continue;
     std::string why = unsendable(item);
     Status sent;
     if (why.empty() && webhook) {
       sent = send_webhook(item);
     } else if (why.empty()) {
-      // A mail that cannot be rendered has nothing a retry could change
-      // either: its message is gone or the row is bad.
       std::string subject;
-      auto body = render(item, subject);
-      if (body)
-        sent = send_mail(item, subject, *body, now);
-      else
-        why = body.error().message;
+      auto body = render(item, subject, why);
+      if (!body) return body.error();  // the catalog failed: try the pass again later
+      if (why.empty()) sent = send_mail(item, subject, *body, now);
     }
     if (!why.empty()) {
       log_warn("outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target +
                " given up: " + why);
-      if (auto s = store_.catalog.outbox_give_up(item.id, now, why); !s) return s.error();
+      if (auto s = store_.catalog.outbox_give_up(item.id, now, why); !s) return s;
       ++report.given_up;
       continue;
     }
     const std::int64_t first = webhook ? webhooks_.retry_first_seconds : 60;
-    if (auto s = settle(item, sent, now, first, report); !s) return s.error();
+    if (auto s = settle(item, sent, now, first, report); !s) return s;
     if (webhook && !sent) failed_urls.insert(item.target);
+    if (!webhook && !sent) relay_failed = true;
   }
-  return report;
+  return {};
 }
 
 }  // namespace attachgate::notify

@@ -58,7 +58,10 @@ class Notifier {
   static std::int64_t backoff_seconds(int failed_attempts, std::int64_t first = 60);
 
  private:
-  Result<std::string> render(const store::OutboxItem& item, std::string& subject);
+  Result<std::string> render(const store::OutboxItem& item, std::string& subject,
+                             std::string& unsendable);
+  Status send_batch(const std::vector<store::OutboxItem>& due, std::int64_t now,
+                    PassReport& report);
   Status send_mail(const store::OutboxItem& item, const std::string& subject,
                    const std::string& body, std::int64_t now);
   std::string unsendable(const store::OutboxItem& item) const;

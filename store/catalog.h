@@ -118,7 +118,12 @@ class Catalog {
   // takes due rows, and marks each sent (its payload is then cleared: a
   // receipt's payload holds the access code) or failed for good.
   Result<std::int64_t> enqueue(const NewOutboxItem& item);
-  Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, int limit);
+  // webhooks: only webhook rows (true), only mail (false), or both.
+  // Makes a message's held rows due now (the milter, once the MTA has the
+  // rewritten mail); rows of a message that never got that far stay held.
+  Status release_outbox(std::int64_t message_id, std::int64_t now);
+  Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, int limit,
+                                             std::optional<bool> webhooks = std::nullopt);
   Status outbox_sent(std::int64_t id, std::int64_t now);
   Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error);
   Status outbox_give_up(std::int64_t id, std::int64_t now, const std::string& error);

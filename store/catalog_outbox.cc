@@ -14,13 +14,25 @@ Result<std::int64_t> Catalog::enqueue(const NewOutboxItem& item) {
   return db_.last_insert_id();
 }
 
-Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit) {
+Status Catalog::release_outbox(std::int64_t message_id, std::int64_t now) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_,
+          "UPDATE outbox SET next_attempt_at = ?2"
+          " WHERE message_id = ?1 AND next_attempt_at = ?3 AND sent_at IS NULL");
+  return st.bind(1, message_id).bind(2, now).bind(3, kOutboxHeld).run();
+}
+
+Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
+                                                    std::optional<bool> webhooks) {
   std::lock_guard lock(mu_);
   Stmt st(db_,
           "SELECT id, kind, message_id, target, payload, attempts, created_at FROM outbox"
           " WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1"
+          " AND (?3 IS NULL OR (kind = 'webhook') = ?3)"
           " ORDER BY next_attempt_at, id LIMIT ?2");
   st.bind(1, now).bind(2, limit);
+  if (webhooks) st.bind(3, *webhooks ? 1 : 0);
+  else st.bind_null(3);
   std::vector<OutboxItem> out;
   for (;;) {
     auto row = st.step();

@@ -139,7 +139,7 @@ CREATE TABLE watch_position (
 );
 
 CREATE TABLE events_v3 (
-  id          INTEGER PRIMARY KEY,
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: webhooks follow ids
   message_id  INTEGER REFERENCES messages(id) ON DELETE SET NULL,
   file_id     INTEGER REFERENCES files(id) ON DELETE SET NULL,
   link_id     INTEGER REFERENCES links(id) ON DELETE SET NULL,

@@ -24,7 +24,10 @@ Status insert_outbox(Db& db, const NewOutboxItem& item) {
           " VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
   st.bind(1, item.kind).bind(2, item.message_id).bind(3, item.target)
       .bind_blob(4, item.payload).bind(5, item.now);
-  return st.run();
+  if (auto s = st.run(); !s) return s;
+  if (!item.held) return {};
+  Stmt hold(db, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1");
+  return hold.bind(1, db.last_insert_id()).bind(2, kOutboxHeld).run();
 }
 
 Result<OffloadIds> Catalog::record_offload(const Offload& o) {
@@ -84,7 +87,8 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   event.message_id = ids.message_id;
   event.kind = EventKind::offloaded;
   event.at = o.now;
-  event.detail = std::to_string(o.files.size()) + " files, " + format_size(bytes);
+  event.detail = std::to_string(o.files.size()) + (o.files.size() == 1 ? " file, " : " files, ") +
+                 format_size(bytes);
   if (auto s = insert_event(db_, event); !s) return s.error();
   for (NewOutboxItem item : o.outbox) {
     item.message_id = ids.message_id;

@@ -90,6 +90,9 @@ struct NewOutboxItem {
   std::string target;  // a mail address or a URL
   std::string payload;
   std::int64_t now = 0;
+  // Not sent until release_outbox(): a receipt waits until the milter knows
+  // the MTA took the rewritten mail.
+  bool held = false;
 };
 
 struct OutboxItem {
@@ -145,6 +148,7 @@ struct CodeLimits {
   int lock_after = 20;
 };
 inline constexpr std::int64_t kLockedForGood = INT64_MAX;
+inline constexpr std::int64_t kOutboxHeld = INT64_MAX;  // next_attempt_at of a held row
 
 struct OffloadIds {
   std::int64_t message_id = 0;

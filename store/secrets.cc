@@ -1,6 +1,8 @@
 // store/secrets.cc - see secrets.h.
 #include "store/secrets.h"
 
+#include "util/text.h"
+
 #include <sodium.h>
 
 namespace attachgate::store {
@@ -47,14 +49,46 @@ std::string TokenHasher::hash(std::string_view token) const {
   return out;
 }
 
-std::string notice_mark(const TokenHasher& hasher, std::string_view message_id) {
-  // Domain-separated from token hashes, which use the same key.
-  const std::string mac = hasher.hash("notice-mark\n" + std::string(message_id));
+namespace {
+
+std::string mark_mac(const TokenHasher& hasher, std::string_view message_id,
+                     std::string_view recipient, std::int64_t at) {
+  // Domain-separated from token hashes, which use the same key; the
+  // recipient is lowercased as SMTP treats the domain part.
+  std::string input = "notice-mark\n" + std::to_string(at) + "\n" + std::string(message_id) +
+                      "\n" + ascii_lower(recipient);
+  const std::string mac = hasher.hash(input);
   std::string hex(mac.size() * 2 + 1, '\0');
   sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(mac.data()),
                  mac.size());
   hex.pop_back();
   return hex;
+}
+
+}  // namespace
+
+std::string notice_mark(const TokenHasher& hasher, std::string_view message_id,
+                        std::string_view recipient, std::int64_t at) {
+  return "t=" + std::to_string(at) + "; m=" + mark_mac(hasher, message_id, recipient, at);
+}
+
+bool check_notice_mark(const TokenHasher& hasher, std::string_view mark,
+                       std::string_view message_id, std::string_view recipient,
+                       std::int64_t now, std::int64_t max_age_seconds) {
+  std::string compact;
+  for (char c : mark)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') compact += c;
+  const std::size_t semi = compact.find(";m=");
+  if (compact.rfind("t=", 0) != 0 || semi == std::string::npos || semi > 2 + 19) return false;
+  std::int64_t at = 0;
+  for (std::size_t i = 2; i < semi; ++i) {
+    if (compact[i] < '0' || compact[i] > '9') return false;
+    at = at * 10 + (compact[i] - '0');
+  }
+  if (semi == 2 || at > now + 300 || now - at > max_age_seconds) return false;
+  const std::string want = mark_mac(hasher, message_id, recipient, at);
+  const std::string got = compact.substr(semi + 3);
+  return got.size() == want.size() && sodium_memcmp(got.data(), want.data(), want.size()) == 0;
 }
 
 Result<std::string> hash_access_code(std::string_view code) {

@@ -32,10 +32,16 @@ class TokenHasher {
 };
 
 // The mark on attachgate's own mail to senders (receipts, download
-// notices): the milter passes a message unchanged when its
-// X-Attachgate-Notice header carries the mark of its Message-ID. Keyed, so a
-// sender cannot forge it to keep attachments in mail; lowercase hex.
-std::string notice_mark(const TokenHasher& hasher, std::string_view message_id);
+// notices), "t=<unix seconds>; m=<hex>": the milter passes a message
+// unchanged when its X-Attachgate-Notice header carries a fresh mark made
+// for its Message-ID and its one recipient. Keyed, so a sender cannot forge
+// one; bound to recipient and time, so the headers of a receipt cannot be
+// copied into other mail to keep its attachments.
+std::string notice_mark(const TokenHasher& hasher, std::string_view message_id,
+                        std::string_view recipient, std::int64_t at);
+bool check_notice_mark(const TokenHasher& hasher, std::string_view mark,
+                       std::string_view message_id, std::string_view recipient,
+                       std::int64_t now, std::int64_t max_age_seconds = 3600);
 inline constexpr char kNoticeHeader[] = "X-Attachgate-Notice";
 
 Result<std::string> hash_access_code(std::string_view code);

@@ -23,6 +23,9 @@ namespace attachgate::web {
 namespace {
 
 constexpr int kExtendChoices[] = {1, 7, 30};  // days, as the page offers them
+// A sender may keep a link alive at most this long after sending; beyond
+// that it takes an admin (`attachgate extend`).
+constexpr std::int64_t kSenderMaxLifetime = 90 * 86400;
 
 std::string when(std::int64_t t) { return format_time(t) + " UTC"; }
 
@@ -41,6 +44,9 @@ std::string delivery_of(const std::string& address, const std::vector<store::Eve
 
 std::string describe(const store::EventRecord& e) {
   std::string d = e.detail;
+  // The admin's login is for the audit trail, not for senders.
+  if (const auto at = d.find("by admin "); at != std::string::npos)
+    d = d.substr(0, at) + "by the mail administrator";
   if (!e.recipient.empty()) d = e.recipient + (d.empty() ? "" : ": " + d);
   if (e.kind == store::EventKind::opened || e.kind == store::EventKind::viewed ||
       e.kind == store::EventKind::downloaded) {
@@ -115,9 +121,17 @@ Response Handler::post_status(const Request& request, std::string_view token) {
   if (csrf == nullptr || csrf->size() != want.size() ||
       sodium_memcmp(csrf->data(), want.data(), want.size()) != 0)
     return problem(403, "This form has expired", "Open the status page again and use its buttons.");
-  const std::int64_t message_id = (*found)->message.id;
+  const store::MessageDetail& d = **found;
+  const std::int64_t message_id = d.message.id;
   const std::string* action = form->get("do");
   const std::int64_t now = clock_();
+  // The buttons show only while the link is active; a replayed form for an
+  // ended link (expired, used up, its files perhaps purged) changes nothing.
+  if (d.links.empty() ||
+      store::link_state(d.links[0], d.downloads.empty() ? std::vector<int>{} : d.downloads[0],
+                        now) != store::LinkState::active)
+    return problem(409, "This link has ended",
+                   "It can no longer be changed. Send the files again if they are still needed.");
   if (action != nullptr && *action == "revoke") {
     auto changed = store_.catalog.revoke_message_links(message_id, now, "the sender");
     if (!changed) {
@@ -130,6 +144,10 @@ Response Handler::post_status(const Request& request, std::string_view token) {
     for (int choice : kExtendChoices)
       if (days != nullptr && *days == std::to_string(choice)) n = choice;
     if (n == 0) return problem(400, "Bad request", "Choose how many days to extend by.");
+    if (std::max(d.links[0].expires_at, now) + n * 86400LL > d.message.created_at + kSenderMaxLifetime)
+      return problem(409, "That is too far ahead",
+                     "A link can be extended to at most 90 days after sending. Your mail "
+                     "administrator can extend it further.");
     auto changed = store_.catalog.extend_message_links(message_id, n * 86400LL, now, "the sender");
     if (!changed) {
       log_warn("status page: extend: " + changed.error().message);

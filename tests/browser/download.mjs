@@ -16,12 +16,16 @@ process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
 
 const USAGE = `usage: node tests/browser/download.mjs --url URL --out-dir DIR
          [--file-name NAME] [--code ACCESSCODE] [--screenshot-only]
+         [--click BUTTON]
          [--timeout SECONDS] [--chromium PATH]
 
 Opens URL (an attachgate /d/{token} link) in headless Chromium, screenshots it
 (landing.png, landing-mobile.png), unlocks it with --code if given
 (unlocked.png), clicks the Download button whose accessible name holds
---file-name, saves the file in DIR and hashes it. With --screenshot-only it
+--file-name, saves the file in DIR and hashes it. With --click BUTTON it
+instead presses the button of that accessible name (e.g. a status page's
+"Revoke the link now"), waits for the next page and screenshots it
+(clicked.png; "clicked_status" gives its HTTP status). With --screenshot-only it
 stops after the landing screenshots. On failure it writes failure.png.
 
 stdout, one line of JSON:
@@ -45,7 +49,8 @@ const CHROMIUM_ARGS = [
 ];
 const DESKTOP = { width: 1280, height: 800 };
 const MOBILE = { width: 390, height: 844 };
-const SCREENSHOT_NAMES = new Set(['landing.png', 'landing-mobile.png', 'unlocked.png', 'failure.png']);
+const SCREENSHOT_NAMES = new Set(['landing.png', 'landing-mobile.png', 'unlocked.png', 'clicked.png',
+  'failure.png']);
 
 const result = { ok: false, screenshots: [], console_errors: [], csp_violations: [] };
 
@@ -121,10 +126,12 @@ function watchConsole(page) {
 
 // Clicks `trigger` and waits for the main frame's next document to load;
 // returns its HTTP status (the POST back to the same URL is not a URL change,
-// so waitForURL would not notice it).
+// so waitForURL would not notice it). A redirect (a POST answered 303) is
+// followed: the status is the final document's.
 async function clickAndLoad(page, trigger, timeout) {
   const response = page.waitForResponse(
-    (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame(), { timeout });
+    (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame() &&
+      (r.status() < 300 || r.status() >= 400), { timeout });
   await trigger.click({ timeout });
   const r = await response;
   await page.waitForLoadState('load', { timeout });
@@ -153,6 +160,15 @@ async function run(opts, state) {
   await screenshot(page, opts.outDir, 'landing-mobile.png', step);
   await page.setViewportSize(DESKTOP);
   if (opts.screenshotOnly) return;
+  if (opts.click !== undefined) {
+    const target = page.getByRole('button', { name: opts.click, exact: true });
+    if ((await target.count()) !== 1) {
+      throw new Error(`no single button named "${opts.click}"; buttons: ${JSON.stringify(await buttonNames(page))}`);
+    }
+    result.clicked_status = await clickAndLoad(page, target, step);
+    await screenshot(page, opts.outDir, 'clicked.png', step);
+    return;
+  }
   if (result.status !== null && result.status >= 400) {
     throw new Error(`landing page answered HTTP ${result.status}: ${await bodySnippet(page)}`);
   }
@@ -207,6 +223,7 @@ function parseOptions() {
       'file-name': { type: 'string' },
       'out-dir': { type: 'string' },
       'screenshot-only': { type: 'boolean', default: false },
+      click: { type: 'string' },
       timeout: { type: 'string', default: '60' },
       chromium: { type: 'string', default: '/usr/bin/chromium' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -216,7 +233,9 @@ function parseOptions() {
   if (values.help) return { help: true };
   if (!values.url || !/^https?:\/\//i.test(values.url)) throw new Error('--url must be an http(s) URL');
   if (!values['out-dir']) throw new Error('--out-dir is required');
-  if (!values['screenshot-only'] && !values['file-name']) throw new Error('--file-name is required (or --screenshot-only)');
+  if (!values['screenshot-only'] && !values.click && !values['file-name']) {
+    throw new Error('--file-name is required (or --click, or --screenshot-only)');
+  }
   const seconds = Number(values.timeout);
   if (!(seconds > 0 && seconds <= 600)) throw new Error('--timeout must be 1..600 seconds');
   return {
@@ -225,6 +244,7 @@ function parseOptions() {
     fileName: values['file-name'],
     outDir: path.resolve(values['out-dir']),
     screenshotOnly: values['screenshot-only'],
+    click: values.click,
     timeoutMs: seconds * 1000,
     chromium: values.chromium,
   };

@@ -80,18 +80,22 @@ class SenderTest(MilterTestCase):
                       % (kind, timeout, self.milter.log_text()[-3000:]))
         return found[0]
 
-    def screenshot(self, url: str, name: str) -> Path:
+    def browser_click(self, url: str, button: str, name: str) -> dict:
+        """Opens url in headless Chromium, screenshots it, presses the button
+        and screenshots the page it leads to, in $ATTACHGATE_TEST_OUTPUT/name."""
         out_dir = Path(os.environ.get("ATTACHGATE_TEST_OUTPUT", self.workdir)) / name
         shutil.rmtree(out_dir, ignore_errors=True)
         run = subprocess.run(["node", str(SOURCE_DIR / "tests" / "browser" / "download.mjs"),
-                              "--url", url, "--out-dir", str(out_dir), "--screenshot-only"],
+                              "--url", url, "--out-dir", str(out_dir), "--click", button],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         result = json.loads(run.stdout or b"{}")
         self.assertTrue(result.get("ok"), "browser: %s %s" % (result, run.stderr[-1500:]))
         self.assertEqual(result["csp_violations"], [])
-        shot = out_dir / "landing.png"
-        self.assertTrue(shot.is_file() and shot.stat().st_size > 1000)
-        return shot.rename(out_dir / (name + ".png"))
+        for shot in (out_dir / "landing.png", out_dir / "clicked.png"):
+            self.assertTrue(shot.is_file() and shot.stat().st_size > 1000, shot)
+        (out_dir / "landing.png").rename(out_dir / "status.png")
+        (out_dir / "clicked.png").rename(out_dir / "status-after-revoke.png")
+        return result
 
     def test_receipt_code_notice_status_page_and_revoke(self):
         doc = self.file_of_random_bytes("contract.pdf", 200_000, prefix=b"%PDF-1.4\n")
@@ -137,17 +141,17 @@ class SenderTest(MilterTestCase):
         self.assertEqual(page.header("Referrer-Policy"), "no-referrer")
         for want in ("Contract", EXTERNAL, "contract.pdf", "downloaded", "denied", "active"):
             self.assertIn(want, page.text)
-        shot = self.screenshot(self.milter.public_url + status_path, "status")
-        print("\nstatus page screenshot: %s" % shot)
-
-        # A form without the page's csrf field is refused; the page's own works.
-        fields = hidden_fields(page.text)
-        self.assertIn("csrf", fields)
+        # A form without the page's csrf field is refused.
+        self.assertIn("csrf", hidden_fields(page.text))
         forged = self.client.post_form(status_path, {"do": "revoke"})
         self.assertEqual(forged.status, 403)
         self.assertEqual(self.client.get("/d/" + token).status, 200, "still active after a forged POST")
-        done = self.client.post_form(status_path, {"do": "revoke", "csrf": fields["csrf"]})
-        self.assertEqual((done.status, done.header("Location")), (303, status_path))
+
+        # The sender revokes in the browser: the page, the button, the page after.
+        clicked = self.browser_click(self.milter.public_url + status_path, "Revoke the link now",
+                                     "status")
+        print("\nstatus page screenshots: %s" % clicked["screenshots"])
+        self.assertEqual(clicked["clicked_status"], 200)
         gone = self.client.get("/d/" + token)
         self.assertEqual(gone.status, 410)
         self.assertIn("withdrawn", gone.text)

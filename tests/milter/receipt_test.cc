@@ -33,6 +33,9 @@ class ReceiptTest : public ProcessorFixture {
 TEST_F(ReceiptTest, ReceiptCarriesTheStatusTokenAndTheCodeThatOpensTheLink) {
   Run r = process(with_subject("[secure] Quarterly report"));
   ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+  EXPECT_TRUE(store_->catalog.due_outbox(kNow + 86400, 10)->empty())
+      << "held until the MTA has the mail";
+  ASSERT_TRUE(store_->catalog.release_outbox(r.outcome.message_id, kNow).ok());
   auto due = store_->catalog.due_outbox(kNow, 10);
   ASSERT_TRUE(due.ok());
   ASSERT_EQ(due->size(), 1u);
@@ -61,6 +64,7 @@ TEST_F(ReceiptTest, ReceiptCarriesTheStatusTokenAndTheCodeThatOpensTheLink) {
 TEST_F(ReceiptTest, NoCodeMeansAnEmptyCodeAndNoReceiptWhenPolicySaysSo) {
   Run r = process(kPdfMessage);
   ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+  ASSERT_TRUE(store_->catalog.release_outbox(r.outcome.message_id, kNow).ok());
   auto due = store_->catalog.due_outbox(kNow, 10).value();
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(due[0].payload).at("access_code"), "");
@@ -71,6 +75,7 @@ TEST_F(ReceiptTest, NoCodeMeansAnEmptyCodeAndNoReceiptWhenPolicySaysSo) {
   policy_ = quiet;
   Run again = process(kPdfMessage);
   ASSERT_EQ(again.outcome.action, Outcome::Action::modified);
+  ASSERT_TRUE(store_->catalog.release_outbox(again.outcome.message_id, kNow).ok());
   EXPECT_EQ(store_->catalog.due_outbox(kNow, 10)->size(), 1u) << "no second receipt";
   auto m = store_->catalog.find_message(again.outcome.message_id).value().value();
   EXPECT_EQ(m.download_notice, "never");
@@ -80,24 +85,37 @@ TEST_F(ReceiptTest, BouncesGetNoReceipt) {
   sender_ = "";
   Run r = process(kPdfMessage);
   ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
+  ASSERT_TRUE(store_->catalog.release_outbox(r.outcome.message_id, kNow).ok());
   EXPECT_TRUE(store_->catalog.due_outbox(kNow, 10)->empty());
 }
 
-TEST_F(ReceiptTest, OwnNoticePassesUntouchedButAForgedMarkDoesNot) {
-  const std::string mark = store::notice_mark(store_->tokens, "golden-1@example.org");
-  Run own = process(with_notice_mark(mark));
+TEST_F(ReceiptTest, OwnNoticePassesUntouchedButForgedOrCopiedMarksDoNot) {
+  const std::string id = "golden-1@example.org";
+  sender_ = service_.relay.from;  // the notifier's envelope sender
+  Run own = process(with_notice_mark(store::notice_mark(store_->tokens, id, "bob@example.net", kNow)));
   EXPECT_EQ(own.outcome.action, Outcome::Action::pass);
   EXPECT_EQ(own.outcome.log, "passed unchanged: attachgate's own notice to a sender");
   EXPECT_EQ(store_->catalog.count("messages").value(), 0);
 
-  // A mark for another Message-ID, or made with another key, is just a header.
   store::TokenHasher stranger(store::Key{});
-  for (const std::string& forged : {store::notice_mark(store_->tokens, "other@example.org"),
-                                    store::notice_mark(stranger, "golden-1@example.org"),
-                                    std::string("yes")}) {
-    Run r = process(with_notice_mark(forged));
-    EXPECT_EQ(r.outcome.action, Outcome::Action::modified) << forged << ": " << r.outcome.log;
+  const std::vector<std::pair<const char*, std::string>> forged = {
+      {"another Message-ID", store::notice_mark(store_->tokens, "other@example.org", "bob@example.net", kNow)},
+      {"another key", store::notice_mark(stranger, id, "bob@example.net", kNow)},
+      {"another recipient", store::notice_mark(store_->tokens, id, "alice@example.org", kNow)},
+      {"made two hours ago", store::notice_mark(store_->tokens, id, "bob@example.net", kNow - 7200)},
+      {"not a mark", "yes"},
+  };
+  for (const auto& [what, mark] : forged) {
+    Run r = process(with_notice_mark(mark));
+    EXPECT_EQ(r.outcome.action, Outcome::Action::modified) << what << ": " << r.outcome.log;
   }
+  // A valid mark copied into mail from a sender, or to more recipients.
+  const std::string good = store::notice_mark(store_->tokens, id, "bob@example.net", kNow);
+  sender_ = "alice@example.org";
+  EXPECT_EQ(process(with_notice_mark(good)).outcome.action, Outcome::Action::modified);
+  sender_ = service_.relay.from;
+  EXPECT_EQ(process(with_notice_mark(good), {"bob@example.net", "carol@example.com"}).outcome.action,
+            Outcome::Action::modified);
 }
 
 }  // namespace

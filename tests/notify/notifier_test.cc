@@ -100,8 +100,10 @@ TEST_F(NotifierTest, ReceiptNamesFilesTermsCodeAndStatusPageAndIsMarked) {
   // The mark is the one the milter checks.
   const auto id_at = m.data.find("Message-ID: <") + 13;
   const std::string id = m.data.substr(id_at, m.data.find('>', id_at) - id_at);
-  EXPECT_NE(m.data.find("X-Attachgate-Notice: " + store::notice_mark(store_->tokens, id)),
-            std::string::npos);
+  const auto mark_at = m.data.find("X-Attachgate-Notice: ") + 21;
+  const std::string mark = m.data.substr(mark_at, m.data.find("\r\n", mark_at) - mark_at);
+  EXPECT_TRUE(store::check_notice_mark(store_->tokens, mark, id, "alice@example.org", kNow)) << mark;
+  EXPECT_FALSE(store::check_notice_mark(store_->tokens, mark, id, "bob@example.net", kNow));
   // Sent once; the payload (the code) is gone from the catalog.
   EXPECT_EQ(notifier_->run_once()->sent, 0);
   EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 0);
@@ -159,6 +161,33 @@ TEST_F(NotifierTest, DownloadNoticeSaysWhatWhenWhereAndItemsWithoutMessageAreDro
   // Rows go with their message (ON DELETE CASCADE); one without is dropped.
   ASSERT_TRUE(store_->catalog.enqueue({"receipt", std::nullopt, "alice@example.org", "{}", now_}).ok());
   EXPECT_EQ(notifier_->run_once()->given_up, 1);
+}
+
+TEST_F(NotifierTest, ADeadRelayCostsOneAttemptAPassNotOneARow) {
+  offload({receipt("1")});
+  offload({receipt("2")});
+  transport_.fail = true;
+  auto pass = notifier_->run_once();
+  ASSERT_TRUE(pass.ok());
+  EXPECT_EQ(pass->retried, 1) << "the second receipt waits for the next pass";
+  EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 2);
+  transport_.fail = false;
+  EXPECT_EQ(notifier_->run_once()->sent, 1) << "the one not tried is due at once";
+  now_ += 60;
+  EXPECT_EQ(notifier_->run_once()->sent, 1);
+}
+
+TEST_F(NotifierTest, AWebhookBacklogDoesNotHoldUpReceipts) {
+  for (int i = 0; i < 80; ++i)
+    ASSERT_TRUE(store_->catalog.enqueue({"webhook", std::nullopt, "https://hooks.example.org/x",
+                                         "{}", kNow - 100}).ok());
+  offload({receipt("4711")});
+  auto mail = store_->catalog.due_outbox(kNow, 50, false).value();
+  ASSERT_EQ(mail.size(), 1u);
+  EXPECT_EQ(mail[0].kind, "receipt");
+  EXPECT_EQ(store_->catalog.due_outbox(kNow, 50, true)->size(), 50u);
+  EXPECT_EQ(notifier_->run_once()->sent, 1);
+  ASSERT_EQ(transport_.sent.size(), 1u);
 }
 
 }  // namespace

@@ -376,6 +376,7 @@ TEST_F(HandlerTest, StatusPageShowsTheMessageAndActsOnlyWithItsCsrf) {
   EXPECT_NE(page.body.find("report.pdf"), std::string::npos);
   EXPECT_NE(page.body.find("active"), std::string::npos);
   EXPECT_NE(page.body.find("offloaded"), std::string::npos) << "the event list";
+  EXPECT_NE(page.body.find("1 file, "), std::string::npos) << "one file is not \"1 files\"";
   const std::string csrf = csrf_of(page.body);
   ASSERT_EQ(csrf.size(), 32u) << page.body;
   EXPECT_EQ(get("/s/" + s.token).status, 404) << "a download token is not a status token";
@@ -402,6 +403,32 @@ TEST_F(HandlerTest, StatusPageShowsTheMessageAndActsOnlyWithItsCsrf) {
   Response after = get("/s/" + s.status);
   EXPECT_NE(after.body.find("revoked"), std::string::npos);
   EXPECT_EQ(after.body.find("value=\"revoke\""), std::string::npos) << "no buttons once revoked";
+  EXPECT_EQ(after.body.find("works until"), std::string::npos) << "a revoked link works no longer";
+  // A form replayed after the link ended changes nothing.
+  EXPECT_EQ(post("/s/" + s.status, "do=extend&days=7&csrf=" + csrf).status, 409);
+  EXPECT_EQ(events("extended"), 1);
+}
+
+TEST_F(HandlerTest, StatusPageDoesNotNameTheAdmin) {
+  Sent s = offload({{"report.pdf", "PDF bytes"}});
+  const auto id = store_->catalog.message_row_id("Q1").value().value();
+  ASSERT_TRUE(store_->catalog.revoke_message_links(id, now_, "admin jdoe").ok());
+  Response page = get("/s/" + s.status);
+  EXPECT_EQ(page.body.find("jdoe"), std::string::npos);
+  EXPECT_NE(page.body.find("by the mail administrator"), std::string::npos);
+}
+
+TEST_F(HandlerTest, SendersExtendAtMostNinetyDaysAfterSending) {
+  Sent s = offload({{"report.pdf", "PDF bytes"}});
+  const std::string csrf = csrf_of(get("/s/" + s.status).body);
+  EXPECT_EQ(post("/s/" + s.status, "do=extend&days=30&csrf=" + csrf).status, 303);  // 31 days
+  EXPECT_EQ(post("/s/" + s.status, "do=extend&days=30&csrf=" + csrf).status, 303);  // 61 days
+  Response too_far = post("/s/" + s.status, "do=extend&days=30&csrf=" + csrf);      // 91 days
+  EXPECT_EQ(too_far.status, 409);
+  EXPECT_NE(too_far.body.find("90 days"), std::string::npos);
+  EXPECT_EQ(post("/s/" + s.status, "do=extend&days=7&csrf=" + csrf).status, 303);   // 68 days
+  auto link = store_->catalog.show_message("Q1").value().value().links.at(0);
+  EXPECT_EQ(link.expires_at, kNow + 68 * 86400);
 }
 
 TEST_F(HandlerTest, FirstCompleteDownloadQueuesOneNoticeAndInterruptionsNone) {
