@@ -75,6 +75,14 @@ Runner serve(GlobalOptions& options, Roles which) {
     }
     const Loaded config = *loaded;
     const std::string policy_file = policy_path(options);
+    // Create the state directory (master key, catalog in WAL mode, schema)
+    // here, once, before the roles start together: several processes
+    // creating a fresh catalog at the same moment can meet SQLITE_BUSY on
+    // the switch to WAL, which no busy timeout covers.
+    if (auto created = store::Store::open(config.service.state_dir); !created) {
+      std::cerr << "attachgate: " << created.error().message << "\n";
+      return 2;
+    }
     std::vector<Role> roles;
     if (which != Roles::web)
       roles.push_back({"milter", [config, policy_file](int fd) {
