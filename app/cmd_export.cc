@@ -21,14 +21,9 @@ Runner add_export_command(CLI::App& app, GlobalOptions& options) {
   sub->add_option("FILE_ID", id, "File id (see attachgate show)")->required();
   sub->add_option("-o,--output", out_path, "Output file (default: standard output)");
   return [&options] {
-    auto service = load_service(options);
-    if (!service) {
-      std::cerr << service.error().message << "\n";
-      return 2;
-    }
-    auto store = store::Store::open(service->state_dir);
+    auto store = open_store(options);
     if (!store) {
-      std::cerr << "attachgate: " << store.error().message << "\n";
+      std::cerr << store.error().message << "\n";
       return 2;
     }
     auto file = (*store)->catalog.find_file(id);

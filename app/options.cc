@@ -86,4 +86,12 @@ Result<store::Catalog> open_catalog(const GlobalOptions& options) {
   return store::Catalog::open(path);
 }
 
+Result<std::unique_ptr<store::Store>> open_store(const GlobalOptions& options) {
+  auto service = load_service(options);
+  if (!service) return service.error();
+  auto store = store::Store::open(service->state_dir);
+  if (!store) return make_error("attachgate: " + store.error().message);
+  return store;
+}
+
 }  // namespace attachgate::app

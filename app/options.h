@@ -12,6 +12,7 @@
 #include "config/policy.h"
 #include "config/service_config.h"
 #include "store/catalog.h"
+#include "store/store.h"
 #include "util/result.h"
 
 namespace CLI { class App; }
@@ -43,5 +44,8 @@ Result<config::ServiceConfig> load_service(const GlobalOptions& options);
 // The catalog of the configured state directory, for the admin commands;
 // an Error that says what to do when there is none yet (never creates one).
 Result<store::Catalog> open_catalog(const GlobalOptions& options);
+// The whole store of the configured state directory (created if missing),
+// for commands that read blobs; the Error is ready to print.
+Result<std::unique_ptr<store::Store>> open_store(const GlobalOptions& options);
 
 }  // namespace attachgate::app
