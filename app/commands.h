@@ -29,5 +29,6 @@ Runner add_revoke_command(CLI::App& app, GlobalOptions& options);
 Runner add_extend_command(CLI::App& app, GlobalOptions& options);
 Runner add_stats_command(CLI::App& app, GlobalOptions& options);
 Runner add_events_command(CLI::App& app, GlobalOptions& options);
+Runner add_api_key_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace attachgate::app

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add(add_extend_command);
   add(add_stats_command);
   add(add_events_command);
+  add(add_api_key_command);
 
   try {
     app.parse(argc, argv);

@@ -25,11 +25,7 @@ json message_json(const store::MessageRecord& m) {
 
 }  // namespace
 
-std::string iso_time(std::int64_t t) {
-  std::string s = format_time(t);
-  s[10] = 'T';
-  return s + "Z";
-}
+std::string iso_time(std::int64_t t) { return format_iso_time(t); }
 
 std::string list_text(const std::vector<store::MessageSummary>& messages) {
   if (messages.empty()) return "no messages in the catalog yet\n";

@@ -83,6 +83,12 @@ int web_role(const Loaded& loaded, int control_fd) {
   web::HandlerConfig handler_config;
   handler_config.resume_grace_seconds = service.limits.http_resume_grace_seconds;
   handler_config.milter_metrics_file = milter_metrics_file(service.state_dir);
+  handler_config.api.key_hashes = service.api.keys;
+  handler_config.api.public_url = service.public_url;
+  handler_config.api.max_upload = service.limits.api_max_upload;
+  handler_config.api.default_expiration_days = service.api.default_expiration_days;
+  handler_config.api.max_expiration_days = service.api.max_expiration_days;
+  handler_config.api.max_downloads = service.api.max_downloads;
   web::Handler handler(**store, std::make_shared<const web::PageRenderer>(std::move(*pages)),
                        handler_config);
   web::ServerConfig server_config;

@@ -161,6 +161,26 @@ void read_webhooks(TableReader& r, ServiceConfig& c) {
                  " is set (receivers check the signature with it)");
 }
 
+// What `attachgate api-key` prints: the key's SHA-256, never the key.
+std::string check_api_key_hash(std::string_view s) {
+  const bool ok = s.size() == 7 + 64 && s.rfind("sha256:", 0) == 0 &&
+                  s.find_first_not_of("0123456789abcdef", 7) == std::string_view::npos;
+  return ok ? "" : "must be \"sha256:\" and 64 lowercase hex digits, as `attachgate api-key` prints";
+}
+
+void read_api(TableReader& r, ServiceConfig& c) {
+  ApiSettings& a = c.api;
+  set(a.keys, r.text_list("keys", true, check_api_key_hash));
+  set(a.max_expiration_days, r.integer("max_expiration_days", 1, 3650));
+  set(a.default_expiration_days, r.integer("default_expiration_days", 1, 3650));
+  set(a.max_downloads, r.integer("max_downloads", 1, 100000));
+  if (a.default_expiration_days > a.max_expiration_days)
+    r.report(r.line(r.has("default_expiration_days") ? "default_expiration_days" : "max_expiration_days"),
+             r.name("default_expiration_days") + " (" + std::to_string(a.default_expiration_days) +
+                 ") must not be over " + r.name("max_expiration_days") + " (" +
+                 std::to_string(a.max_expiration_days) + ")");
+}
+
 void read_limits(TableReader& r, ServiceConfig& c) {
   Limits& l = c.limits;
   set(l.max_message_size, r.size("max_message_size", "1KB", "64GB"));
@@ -209,6 +229,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   read_section(top, "http", read_http, path, out.problems, c);
   read_section(top, "notify", read_notify, path, out.problems, c);
   read_section(top, "webhooks", read_webhooks, path, out.problems, c);
+  read_section(top, "api", read_api, path, out.problems, c);
   read_section(top, "limits", read_limits, path, out.problems, c);
   read_section(top, "watch", read_watch, path, out.problems, c);
   top.finish();

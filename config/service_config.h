@@ -33,6 +33,15 @@ struct Webhooks {
   bool operator==(const Webhooks&) const = default;
 };
 
+// [api]: keys for the API for programs (/api/v1/files) and its terms.
+struct ApiSettings {
+  std::vector<std::string> keys;  // "sha256:<64 hex>" of each key; empty: the API refuses all
+  std::int64_t default_expiration_days = 7;  // when an upload names none
+  std::int64_t max_expiration_days = 30;     // the most an upload may ask for
+  int max_downloads = 100;                   // the most max_downloads an upload may ask for
+  bool operator==(const ApiSettings&) const = default;
+};
+
 // Bounds on untrusted input, in bytes, counts and seconds.
 struct Limits {
   std::uint64_t max_message_size = 256'000'000;       // [limits] max_message_size
@@ -63,6 +72,7 @@ struct ServiceConfig {
   std::string postfix_log;
   SmtpRelay relay;
   Webhooks webhooks;
+  ApiSettings api;
   Limits limits;
   std::string source = "(embedded defaults)";  // the file it was read from
 

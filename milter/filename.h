@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/filename.h"
 #include "util/text.h"
 
 namespace attachgate::milter {
@@ -26,21 +27,8 @@ namespace attachgate::milter {
 // Works on any GMimeObject (a message/rfc822 attachment has names too).
 std::string raw_part_filename(GMimeObject* part);
 
-// Makes an untrusted name safe to store and show:
-//  - invalid UTF-8 bytes and U+FFFD become '_' (one per byte / character);
-//  - TAB, CR, LF and Unicode spaces become a space, other C0/C1 controls and
-//    DEL are dropped, and runs of spaces collapse to one;
-//  - bidi controls, zero-width and other invisible format characters are
-//    dropped, so "invoice\u202Egpj.exe" cannot pose as "invoiceexe.jpg";
-//  - '/', '\\' and the characters Windows refuses ("*:<>?|) become '_';
-//  - leading and trailing dots and spaces are stripped, and a Windows device
-//    name ("CON.txt", "nul") gets a leading '_';
-//  - at most max_bytes bytes (values below 16 count as 16), cut on a UTF-8
-//    character boundary, keeping a short extension when the name is cut;
-//  - nothing left: "attachment", plus an extension for a few common
-//    mime_type values ("application/pdf" -> "attachment.pdf").
-std::string sanitize_filename(std::string_view name, std::string_view mime_type = {},
-                              std::size_t max_bytes = 200);
+// sanitize_filename() is util/filename.h, named here for the milter.
+using attachgate::sanitize_filename;
 
 // sanitize_filename(raw_part_filename(part), part's content type).
 std::string part_filename(GMimeObject* part);

@@ -11,13 +11,6 @@ namespace {
 
 constexpr int kBatch = 500;
 
-// ISO 8601 in UTC, as `attachgate show --json` writes times.
-std::string iso_utc(std::int64_t t) {
-  std::string s = format_time(t);
-  s[10] = 'T';
-  return s + "Z";
-}
-
 }  // namespace
 
 std::string webhook_body(const store::WebhookEvent& w) {
@@ -25,7 +18,7 @@ std::string webhook_body(const store::WebhookEvent& w) {
   nlohmann::json body{
       {"id", e.id},
       {"event", std::string(store::to_string(e.kind))},
-      {"at", iso_utc(e.at)},
+      {"at", format_iso_time(e.at)},
       {"message",
        {{"id", w.message_public_id},
         {"queue_id", w.queue_id},

@@ -116,4 +116,8 @@ std::string format_time(std::int64_t unix_seconds) {
   return format_utc(unix_seconds, "%Y-%m-%d %H:%M:%S");
 }
 
+std::string format_iso_time(std::int64_t unix_seconds) {
+  return format_utc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
+}
+
 }  // namespace attachgate

@@ -22,5 +22,7 @@ std::string format_duration(std::int64_t seconds);  // "7d", "36h", "90s"
 // UTC calendar date and time of a Unix time: "2026-11-29" / "2026-11-29 14:03:07".
 std::string format_date(std::int64_t unix_seconds);
 std::string format_time(std::int64_t unix_seconds);
+// ISO 8601 in UTC, as JSON output writes times: "2026-11-29T14:03:07Z".
+std::string format_iso_time(std::int64_t unix_seconds);
 
 }  // namespace attachgate

@@ -33,13 +33,21 @@ const std::string* Response::header(std::string_view name) const {
 
 Handler::Handler(store::Store& store, std::shared_ptr<const PageRenderer> pages,
                  HandlerConfig config, Clock clock)
-    : store_(store), pages_(std::move(pages)), config_(config), clock_(std::move(clock)) {
-  if (!clock_)
-    clock_ = [] {
-      return std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
+    : store_(store),
+      pages_(std::move(pages)),
+      config_(config),
+      clock_(clock ? std::move(clock) : Clock([] {
+        return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+      })),
+      api_(store, config_.api, clock_) {}
+
+Admission Handler::admit(const Request& head, std::optional<std::uint64_t> content_length) {
+  std::string_view path = head.target;
+  if (path == "/api" || path.starts_with("/api/") || path.starts_with("/api?"))
+    return api_.admit(head, content_length);
+  return {};
 }
 
 void Handler::set_pages(std::shared_ptr<const PageRenderer> pages) {

@@ -13,40 +13,19 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "store/catalog.h"
 #include "store/store.h"
-#include "web/byte_source.h"
+#include "web/api.h"
+#include "web/exchange.h"
 #include "web/pages.h"
 #include "web/web_metrics.h"
 
 namespace attachgate::web {
-
-struct Request {
-  std::string method;  // as sent: "GET", "HEAD", "POST", ...
-  std::string target;  // the request-target, e.g. "/d/TOKEN"
-  std::string content_type;
-  std::string body;  // already bounded by the server
-  std::string range, if_range;
-  std::string remote_addr, user_agent;
-};
-
-struct Response {
-  int status = 200;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // when stream is null
-  // A download: `length` bytes of `stream` (already moved to the range's
-  // start). The server calls on_done once with how many bytes reached the
-  // socket; a HEAD gets the headers and no stream.
-  std::unique_ptr<ByteSource> stream;
-  std::uint64_t length = 0;
-  std::function<void(std::uint64_t sent)> on_done;
-
-  const std::string* header(std::string_view name) const;
-};
 
 struct HandlerConfig {
   std::int64_t resume_grace_seconds = 3600;  // a claimed download may be resumed this long
@@ -54,6 +33,7 @@ struct HandlerConfig {
   std::size_t max_form_bytes = 16 * 1024;
   // The milter's metrics file, appended to GET /metrics; empty: none.
   std::string milter_metrics_file;
+  ApiConfig api;
 };
 
 class Handler {
@@ -62,6 +42,9 @@ class Handler {
   Handler(store::Store& store, std::shared_ptr<const PageRenderer> pages, HandlerConfig config,
           Clock clock = {});
 
+  // Once a request's header is read: how to take its body (see Admission).
+  // The API's routes answer here; every other request goes on to handle().
+  Admission admit(const Request& head, std::optional<std::uint64_t> content_length);
   Response handle(const Request& request);
   // A response the server made itself (400, 413, 431), for /metrics.
   void count_response(int status) { metrics_.responses.add(std::to_string(status)); }
@@ -105,6 +88,7 @@ class Handler {
   HandlerConfig config_;
   Clock clock_;
   WebMetrics metrics_;
+  Api api_;
 };
 
 }  // namespace attachgate::web

@@ -2,6 +2,7 @@
 #include "web/server.h"
 
 #include <atomic>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -22,6 +23,11 @@ using net::awaitable;
 using net::use_awaitable;
 using boost::system::error_code;
 
+// After refusing a request whose body is unread: how much of it to discard,
+// and for how long, before closing (see linger()).
+constexpr std::uint64_t kLingerBytes = 4 * 1024 * 1024;
+constexpr std::chrono::seconds kLingerTime{2};
+
 struct Server::Impl {
   ServerConfig config;
   Handler& handler;
@@ -38,6 +44,15 @@ struct Server::Impl {
   awaitable<void> session(tcp::socket socket);
   awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, unsigned version,
                                  bool keep_alive, bool head);
+  // A body read whole, at most max_body_bytes; Error "413" or "400".
+  awaitable<Result<std::string>> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                           http::request_parser<http::buffer_body>& parser);
+  // A body streamed into an upload; nothing if the client went away.
+  awaitable<std::optional<Response>> read_upload(beast::tcp_stream& stream,
+                                                 beast::flat_buffer& buffer,
+                                                 http::request_parser<http::buffer_body>& parser,
+                                                 UploadSink& sink);
+  awaitable<void> linger(beast::tcp_stream& stream);
   void connection_ended();
 };
 
@@ -165,15 +180,19 @@ awaitable<void> Server::Impl::accept_loop() {
 
 namespace {
 
-Request to_request(const http::request<http::string_body>& req, const std::string& remote) {
+using RequestParser = http::request_parser<http::buffer_body>;
+
+// The request as the handler sees it, from the header alone; a body the
+// handler reads whole is added later.
+Request to_request(const RequestParser::value_type& req, const std::string& remote) {
   Request r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
   r.content_type = std::string(req[http::field::content_type]);
-  r.body = req.body();
   r.range = std::string(req[http::field::range]);
   r.if_range = std::string(req[http::field::if_range]);
   r.user_agent = std::string(req[http::field::user_agent]);
+  r.api_key = std::string(req["X-API-Key"]);
   r.remote_addr = remote;
   return r;
 }
@@ -186,6 +205,11 @@ Response refusal(int status, const char* text) {
   r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
   r.body = std::string(text) + "\n";
   return r;
+}
+
+bool quiet_close(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == beast::error::timeout ||
+         ec == net::error::connection_reset || ec == net::error::eof;
 }
 
 }  // namespace
@@ -244,34 +268,128 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(8192);
   for (;;) {
-    http::request_parser<http::string_body> parser;
+    // The header first: the handler decides how the body is taken (read
+    // whole under max_body_bytes, streamed into an upload, or not at all).
+    RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
-    parser.body_limit(config.max_body_bytes);
+    // Bounded below, per kind of body. (Not boost::none: Boost 1.74 compares
+    // a Content-Length against an empty limit as "over".)
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     stream.expires_after(config.timeout);
-    co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
     if (ec) {
-      Response refused;
-      if (ec == http::error::header_limit) refused = refusal(431, "Request header too large");
-      else if (ec == http::error::body_limit) refused = refusal(413, "Request body too large");
-      else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-               ec != net::error::connection_reset && ec != net::error::eof &&
-               buffer.size() > 0)
-        refused = refusal(400, "Bad request");
-      else
+      if (quiet_close(ec) || (buffer.size() == 0 && ec != http::error::header_limit))
         break;  // closed, reset or idle: nothing to answer
+      Response refused = ec == http::error::header_limit ? refusal(431, "Request header too large")
+                                                         : refusal(400, "Bad request");
       handler.count_response(refused.status);
       co_await write_response(stream, refused, 11, false, false);
       break;
     }
     auto& req = parser.get();
     Request request = to_request(req, remote);
-    Response response = handler.handle(request);
-    const bool keep_alive = req.keep_alive() && !stopping;
+    std::optional<std::uint64_t> length;
+    if (auto l = parser.content_length()) length = *l;
+    Admission admission = handler.admit(request, length);
+    Response response;
+    if (admission.answer) {
+      response = std::move(*admission.answer);
+      handler.count_response(response.status);
+    } else if (admission.upload) {
+      auto taken = co_await read_upload(stream, buffer, parser, *admission.upload);
+      if (!taken) break;  // the client went away: nothing to answer
+      response = std::move(*taken);
+      handler.count_response(response.status);
+    } else {
+      auto body = co_await read_body(stream, buffer, parser);
+      if (!body) {
+        response = refusal(body.error().message == "413" ? 413 : 400,
+                           body.error().message == "413" ? "Request body too large" : "Bad request");
+        handler.count_response(response.status);
+      } else {
+        request.body = std::move(*body);
+        response = handler.handle(request);
+      }
+    }
+    // A body left unread (refused, or not wanted) ends the connection.
+    const bool body_read = parser.is_done();
+    const bool keep_alive = body_read && req.keep_alive() && !stopping;
     const bool head = req.method() == http::verb::head;
     bool ok = co_await write_response(stream, response, req.version(), keep_alive, head);
+    if (!body_read) {
+      co_await linger(stream);
+      co_return;
+    }
     if (!ok || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+awaitable<Result<std::string>> Server::Impl::read_body(beast::tcp_stream& stream,
+                                                       beast::flat_buffer& buffer,
+                                                       http::request_parser<http::buffer_body>& parser) {
+  std::string body;
+  if (auto l = parser.content_length(); l && *l > config.max_body_bytes) co_return make_error("413");
+  char chunk[4096];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    error_code ec;
+    stream.expires_after(config.timeout);
+    co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return make_error("400");
+    body.append(chunk, sizeof chunk - parser.get().body().size);
+    if (body.size() > config.max_body_bytes) co_return make_error("413");
+  }
+  co_return body;
+}
+
+awaitable<std::optional<Response>> Server::Impl::read_upload(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    http::request_parser<http::buffer_body>& parser, UploadSink& sink) {
+  auto& req = parser.get();
+  if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
+    // The client waits for this before it sends a large body.
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    error_code ec;
+    stream.expires_after(config.timeout);
+    co_await net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()),
+                              net::redirect_error(use_awaitable, ec));
+    if (ec) co_return std::nullopt;
+  }
+  std::vector<char> chunk(config.chunk_bytes);
+  while (!parser.is_done()) {
+    req.body().data = chunk.data();
+    req.body().size = chunk.size();
+    error_code ec;
+    stream.expires_after(config.timeout);
+    co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      log_warn("upload from " + std::string(req.target().substr(0, 80)) + " cut off: " + ec.message());
+      co_return std::nullopt;  // the sink, dropped, leaves nothing behind
+    }
+    const std::size_t got = chunk.size() - req.body().size;
+    if (got == 0) continue;
+    if (auto refused = sink.write(chunk.data(), got)) co_return refused;
+  }
+  co_return sink.finish();
+}
+
+awaitable<void> Server::Impl::linger(beast::tcp_stream& stream) {
+  // Closing with unread request bytes makes the kernel send a reset, which
+  // can destroy the answer before the client reads it. So: stop sending,
+  // then read and discard what the client still sends, for a short while.
+  error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::vector<char> sink(64 * 1024);
+  std::uint64_t discarded = 0;
+  while (!ec && discarded < kLingerBytes) {
+    stream.expires_after(kLingerTime);
+    std::size_t n = co_await stream.async_read_some(net::buffer(sink), net::redirect_error(use_awaitable, ec));
+    discarded += n;
+  }
 }
 
 }  // namespace attachgate::web
