@@ -111,9 +111,12 @@ Status MultipartReader::step(bool& progressed) {
       std::size_t at = pending_.find(delimiter_);
       if (at == std::string::npos) {
         // Keep only what could be the start of the first boundary.
-        if (pending_.size() >= delimiter_.size())
-          pending_.erase(0, pending_.size() - delimiter_.size() + 1);
-        if (pending_.size() > 64 * 1024) return fail("no multipart boundary in the body");
+        if (pending_.size() >= delimiter_.size()) {
+          const std::size_t drop = pending_.size() - delimiter_.size() + 1;
+          preamble_bytes_ += drop;
+          pending_.erase(0, drop);
+        }
+        if (preamble_bytes_ > kMaxPreambleBytes) return fail("no multipart boundary in the body");
         return Status{};
       }
       pending_.erase(0, at + delimiter_.size());

@@ -21,6 +21,7 @@
 namespace attachgate::web {
 
 inline constexpr std::size_t kMaxPartHeaderBytes = 8 * 1024;
+inline constexpr std::size_t kMaxPreambleBytes = 64 * 1024;  // before the first boundary
 
 // What a part's headers say about it. The filename is as the client sent
 // it (raw bytes); the caller sanitises it.
@@ -59,6 +60,7 @@ class MultipartReader {
   std::string delimiter_;  // "\r\n--" + boundary
   Callbacks callbacks_;
   std::string pending_;  // bytes not yet handed on
+  std::size_t preamble_bytes_ = 0;
   State state_ = State::preamble;
 };
 

@@ -64,6 +64,28 @@ TEST_F(CliTest, HelpNamesTheSubcommands) {
   EXPECT_NE(bad.status, 0);
 }
 
+// api-key: a new key each time, printed with the [api] keys entry that is
+// its SHA-256; --hash gives the same entry for a key read from stdin.
+TEST_F(CliTest, ApiKeyPrintsAKeyAndTheEntryForIt) {
+  auto made = run(bin() + " --json api-key");
+  ASSERT_EQ(made.status, 0) << made.out;
+  auto j = nlohmann::json::parse(made.out);
+  const std::string key = j.at("key"), hash = j.at("hash");
+  EXPECT_EQ(key.rfind("ag_", 0), 0u);
+  EXPECT_GE(key.size(), 40u);
+  auto again = run("printf '%s\\n' " + shell_quote(key) + " | " + bin() + " api-key --hash");
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("keys = [\"" + hash + "\"]"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find(key), std::string::npos) << "--hash must not echo the key";
+  auto other = nlohmann::json::parse(run(bin() + " --json api-key").out);
+  EXPECT_NE(other.at("key"), key);
+  EXPECT_NE(other.at("hash"), hash);
+  // sha256("abc"), the FIPS 180-2 example.
+  auto abc = run("printf abc | " + bin() + " --json api-key --hash");
+  EXPECT_EQ(nlohmann::json::parse(abc.out).at("hash"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST_F(CliTest, CheckAcceptsTheShippedFiles) {
   auto r = run(cmd("check"));
   EXPECT_EQ(r.status, 0) << r.out;

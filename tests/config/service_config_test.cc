@@ -245,6 +245,29 @@ TEST_F(ServiceConfigTest, WatchPostfixLog) {
   EXPECT_EQ(apply(ServiceConfig{}, o).postfix_log, "/srv/postfix/maillog");
 }
 
+// [api]: no keys by default; keys only as "sha256:" + 64 hex digits (the
+// hash `attachgate api-key` prints), so a key in clear is refused.
+TEST_F(ServiceConfigTest, Api) {
+  EXPECT_TRUE(ServiceConfig{}.api.keys.empty());
+  const std::string hash = "sha256:" + std::string(64, 'a');
+  Loaded<ServiceConfig> loaded =
+      load("[api]\nkeys = [\"" + hash + "\"]\ndefault_expiration_days = 2\nmax_expiration_days = 9\n"
+           "max_downloads = 5\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  EXPECT_EQ(loaded.value->api.keys, std::vector<std::string>{hash});
+  EXPECT_EQ(loaded.value->api.default_expiration_days, 2);
+  EXPECT_EQ(loaded.value->api.max_expiration_days, 9);
+  EXPECT_EQ(loaded.value->api.max_downloads, 5);
+  EXPECT_EQ(problems("[api]\n"                                  // 1
+                     "keys = [\"ag_clear-key\"]\n"               // 2
+                     "default_expiration_days = 40\n"           // 3
+                     "max_downloads = 0\n"),                     // 4
+            (Lines{"FILE:2: api.keys entry \"ag_clear-key\" must be \"sha256:\" and 64 lowercase hex "
+                   "digits, as `attachgate api-key` prints",
+                   "FILE:3: api.default_expiration_days (40) must not be over api.max_expiration_days (30)",
+                   "FILE:4: api.max_downloads must be between 1 and 100000, not 0"}));
+}
+
 // [webhooks]: off by default; URLs http(s) only; a secret of 16+ characters
 // whenever there is a URL.
 TEST_F(ServiceConfigTest, Webhooks) {

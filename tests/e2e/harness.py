@@ -470,6 +470,15 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
+def proc_status(pid: int, field: str) -> int:
+    """A /proc/PID/status field in KiB (VmRSS, VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -674,14 +683,19 @@ class E2ETestCase(unittest.TestCase):
         milter.start()
         return milter
 
-    def start_web(self, role: str = "web", policy_text: str | None = None) -> Milter:
+    def start_web(self, role: str = "web", policy_text: str | None = None,
+                  config_text: str | None = None) -> Milter:
         """Starts `attachgate web` (or `run`) on a state dir in the temp dir;
-        the shipped policy unless policy_text is given."""
+        the shipped policy and config unless their text is given."""
         policy = DEFAULT_POLICY
         if policy_text is not None:
             policy = self.workdir / "policy.toml"
             policy.write_text(policy_text)
-        service = Milter(self.workdir, policy, role=role)
+        config = None
+        if config_text is not None:
+            config = self.workdir / "attachgate.toml"
+            config.write_text(config_text)
+        service = Milter(self.workdir, policy, role=role, config=config)
         self.addCleanup(self.check_stopped_cleanly, service)
         service.start()
         return service

@@ -21,7 +21,7 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-from harness import E2ETestCase, sha256_file, wait_until
+from harness import E2ETestCase, proc_status, sha256_file, wait_until
 from recipient import Recipient, file_buttons
 
 SANITIZED = os.environ.get("ATTACHGATE_SANITIZED", "OFF").upper() in ("ON", "1", "TRUE")
@@ -34,13 +34,6 @@ def seed_link_bin() -> str:
     return path
 
 
-def proc_status(pid: int, field: str) -> int:
-    """A /proc/PID/status field in KiB (VmRSS, VmHWM)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
 
 
 class WebTestCase(E2ETestCase):
