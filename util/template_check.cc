@@ -3,6 +3,7 @@
 // One pass over the template, tag by tag, keeping the stack of open
 // sections; the first problem found is the one reported. Linear in the
 // template apart from the line count of that one error.
+#include "util/text.h"
 #include "util/template_check.h"
 
 #include <cerrno>
@@ -15,12 +16,6 @@ namespace attachgate {
 namespace {
 
 constexpr std::size_t kMaxTemplateBytes = 256 * 1024;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 class TemplateChecker {
  public:
@@ -72,7 +67,7 @@ class TemplateChecker {
     if (sigil == '>') return fail(at, "partials ({{> ...}}) are not supported");
     if (sigil == '=') return fail(at, "changing delimiters ({{=...=}}) is not supported");
 
-    std::string name(trim(inner));
+    std::string name(trim_blanks(inner));
     if (name.empty()) return fail(at, "empty tag");
     const TemplateName* known = find_name(name);
     if (known == nullptr) return fail(at, "unknown name '" + name + "'");

@@ -48,5 +48,9 @@ std::string clean_display_text(std::string_view text, std::size_t max_bytes = 20
 // UTF-8 text is never damaged.
 std::string ascii_lower(std::string_view text);
 bool equals_nocase(std::string_view a, std::string_view b);
+// Without leading and trailing spaces and tabs (HTTP's "optional whitespace").
+std::string_view trim_blanks(std::string_view text);
+// Only 0-9 and a-f (ids and hashes as attachgate writes them); false for "".
+bool is_lower_hex(std::string_view text);
 
 }  // namespace attachgate

@@ -25,8 +25,7 @@ using nlohmann::json;
 
 constexpr std::string_view kFiles = "/api/v1/files";
 constexpr std::size_t kMaxIdBytes = 64;
-// A multipart body is the file plus the form around it.
-constexpr std::uint64_t kFormOverhead = 64 * 1024;
+constexpr char kUploaded[] = "uploaded";  // messages.outcome of an API upload
 
 const char* reason(int status) {
   switch (status) {
@@ -52,12 +51,7 @@ Response json_response(int status, const json& body) {
   return r;
 }
 
-bool is_public_id(std::string_view s) {
-  if (s.empty() || s.size() > kMaxIdBytes) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
+bool is_public_id(std::string_view s) { return s.size() <= kMaxIdBytes && is_lower_hex(s); }
 
 Result<std::int64_t> whole_number(std::string_view name, std::string_view text, std::int64_t low,
                                   std::int64_t high) {
@@ -118,10 +112,13 @@ Admission Api::admit(const Request& head, std::optional<std::uint64_t> content_l
     return std::move(a);
   };
   std::optional<std::string> key = authenticate(head);
-  if (!key)
-    return answer(api_error(401, config_.key_hashes.empty()
-                                     ? "this server has no API keys configured ([api] keys)"
-                                     : "send a valid API key in the X-API-Key header"));
+  if (!key) {
+    Response r = api_error(401, config_.key_hashes.empty()
+                                    ? "this server has no API keys configured ([api] keys)"
+                                    : "send a valid API key in the X-API-Key header");
+    r.headers.emplace_back("WWW-Authenticate", "X-API-Key");
+    return answer(std::move(r));
+  }
   std::string_view path = head.target;
   std::string_view query;
   if (auto q = path.find('?'); q != std::string_view::npos) {
@@ -198,7 +195,7 @@ Response Api::publish(const std::string& key_label, const std::string& filename,
   o.now = clock_();
   o.message.sender = key_label;
   o.message.subject = filename;
-  o.message.outcome = "uploaded";
+  o.message.outcome = kUploaded;
   o.files.push_back({filename, content_type, blob});
   const std::string token = store::new_token();
   store::NewLink link;
@@ -243,7 +240,9 @@ Result<std::optional<store::MessageDetail>> Api::owned(const std::string& key_la
   auto message = store_.catalog.find_message((*file)->message_id);
   if (!message) return message.error();
   // Another key's file, or a file from mail, is "not found" to this key.
-  if (!*message || (*message)->sender != key_label) return std::optional<store::MessageDetail>{};
+  // (The outcome tells uploads from mail: a mail's sender could be "api:...".)
+  if (!*message || (*message)->outcome != kUploaded || (*message)->sender != key_label)
+    return std::optional<store::MessageDetail>{};
   return store_.catalog.show_message((*message)->public_id);
 }
 

@@ -83,6 +83,10 @@ class Api {
   Clock clock_;
 };
 
+// The most a multipart body may carry besides its file (the form's fields
+// and boundaries); the body as a whole is bounded by max_upload plus this.
+inline constexpr std::uint64_t kFormOverhead = 64 * 1024;
+
 // A JSON error answer: {"status", "error" (the reason phrase), "message"}.
 Response api_error(int status, std::string message);
 

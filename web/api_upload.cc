@@ -10,6 +10,7 @@
 
 #include "util/filename.h"
 #include "util/log.h"
+#include "util/text.h"
 #include "util/units.h"
 #include "web/api.h"
 #include "web/content_headers.h"
@@ -37,6 +38,7 @@ class IncomingFile {
   }
 
   std::optional<Response> write(const char* data, std::size_t size) {
+    if (!writer_) return api_error(503, "the file could not be stored; try again later");
     received_ += size;
     if (received_ > api_.config().max_upload) {
       writer_.reset();
@@ -50,6 +52,7 @@ class IncomingFile {
   }
 
   Response publish(const std::string& key_label, const UploadTerms& terms) {
+    if (received_ == 0) return api_error(422, "the file is empty");
     auto blob = writer_->commit();
     writer_.reset();
     if (!blob) return failed("could not store", blob.error().message);
@@ -105,6 +108,11 @@ class MultipartUpload : public UploadSink {
                                       [this] { return on_part_end(); }}) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
+    // The file part is counted against max_upload on its own; this bounds
+    // the rest (an endless epilogue after the closing boundary, say).
+    body_bytes_ += size;
+    if (body_bytes_ > api_.config().max_upload + kFormOverhead)
+      return api_error(413, "the upload is over the limit of " + format_size(api_.config().max_upload));
     if (auto s = reader_.feed(data, size); !s) return refusal(s.error().message);
     return std::nullopt;
   }
@@ -152,7 +160,8 @@ class MultipartUpload : public UploadSink {
     }
     std::string& v = values_.back().second;
     if (v.size() + size > kMaxFieldBytes)
-      return refuse(api_error(422, "the form field '" + values_.back().first + "' is too long"));
+      return refuse(api_error(422, "the form field '" + clean_display_text(values_.back().first, 64) +
+                                       "' is too long"));
     v.append(data, size);
     return Status{};
   }
@@ -180,6 +189,7 @@ class MultipartUpload : public UploadSink {
   bool in_file_ = false, file_done_ = false;
   std::vector<std::pair<std::string, std::string>> values_;
   std::optional<Response> refused_;
+  std::uint64_t body_bytes_ = 0;
 };
 
 }  // namespace

@@ -123,12 +123,6 @@ std::string percent_encode(std::string_view utf8) {
   return out;
 }
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 constexpr std::array<std::string_view, 11> kPassiveTypes = {
     "application/pdf",
     "application/zip",
@@ -155,7 +149,7 @@ std::string content_disposition(std::string_view filename) {
 
 std::string response_content_type(std::string_view recorded) {
   std::string_view type = recorded.substr(0, recorded.find(';'));
-  std::string folded = ascii_lower(trim_ows(type));
+  std::string folded = ascii_lower(trim_blanks(type));
   for (std::string_view passive : kPassiveTypes)
     if (folded == passive) return folded;
   return "application/octet-stream";

@@ -17,12 +17,6 @@ constexpr unsigned char kPixel[] = {
     'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff,
     0x21, 0xf9, 4, 1, 0, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b};
 
-bool is_hex(std::string_view s) {
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 }  // namespace
 
 const std::string* Response::header(std::string_view name) const {
@@ -119,7 +113,7 @@ Response Handler::pixel(const Request& request, std::string_view name) {
   // stranger nothing about which ids exist.
   constexpr std::string_view kSuffix = ".gif";
   if (request.method == "GET" && name.size() == 32 + kSuffix.size() && name.ends_with(kSuffix) &&
-      is_hex(name.substr(0, 32))) {
+      is_lower_hex(name.substr(0, 32))) {
     auto link = store_.catalog.find_link_by_pixel(std::string(name.substr(0, 32)));
     if (!link) log_warn("pixel: " + link.error().message);
     else if (*link && (*link)->track_opens)

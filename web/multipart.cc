@@ -9,12 +9,6 @@
 namespace attachgate::web {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // "form-data; name=\"file\"; filename=\"a b.pdf\"" into the value and its
 // parameters (names lowered, quoted strings unquoted). Parameters that do
 // not parse are skipped: a part is judged by what the caller needs of it.
@@ -31,13 +25,13 @@ struct HeaderValue {
 HeaderValue parse_header_value(std::string_view s) {
   HeaderValue out;
   std::size_t semi = s.find(';');
-  out.value = ascii_lower(trim(s.substr(0, semi)));
+  out.value = ascii_lower(trim_blanks(s.substr(0, semi)));
   std::size_t i = semi == std::string_view::npos ? s.size() : semi + 1;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ';')) ++i;
     std::size_t eq = s.find('=', i);
     if (eq == std::string_view::npos) break;
-    std::string name = ascii_lower(trim(s.substr(i, eq - i)));
+    std::string name = ascii_lower(trim_blanks(s.substr(i, eq - i)));
     i = eq + 1;
     std::string value;
     if (i < s.size() && s[i] == '"') {
@@ -50,7 +44,7 @@ HeaderValue parse_header_value(std::string_view s) {
     } else {
       std::size_t end = s.find(';', i);
       if (end == std::string_view::npos) end = s.size();
-      value = std::string(trim(s.substr(i, end - i)));
+      value = std::string(trim_blanks(s.substr(i, end - i)));
       i = end;
     }
     out.params.emplace_back(std::move(name), std::move(value));
@@ -192,7 +186,7 @@ Status MultipartReader::start_part(std::string_view block) {
     block = eol == std::string_view::npos ? std::string_view{} : block.substr(eol + 2);
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return make_error("a multipart part has a malformed header line");
-    std::string_view name = trim(line.substr(0, colon));
+    std::string_view name = trim_blanks(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     if (equals_nocase(name, "Content-Disposition")) {
       HeaderValue h = parse_header_value(value);
@@ -201,7 +195,7 @@ Status MultipartReader::start_part(std::string_view block) {
       if (const std::string* f = h.param("filename")) info.filename = *f;
       disposition = true;
     } else if (equals_nocase(name, "Content-Type")) {
-      info.content_type = std::string(trim(value));
+      info.content_type = std::string(trim_blanks(value));
     }
   }
   if (!disposition || info.name.empty())

@@ -14,12 +14,6 @@
 namespace attachgate::web {
 namespace {
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // 1*DIGIT that fits in 64 bits, else nullopt.
 std::optional<std::uint64_t> parse_number(std::string_view s) {
   if (s.empty()) return std::nullopt;
@@ -40,7 +34,7 @@ std::optional<std::string_view> single_element(std::string_view set) {
   std::optional<std::string_view> found;
   while (true) {
     std::size_t comma = set.find(',');
-    std::string_view element = trim_ows(set.substr(0, comma));
+    std::string_view element = trim_blanks(set.substr(0, comma));
     if (!element.empty()) {
       if (found) return std::nullopt;
       found = element;
@@ -55,7 +49,7 @@ RangeRequest with_kind(RangeKind kind) { return RangeRequest{kind, {}}; }
 }  // namespace
 
 RangeRequest parse_range(std::string_view header, std::uint64_t size) {
-  header = trim_ows(header);
+  header = trim_blanks(header);
   if (header.empty()) return with_kind(RangeKind::none);
   constexpr std::string_view kUnit = "bytes=";
   if (header.size() < kUnit.size() || !equals_nocase(header.substr(0, kUnit.size()), kUnit))

@@ -2,6 +2,7 @@
 #include "web/server.h"
 
 #include <atomic>
+#include <type_traits>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -37,16 +38,30 @@ struct Server::Impl {
   net::steady_timer slot_free{accept_strand};  // woken when a connection ends
   std::atomic<int> active{0};
   std::atomic<bool> stopping{false};
+  // Upload work that blocks (encrypting, fsync, the catalog transaction,
+  // hashing an access code) runs here, not on the I/O threads, so pages
+  // and downloads keep moving while large uploads finish.
+  net::thread_pool blocking{2};
 
   Impl(const ServerConfig& c, Handler& h) : config(c), handler(h), ioc(c.threads) {}
+
+  // fn() on the blocking pool; the caller resumes on its own executor.
+  template <class F>
+  awaitable<std::invoke_result_t<F&>> on_blocking_pool(F fn) {
+    using R = std::invoke_result_t<F&>;
+    co_return co_await net::co_spawn(
+        blocking.get_executor(), [fn = std::move(fn)]() mutable -> awaitable<R> { co_return fn(); },
+        use_awaitable);
+  }
 
   awaitable<void> accept_loop();
   awaitable<void> session(tcp::socket socket);
   awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, unsigned version,
                                  bool keep_alive, bool head);
-  // A body read whole, at most max_body_bytes; Error "413" or "400".
-  awaitable<Result<std::string>> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                           http::request_parser<http::buffer_body>& parser);
+  // A body read whole into `body`, at most max_body_bytes: 0, or the
+  // status to refuse it with (413, 400), or -1 if the client went away.
+  awaitable<int> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                           http::request_parser<http::buffer_body>& parser, std::string& body);
   // A body streamed into an upload; nothing if the client went away.
   awaitable<std::optional<Response>> read_upload(beast::tcp_stream& stream,
                                                  beast::flat_buffer& buffer,
@@ -221,8 +236,10 @@ awaitable<bool> Server::Impl::write_response(beast::tcp_stream& stream, Response
   for (const auto& [name, value] : response.headers) header.set(name, value);
   header.set(http::field::server, "attachgate");
   header.keep_alive(keep_alive);
-  header.content_length(response.stream || (head && response.body.empty()) ? response.length
-                                                                           : response.body.size());
+  // 204 and 304 carry no body and must not say how long it is.
+  if (response.status != 204 && response.status != 304)
+    header.content_length(response.stream || (head && response.body.empty()) ? response.length
+                                                                             : response.body.size());
   http::response_serializer<http::empty_body> serializer{header};
   stream.expires_after(config.timeout);
   co_await http::async_write_header(stream, serializer, net::redirect_error(use_awaitable, ec));
@@ -266,7 +283,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
   auto peer = socket.remote_endpoint(ec);
   if (!ec) remote = peer.address().to_string();
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer(8192);
+  // Its limit must leave room for a whole header block of max_header_bytes,
+  // or a header the parser would take (or refuse with 431) overflows first.
+  beast::flat_buffer buffer(static_cast<std::size_t>(config.max_header_bytes) + 8192);
   for (;;) {
     // The header first: the handler decides how the body is taken (read
     // whole under max_body_bytes, streamed into an upload, or not at all).
@@ -301,13 +320,12 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       response = std::move(*taken);
       handler.count_response(response.status);
     } else {
-      auto body = co_await read_body(stream, buffer, parser);
-      if (!body) {
-        response = refusal(body.error().message == "413" ? 413 : 400,
-                           body.error().message == "413" ? "Request body too large" : "Bad request");
+      const int refused = co_await read_body(stream, buffer, parser, request.body);
+      if (refused < 0) break;  // the client went away
+      if (refused > 0) {
+        response = refused == 413 ? refusal(413, "Request body too large") : refusal(400, "Bad request");
         handler.count_response(response.status);
       } else {
-        request.body = std::move(*body);
         response = handler.handle(request);
       }
     }
@@ -325,11 +343,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
-awaitable<Result<std::string>> Server::Impl::read_body(beast::tcp_stream& stream,
-                                                       beast::flat_buffer& buffer,
-                                                       http::request_parser<http::buffer_body>& parser) {
-  std::string body;
-  if (auto l = parser.content_length(); l && *l > config.max_body_bytes) co_return make_error("413");
+awaitable<int> Server::Impl::read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       http::request_parser<http::buffer_body>& parser,
+                                       std::string& body) {
+  if (auto l = parser.content_length(); l && *l > config.max_body_bytes) co_return 413;
   char chunk[4096];
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
@@ -338,18 +355,19 @@ awaitable<Result<std::string>> Server::Impl::read_body(beast::tcp_stream& stream
     stream.expires_after(config.timeout);
     co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) co_return make_error("400");
+    if (ec) co_return quiet_close(ec) ? -1 : 400;
     body.append(chunk, sizeof chunk - parser.get().body().size);
-    if (body.size() > config.max_body_bytes) co_return make_error("413");
+    if (body.size() > config.max_body_bytes) co_return 413;
   }
-  co_return body;
+  co_return 0;
 }
 
 awaitable<std::optional<Response>> Server::Impl::read_upload(
     beast::tcp_stream& stream, beast::flat_buffer& buffer,
     http::request_parser<http::buffer_body>& parser, UploadSink& sink) {
   auto& req = parser.get();
-  if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
+  if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue") &&
+      !parser.is_done()) {
     // The client waits for this before it sends a large body.
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     error_code ec;
@@ -367,14 +385,20 @@ awaitable<std::optional<Response>> Server::Impl::read_upload(
     co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
-      log_warn("upload from " + std::string(req.target().substr(0, 80)) + " cut off: " + ec.message());
-      co_return std::nullopt;  // the sink, dropped, leaves nothing behind
+      // The sink, dropped, leaves nothing behind. The path only: a query
+      // may hold an access code.
+      const std::string target(req.target());
+      const std::string path = target.substr(0, std::min<std::size_t>(target.find('?'), 80));
+      log_warn("upload to " + path + " cut off: " + ec.message());
+      if (quiet_close(ec)) co_return std::nullopt;
+      co_return refusal(400, "Bad request");  // malformed chunking and the like
     }
     const std::size_t got = chunk.size() - req.body().size;
     if (got == 0) continue;
-    if (auto refused = sink.write(chunk.data(), got)) co_return refused;
+    auto refused = co_await on_blocking_pool([&sink, &chunk, got] { return sink.write(chunk.data(), got); });
+    if (refused) co_return refused;
   }
-  co_return sink.finish();
+  co_return co_await on_blocking_pool([&sink] { return sink.finish(); });
 }
 
 awaitable<void> Server::Impl::linger(beast::tcp_stream& stream) {
@@ -385,8 +409,8 @@ awaitable<void> Server::Impl::linger(beast::tcp_stream& stream) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   std::vector<char> sink(64 * 1024);
   std::uint64_t discarded = 0;
+  stream.expires_after(kLingerTime);  // in all, however the client trickles
   while (!ec && discarded < kLingerBytes) {
-    stream.expires_after(kLingerTime);
     std::size_t n = co_await stream.async_read_some(net::buffer(sink), net::redirect_error(use_awaitable, ec));
     discarded += n;
   }

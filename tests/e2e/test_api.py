@@ -11,7 +11,9 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import subprocess
+import time
 import unittest
 import uuid
 from pathlib import Path
@@ -119,8 +121,13 @@ class ApiTest(E2ETestCase):
         self.assertEqual(kinds[0], "offloaded")
         self.assertIn("downloaded", kinds)
 
-        status, gone = self.api("DELETE", "/api/v1/files/" + made["id"])
-        self.assertEqual(status, 204, gone)
+        conn = http.client.HTTPConnection(LOOPBACK, self.web.web_port, timeout=60)
+        conn.request("DELETE", "/api/v1/files/" + made["id"], headers={"X-API-Key": self.key})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 204)
+        self.assertIsNone(resp.getheader("Content-Length"), "204 must not carry Content-Length")
+        self.assertEqual(resp.read(), b"")
+        conn.close()
         status, shown = self.api("GET", "/api/v1/files/" + made["id"])
         self.assertEqual(shown["status"], "revoked")
 
@@ -183,6 +190,52 @@ class ApiTest(E2ETestCase):
         self.assertEqual(json.loads(resp.read())["status"], 413)
         conn.close()
         self.assertEqual(self.stored(), (0, []))
+
+    def test_a_refused_client_that_trickles_is_closed_soon(self):
+        # 401 without reading the body, then a lingering close: bounded in
+        # time in all, however slowly the client keeps sending.
+        sock = socket.create_connection((LOOPBACK, self.web.web_port), timeout=30)
+        sock.sendall(b"PUT /api/v1/files/x.bin HTTP/1.1\r\nHost: t\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 401"), head[:100])
+        start = time.monotonic()
+        closed = False
+        while time.monotonic() - start < 20 and not closed:
+            try:
+                sock.sendall(b"x")
+                sock.settimeout(0.5)
+                closed = sock.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        elapsed = time.monotonic() - start
+        sock.close()
+        self.assertTrue(closed, "the server still held the connection after 20 s")
+        self.assertLess(elapsed, 10)
+
+    def test_malformed_chunks_get_400_and_headers_their_own_limit(self):
+        sock = socket.create_connection((LOOPBACK, self.web.web_port), timeout=30)
+        sock.sendall(b"PUT /api/v1/files/x.bin HTTP/1.1\r\nHost: t\r\nX-API-Key: "
+                     + self.key.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5\r\nhello\r\nzz-not-a-size\r\n")
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            data = sock.recv(4096)
+            if not data:
+                break
+            reply += data
+        sock.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply[:100])
+        self.assertEqual(self.stored(), (0, []))
+        # [http] max_request_header_size is 16 KiB: 12 KiB of headers pass,
+        # 20 KiB get 431 (not a 400 from a smaller read buffer).
+        client = Recipient(self.base)
+        self.assertEqual(client.get("/healthz", headers={"X-Pad": "p" * 12_000}).status, 200)
+        self.assertEqual(client.get("/healthz", headers={"X-Pad": "p" * 20_000}).status, 431)
 
     def test_bad_terms_are_422_and_unknown_ids_404(self):
         src = self.random_file("a.txt", 1000)

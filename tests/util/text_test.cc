@@ -49,4 +49,18 @@ TEST(Text, CleanDisplayTextDropsWhatAPersonCannotSee) {
   EXPECT_EQ(clean_display_text("a/b:c"), "a/b:c");
 }
 
+TEST(Text, TrimBlanksTakesOnlySpacesAndTabs) {
+  EXPECT_EQ(trim_blanks(" \t a b \t "), "a b");
+  EXPECT_EQ(trim_blanks("\r\na\r\n"), "\r\na\r\n");
+  EXPECT_EQ(trim_blanks("   "), "");
+}
+
+TEST(Text, LowerHexOnly) {
+  EXPECT_TRUE(is_lower_hex("0123456789abcdef"));
+  EXPECT_FALSE(is_lower_hex(""));
+  EXPECT_FALSE(is_lower_hex("ABCDEF"));
+  EXPECT_FALSE(is_lower_hex("12g4"));
+  EXPECT_FALSE(is_lower_hex("../1"));
+}
+
 }  // namespace attachgate

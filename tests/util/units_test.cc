@@ -32,6 +32,9 @@ TEST(Units, Formatting) {
   EXPECT_EQ(format_duration(7 * 86400), "7d");
   EXPECT_EQ(format_duration(90), "90s");
   EXPECT_EQ(format_date(1795910400), "2026-11-29");
+  EXPECT_EQ(format_time(1795910400 + 3661), "2026-11-29 01:01:01");
+  EXPECT_EQ(format_iso_time(1795910400 + 3661), "2026-11-29T01:01:01Z");
+  EXPECT_EQ(format_iso_time(0), "1970-01-01T00:00:00Z");
 }
 
 }  // namespace attachgate

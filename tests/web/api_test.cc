@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "tests/support/temp_dir.h"
-#include "web/handler.h"
+#include "store/secrets.h"
+#include "tests/web/web_fixture.h"
 
 namespace attachgate::web {
 namespace {
@@ -19,11 +19,6 @@ namespace {
 constexpr std::int64_t kNow = 1'790'000'000;
 const std::string kKey = "ag_the-test-key";
 const std::string kOtherKey = "ag_another-key";
-
-std::string source_dir() {
-  const char* d = std::getenv("ATTACHGATE_SOURCE_DIR");
-  return d ? d : ATTACHGATE_SOURCE_DIR_DEFAULT;
-}
 
 std::string sha256_hex(const std::string& data) {
   unsigned char d[crypto_hash_sha256_BYTES];
@@ -51,20 +46,14 @@ std::string multipart(const std::vector<std::pair<std::string, std::string>>& fi
   return b + "--BOUND--\r\n";
 }
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public WebFixture {
  protected:
   void SetUp() override {
-    auto s = store::Store::open(dir_.path());
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(*s);
-    auto pages = PageRenderer::load(source_dir() + "/templates");
-    ASSERT_TRUE(pages.ok()) << pages.error().message;
     HandlerConfig config;
     config.api.key_hashes = {api_key_hash(kKey), api_key_hash(kOtherKey)};
     config.api.public_url = "https://files.example.org";
     config.api.max_upload = 100'000;
-    handler_ = std::make_unique<Handler>(*store_, std::make_shared<const PageRenderer>(std::move(*pages)),
-                                         config, [this] { return now_; });
+    open(config, &now_);
   }
 
   Request request(std::string method, std::string target, std::string key = kKey) {
@@ -104,9 +93,6 @@ class ApiTest : public ::testing::Test {
     return url.substr(url.rfind('/') + 1);
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Handler> handler_;
   std::int64_t now_ = kNow;
 };
 
@@ -258,6 +244,64 @@ TEST_F(ApiTest, UnknownIdsRoutesAndMethods) {
   Admission a = handler_->admit(page, std::nullopt);
   EXPECT_FALSE(a.answer.has_value());
   EXPECT_FALSE(a.upload);
+}
+
+TEST_F(ApiTest, AnEmptyFileIs422) {
+  EXPECT_EQ(send(request("PUT", "/api/v1/files/empty.txt"), "").status, 422);
+  Response r = post_form("--BOUND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"e\"\r\n\r\n"
+                         "\r\n--BOUND--\r\n");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(json_of(r).at("message").get<std::string>().find("empty"), std::string::npos);
+  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+}
+
+TEST_F(ApiTest, AnEndlessEpilogueIs413) {
+  Request r = request("POST", "/api/v1/files");
+  r.content_type = "multipart/form-data; boundary=BOUND";
+  Admission a = handler_->admit(r, std::nullopt);
+  ASSERT_TRUE(a.upload);
+  const std::string form = multipart({}, "a.pdf", "content");
+  ASSERT_FALSE(a.upload->write(form.data(), form.size()).has_value());
+  const std::string junk(64 * 1024, 'e');
+  std::optional<Response> refused;
+  for (int i = 0; i < 10 && !refused; ++i) refused = a.upload->write(junk.data(), junk.size());
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 413);
+}
+
+// Ownership is the upload's, not the sender text's: mail whose envelope
+// sender reads like a key's label stays out of that key's reach.
+TEST_F(ApiTest, MailWithASenderLikeAKeyLabelIsNotThatKeys) {
+  const std::string label = "api:" + api_key_hash(kKey).substr(7, 12);
+  auto w = store_->blobs.create();
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->write("x", 1).ok());
+  store::Offload o;
+  o.now = kNow;
+  o.message.queue_id = "4F2A1B3C";
+  o.message.sender = label;
+  o.files.push_back({"mail.pdf", "application/pdf", w->commit().value()});
+  store::NewLink link;
+  link.token_hash = store_->tokens.hash(store::new_token());
+  link.pixel_id = store::new_public_id(16);
+  link.expires_at = kNow + 86400;
+  o.links.push_back(link);
+  auto ids = store_->catalog.record_offload(o);
+  ASSERT_TRUE(ids.ok());
+  const std::string id = ids->file_public_ids.at(0);
+  EXPECT_EQ(send(request("GET", "/api/v1/files/" + id), "").status, 404);
+  EXPECT_EQ(send(request("DELETE", "/api/v1/files/" + id), "").status, 404);
+  // The key's own upload, under the same label, is found.
+  Response own = send(request("PUT", "/api/v1/files/own.txt"), "mine");
+  ASSERT_EQ(own.status, 201);
+  EXPECT_EQ(send(request("GET", "/api/v1/files/" + json_of(own).at("id").get<std::string>()), "").status,
+            200);
+}
+
+TEST_F(ApiTest, A401SaysHowToAuthenticate) {
+  Response r = send(request("GET", "/api/v1/files/00112233aabbccdd", "ag_wrong"), "");
+  ASSERT_NE(r.header("WWW-Authenticate"), nullptr);
+  EXPECT_EQ(*r.header("WWW-Authenticate"), "X-API-Key");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/web/web_fixture.h"
 #include "util/metrics_file.h"
 #include "web/range.h"
 
@@ -19,11 +20,6 @@ namespace attachgate::web {
 namespace {
 
 constexpr std::int64_t kNow = 1'790'000'000;
-
-std::string source_dir() {
-  const char* d = std::getenv("ATTACHGATE_SOURCE_DIR");
-  return d ? d : ATTACHGATE_SOURCE_DIR_DEFAULT;
-}
 
 std::string drain(Response& r) {
   std::string out;
@@ -42,17 +38,9 @@ struct Sent {
   std::vector<std::string> file_ids, contents;
 };
 
-class HandlerTest : public ::testing::Test {
+class HandlerTest : public WebFixture {
  protected:
-  void SetUp() override {
-    auto s = store::Store::open(dir_.path());
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(*s);
-    auto pages = PageRenderer::load(source_dir() + "/templates");
-    ASSERT_TRUE(pages.ok()) << pages.error().message;
-    handler_ = std::make_unique<Handler>(*store_, std::make_shared<const PageRenderer>(std::move(*pages)),
-                                         HandlerConfig{}, [this] { return now_; });
-  }
+  void SetUp() override { open(HandlerConfig{}, &now_); }
 
   Sent offload(std::vector<std::pair<std::string, std::string>> files, int max_downloads = 1,
                bool with_code = false, std::int64_t expires_in = 86400) {
@@ -133,9 +121,6 @@ class HandlerTest : public ::testing::Test {
     return location ? *location : "";
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Handler> handler_;
   std::int64_t now_ = kNow + 10;
 };
 

@@ -1,0 +1,41 @@
+// tests/web/web_fixture.h - what the handler and API tests share: a real
+// store in a temporary directory and the shipped page templates.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+#include "tests/support/temp_dir.h"
+#include "web/handler.h"
+
+namespace attachgate::web {
+
+inline std::string source_dir() {
+  const char* d = std::getenv("ATTACHGATE_SOURCE_DIR");
+  return d ? d : ATTACHGATE_SOURCE_DIR_DEFAULT;
+}
+
+// Opens the store and builds a Handler with `config` and a clock reading
+// *now; fails the test (ASSERT) if either cannot be had.
+class WebFixture : public ::testing::Test {
+ protected:
+  void open(HandlerConfig config, const std::int64_t* now) {
+    auto s = store::Store::open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+    auto pages = PageRenderer::load(source_dir() + "/templates");
+    ASSERT_TRUE(pages.ok()) << pages.error().message;
+    handler_ = std::make_unique<Handler>(*store_, std::make_shared<const PageRenderer>(std::move(*pages)),
+                                         std::move(config), [now] { return *now; });
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Handler> handler_;
+};
+
+}  // namespace attachgate::web
