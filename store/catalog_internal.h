@@ -10,5 +10,8 @@ namespace attachgate::store {
 
 Status insert_event(Db& db, const EventRecord& event);
 Status insert_outbox(Db& db, const NewOutboxItem& item);
+// An event from the first ten columns of a row: id, message_id, file_id,
+// link_id, kind, at, recipient, remote_addr, user_agent, detail.
+EventRecord read_event(const Stmt& st);
 
 }  // namespace attachgate::store

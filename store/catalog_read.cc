@@ -1,5 +1,6 @@
 // store/catalog_read.cc - the catalog's reads: lookups and reports.
 #include "store/catalog.h"
+#include "store/catalog_internal.h"
 
 namespace attachgate::store {
 namespace {
@@ -43,6 +44,8 @@ LinkRecord read_link(const Stmt& st) {
   return l;
 }
 
+}  // namespace
+
 EventRecord read_event(const Stmt& st) {
   EventRecord e;
   e.id = st.int64(0);
@@ -57,6 +60,8 @@ EventRecord read_event(const Stmt& st) {
   e.detail = st.text(9);
   return e;
 }
+
+namespace {
 
 // Runs a prepared statement and maps each row; stops at the first error.
 template <class T, class F>

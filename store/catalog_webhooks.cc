@@ -61,17 +61,7 @@ Result<std::vector<WebhookEvent>> Catalog::webhook_events(int limit) {
     if (!r) return r.error();
     if (!*r) break;
     WebhookEvent w;
-    EventRecord& e = w.event;
-    e.id = st.int64(0);
-    e.message_id = st.opt_int64(1);
-    e.file_id = st.opt_int64(2);
-    e.link_id = st.opt_int64(3);
-    e.kind = event_kind_from(st.text(4)).value_or(EventKind::offloaded);  // CHECKed by the schema
-    e.at = st.int64(5);
-    e.recipient = st.text(6);
-    e.remote_addr = st.text(7);
-    e.user_agent = st.text(8);
-    e.detail = st.text(9);
+    w.event = read_event(st);
     w.message_public_id = st.text(10);
     w.queue_id = st.text(11);
     w.sender = st.text(12);
