@@ -104,14 +104,28 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
-def parse_sizes(text: str) -> list[tuple[str, int]]:
+def parse_sizes(text: str) -> list[tuple[str, int, int | None]]:
+    """'1MB,25MB:10' -> [(label, bytes, repeat or None)]; ':N' sets that
+    size's own repeat count (None: --repeat)."""
     out = []
     for item in text.split(","):
-        if item.strip():
-            out.append((item.strip(), parse_size(item)))
+        item = item.strip()
+        if not item:
+            continue
+        size, _, count = item.partition(":")
+        if count and (not count.isdigit() or int(count) < 1):
+            raise argparse.ArgumentTypeError("not a repeat count: %r in %r" % (count, item))
+        out.append((size.strip(), parse_size(size), int(count) if count else None))
     if not out:
         raise argparse.ArgumentTypeError("no sizes given")
     return out
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile: with fewer than 100 values p99 is the maximum."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil(n * pct / 100)
+    return ordered[int(rank) - 1]
 
 
 def mb(n: float) -> float:
@@ -167,30 +181,35 @@ def attachment_size_for(message_size: int, label: str) -> int:
     return n
 
 
-def write_message(path: Path, message_size: int, label: str, seed: int) -> tuple[int, int, int]:
+def write_message(path: Path, message_size: int, label: str, seed: int,
+                  attachment_bytes: int | None = None,
+                  eol: bytes = b"\r\n") -> tuple[int, int, int]:
     """Write the message in SMTP wire form (CRLF; no line starts with ".", so
     no dot-stuffing is needed) streaming to disk. Returns (message bytes,
     attachment bytes, line count). The attachment is pseudo-random bytes
-    from seed."""
+    from seed. attachment_bytes, if given, sets the attachment's decoded size
+    instead of message_size; eol=b"\n" writes LF line ends (for smtp-source
+    -F, which appends CRLF to every line itself)."""
     head, tail = message_parts(label)
-    n = attachment_size_for(message_size, label)
+    n = attachment_bytes if attachment_bytes is not None else attachment_size_for(message_size, label)
     rng = random.Random(seed)
     chunk = LINE_IN * 16384  # ~0.9 MB of attachment per write
     tmp = path.with_suffix(".tmp")
     lines = head.count(b"\n") + tail.count(b"\n")
     with open(tmp, "wb") as f:
-        f.write(head)
+        f.write(head if eol == b"\r\n" else head.replace(b"\r\n", eol))
         left = n
         while left > 0:
             take = min(chunk, left)
             encoded = base64.encodebytes(rng.randbytes(take))  # 76-char lines, LF
             lines += encoded.count(b"\n")
-            f.write(encoded.replace(b"\n", b"\r\n"))
+            f.write(encoded if eol == b"\n" else encoded.replace(b"\n", eol))
             left -= take
-        f.write(tail)
+        f.write(tail if eol == b"\r\n" else tail.replace(b"\r\n", eol))
     tmp.rename(path)
     size = path.stat().st_size
-    assert size == len(head) + base64_wire_len(n) + len(tail), "message size mismatch"
+    if eol == b"\r\n":
+        assert size == len(head) + base64_wire_len(n) + len(tail), "message size mismatch"
     return size, n, lines
 
 
@@ -426,16 +445,36 @@ def deliver_and_check(pf: harness.PrivatePostfix, sink: harness.SmtpSink, res: S
 
 
 def provenance(binary: Path) -> dict:
+    """Which code was measured: the git revision of the checkout the harness
+    runs from ($ATTACHGATE_SOURCE_DIR, default this one), or, for an export
+    made with `git archive` (see README.md), the revision in its REVISION."""
+    source = harness.SOURCE_DIR
+
     def git(*args: str) -> str:
-        r = subprocess.run(["git", "-C", str(SOURCE_DIR), *args], stdout=subprocess.PIPE,
+        r = subprocess.run(["git", "-C", str(source), *args], stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
         return r.stdout.rstrip() if r.returncode == 0 else ""  # keep status columns
 
+    if not (source / ".git").exists() and (source / "REVISION").exists():
+        info = {"git_head": (source / "REVISION").read_text().strip(), "git_dirty_files": [],
+                "git_diff_sha256": "", "source": "export of %s at %s"
+                % ((source / "REVISION").read_text().strip(), source), "binary": str(binary)}
+        _binary_info(info, binary)
+        return info
+
+    # --no-optional-locks: a benchmark never writes to the checkout's index.
     info = {"git_head": git("rev-parse", "--short", "HEAD").strip(),
-            "git_dirty_files": git("status", "--porcelain", "--untracked-files=no").splitlines(),
+            "git_dirty_files": git("--no-optional-locks", "status", "--porcelain",
+                                   "--untracked-files=no").splitlines(),
             "binary": str(binary)}
     diff = git("diff", "HEAD")
     info["git_diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()[:16] if diff else ""
+    info["source"] = str(source)
+    _binary_info(info, binary)
+    return info
+
+
+def _binary_info(info: dict, binary: Path) -> None:
     try:
         info["binary_mtime"] = datetime.datetime.fromtimestamp(
             binary.stat().st_mtime).isoformat(timespec="seconds")
@@ -445,7 +484,6 @@ def provenance(binary: Path) -> dict:
     if cache.exists():
         m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", cache.read_text(), re.M)
         info["build_type"] = m.group(1) if m else ""
-    return info
 
 
 def machine() -> dict:
@@ -536,7 +574,8 @@ def run(args) -> dict:
             stop_milter(m, args.keep)
         log("warm-up done")
 
-        for label, target in args.sizes:
+        for label, target, own_repeat in args.sizes:
+            repeat = own_repeat or args.repeat
             eml = workdir / ("msg-%s.eml" % re.sub(r"[^A-Za-z0-9]", "_", label))
             log("%s: writing a %d-byte message" % (label, target))
             t = time.perf_counter()
@@ -552,7 +591,7 @@ def run(args) -> dict:
                 cpu0 = cpu_seconds(worker)
                 runs = {"plain": [], "milter": []}
                 with RssSampler(worker) as sampler:
-                    for i in range(args.repeat):
+                    for i in range(repeat):
                         # Alternate which goes first so drift hits both alike.
                         order = [("plain", plain), ("milter", with_milter)]
                         if i % 2:
@@ -574,7 +613,7 @@ def run(args) -> dict:
                                 entry["milter_log"] = line.group(0)
                             runs[name].append(entry)
                             log("%s: run %d/%d %-6s eom %.3f s (DATA..250 %.3f s), relayed %d bytes"
-                                % (label, i + 1, args.repeat, name, res.eom_seconds,
+                                % (label, i + 1, repeat, name, res.eom_seconds,
                                    res.data_seconds, relayed))
                 if m.worker_pid() != worker:
                     raise RuntimeError("the milter worker restarted during %s; VmHWM is "
@@ -588,7 +627,8 @@ def run(args) -> dict:
             eom_m = statistics.median(r["eom_seconds"] for r in runs["milter"])
             eom_p = statistics.median(r["eom_seconds"] for r in runs["plain"])
             row = {
-                "label": label, "message_bytes": msg_bytes, "attachment_bytes": att_bytes,
+                "label": label, "repeat": repeat,
+                "message_bytes": msg_bytes, "attachment_bytes": att_bytes,
                 "milter_peak_rss_kb": after["VmHWM"], "milter_idle_rss_kb": idle["VmHWM"],
                 "milter_sampled_peak_kb": dict(sampler.peak),
                 "supervisor_peak_rss_kb": sup["VmHWM"],
@@ -596,8 +636,11 @@ def run(args) -> dict:
                 "eom_ratio": eom_m / eom_p if eom_p > 0 else None,
                 "eom_seconds_milter_min": min(r["eom_seconds"] for r in runs["milter"]),
                 "eom_seconds_plain_min": min(r["eom_seconds"] for r in runs["plain"]),
+                "eom_seconds_milter_p50": eom_m,
+                "eom_seconds_milter_p99": percentile([r["eom_seconds"] for r in runs["milter"]], 99),
+                "eom_seconds_plain_p99": percentile([r["eom_seconds"] for r in runs["plain"]], 99),
                 "decoded_mb_per_s": mb(att_bytes) / eom_m if eom_m > 0 else None,
-                "milter_cpu_seconds_per_message": cpu / args.repeat,
+                "milter_cpu_seconds_per_message": cpu / repeat,
                 "runs": runs,
             }
             report["sizes"].append(row)
@@ -627,14 +670,17 @@ def dirty_note(files: list[str]) -> str:
 
 
 def table(report: dict, target_mb: float) -> str:
-    head = ("size", "message MB", "decoded MB", "peak RSS MiB", "eom s milter", "eom s plain",
-            "ratio", "decoded MB/s", "CPU s/msg")
+    head = ("size", "n", "message MB", "decoded MB", "peak RSS MiB", "eom s milter",
+            "p99 milter", "eom s plain", "ratio", "decoded MB/s", "CPU s/msg")
     rows = [head]
     for r in report["sizes"]:
-        rows.append((r["label"], "%.1f" % mb(r["message_bytes"]),
+        rows.append((r["label"], str(r.get("repeat", report["repeat"])),
+                     "%.1f" % mb(r["message_bytes"]),
                      "%.1f" % mb(r["attachment_bytes"]),
                      "%.1f" % (r["milter_peak_rss_kb"] / 1024),
-                     "%.3f" % r["eom_seconds_milter"], "%.3f" % r["eom_seconds_plain"],
+                     "%.3f" % r["eom_seconds_milter"],
+                     "%.3f" % r.get("eom_seconds_milter_p99", float("nan")),
+                     "%.3f" % r["eom_seconds_plain"],
                      "%.1f" % r["eom_ratio"] if r["eom_ratio"] else "-",
                      "%.1f" % r["decoded_mb_per_s"] if r["decoded_mb_per_s"] else "-",
                      "%.3f" % r["milter_cpu_seconds_per_message"]))
@@ -650,8 +696,9 @@ def table(report: dict, target_mb: float) -> str:
               "peak RSS = VmHWM of the milter worker process, a fresh `attachgate milter` per size "
               "(idle: %s MiB)" % ", ".join("%.1f" % (r["milter_idle_rss_kb"] / 1024)
                                           for r in report["sizes"]),
-              "eom = client side, final '.' written -> reply read, median of %d; ratio = with "
-              "milter / without; milter socket: %s" % (report["repeat"], report["milter_socket"]),
+              "eom = client side, final '.' written -> reply read, median (and nearest-rank p99) "
+              "of n messages; ratio = with milter / without; milter socket: %s"
+              % report["milter_socket"],
               "target peak RSS < %g MB (10^6 bytes) at every size: %s" % (target_mb, verdict),
               "attachgate checkout %s%s; binary %s built %s; %d CPUs, load %s -> %s, %s"
               % (a.get("git_head", "?"), dirty_note(a.get("git_dirty_files", [])),
@@ -669,7 +716,8 @@ def main() -> int:
         epilog="Sizes are whole messages on the wire (one base64 attachment of about 73% of "
                "it); MB = 10^6 bytes, MiB = 2^20. Progress goes to stderr, the table to stdout.")
     p.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1MB,25MB,200MB"),
-                   help="comma-separated message sizes (default: 1MB,25MB,200MB)")
+                   help="comma-separated message sizes, each optionally with its own repeat "
+                        "count as SIZE:N (default: 1MB,25MB,200MB)")
     p.add_argument("--repeat", type=int, default=3,
                    help="messages per size and per Postfix; eom is the median (default: 3)")
     p.add_argument("--bin", default=os.environ.get("ATTACHGATE_BIN", str(DEFAULT_BIN)),

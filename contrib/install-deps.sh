@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages attachgate builds and tests with.
 # Idempotent and non-interactive: it asks apt only for what is missing, and it
 # preseeds Postfix's debconf question so the install never stops at a prompt.
-# Usage: contrib/install-deps.sh [--with-tests]   (as root, or through sudo)
+# Usage: contrib/install-deps.sh [--with-tests] [--with-bench]   (as root, or through sudo)
 set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config
@@ -13,14 +13,23 @@ build_pkgs=(cmake g++ make pkg-config
 # are only a Recommends, which --no-install-recommends would drop.
 test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3 curl
   chromium fonts-liberation)
+# bench/run: Postfix (smtp-source, smtp-sink) and curl as for the tests, GTest
+# to configure the build that has the seed_link fixture, nginx and wrk as the
+# download baselines, perf for profiling.
+bench_pkgs=(postfix curl libgtest-dev libgmock-dev nginx-light wrk linux-perf)
 
 want=("${build_pkgs[@]}")
-if [ "${1:-}" = "--with-tests" ]; then
-  want+=("${test_pkgs[@]}")
-  # Debian's npm conflicts with NodeSource's nodejs (which bundles npm), so
-  # Debian's pair is asked for only when no npm is on the PATH at all.
-  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-tests)
+      want+=("${test_pkgs[@]}")
+      # Debian's npm conflicts with NodeSource's nodejs (which bundles npm), so
+      # Debian's pair is asked for only when no npm is on the PATH at all.
+      command -v npm >/dev/null 2>&1 || want+=(nodejs npm) ;;
+    --with-bench) want+=("${bench_pkgs[@]}") ;;
+    *) echo "usage: $0 [--with-tests] [--with-bench]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do

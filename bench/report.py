@@ -1,0 +1,319 @@
+"""bench/run's outputs: the targets judged, a Markdown report, an SVG chart.
+
+The chart is SVG written by hand, so the benchmark needs no plotting
+package. Everything here reads the results dict that bench/run.py builds
+(the same one --json writes).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+MIB = 1024
+
+
+def targets(r: dict) -> list[dict]:
+    """Each target of issue 6 with its figure: name, value, limit, kind
+    ('min': value >= limit is met; 'max': value <= limit; 'lt': value < limit)."""
+    out = []
+    mail = {m["mix"]: m for m in r.get("mail", {}).get("mixes", [])}
+    for mix, limit, label in (("10KB-text", 0.9, "Postfix throughput with/without milter, 10 KB text"),
+                              ("2MB-attachment", 1.0, "Postfix throughput with/without milter, 2 MB attachment"),
+                              ("25MB-attachment", 1.0, "Postfix throughput with/without milter, 25 MB attachment")):
+        if mix in mail:
+            out.append({"name": label, "short": "mail %s" % mix.split("-")[0],
+                        "value": mail[mix]["ratio"], "limit": limit, "kind": "min",
+                        "unit": "x", "panel": "ratio"})
+    if "2MB-attachment" in mail:
+        out.append({"name": "Milter CPU time per 2 MB-attachment message",
+                    "short": "milter CPU / 2 MB msg",
+                    "value": mail["2MB-attachment"]["milter_cpu_seconds_per_message"] * 1000,
+                    "limit": 10.0, "kind": "max", "unit": "ms", "panel": "budget"})
+    sizes = r.get("milter", {}).get("sizes", [])
+    if sizes:
+        peak = max(s["milter_peak_rss_kb"] for s in sizes) * 1024 / 1e6
+        out.append({"name": "Milter peak RSS, largest over %s"
+                            % ", ".join(s["label"] for s in sizes),
+                    "short": "milter peak RSS", "value": peak, "limit": 64.0, "kind": "lt",
+                    "unit": "MB", "panel": "budget"})
+    dl = r.get("downloads", {}).get("downloads", {})
+    for key, label in (("1_clients", "1 client"), ("8_clients", "8 clients")):
+        if key in dl:
+            out.append({"name": "Download throughput attachgate/nginx, %s" % label,
+                        "short": "download %s" % label, "value": dl[key]["ratio"], "limit": 0.9,
+                        "kind": "min", "unit": "x", "panel": "ratio"})
+    conn = r.get("downloads", {}).get("connections")
+    if conn:
+        out.append({"name": "Errors with %d idle connections held %g s during downloads"
+                            % (conn["connections"], conn["hold_seconds"]),
+                    "short": "idle-connection errors", "value": conn["errors"], "limit": 0,
+                    "kind": "max", "unit": "", "panel": None})
+    for t in out:
+        v, lim = t["value"], t["limit"]
+        t["met"] = v >= lim if t["kind"] == "min" else v <= lim if t["kind"] == "max" else v < lim
+    return out
+
+
+def _fmt_target(t: dict) -> str:
+    op = {"min": ">=", "max": "<=", "lt": "<"}[t["kind"]]
+    unit = (" " + t["unit"]) if t["unit"] not in ("", "x") else ""
+    return "%s %g%s" % (op, t["limit"], unit)
+
+
+def _fmt_value(t: dict) -> str:
+    if t["unit"] == "x":
+        return "%.2f" % t["value"]
+    if t["unit"] == "":
+        return "%d" % t["value"]
+    return "%.1f %s" % (t["value"], t["unit"])
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(r: dict, chart_name: str, analysis: str | None) -> str:
+    m, a = r["machine"], r["attachgate"]
+    rev = a.get("git_head", "?")
+    dirty = a.get("git_dirty_files") or []
+    if dirty:
+        rev += " + uncommitted changes (%d files)" % len(dirty)
+    out = ["# Benchmarks", "",
+           "Written by `%s` on %s. Every comparison was run side by side in that one "
+           "invocation, taking turns, and is given as a ratio: the machine is shared, so "
+           "absolute figures drift from run to run and the ratios are what to compare."
+           % (r["command"], r["date"]), "",
+           "- **Machine:** %s, %d CPUs, %.1f GiB RAM; kernel %s; Postfix %s; nginx %s; "
+           "Python %s." % (m["cpu"], m["cpus"], m["mem_total_mb"] / 1024, m["kernel"],
+                           m.get("postfix", "?"), m.get("nginx", "?"), m["python"]),
+           "- **attachgate:** revision %s, %s build (`%s`)." % (rev, a.get("build_type", "?"),
+                                                               a.get("binary", "?")),
+           "- **Load average** before %s, after %s; the run took %.0f s."
+           % (r["loadavg_before"], r.get("loadavg_after", "?"), r.get("elapsed_seconds", 0)),
+           ""]
+    ts = targets(r)
+    if ts:
+        out += ["## Targets", "",
+                _table(["target", "figure", "limit", "result"],
+                       [[t["name"], _fmt_value(t), _fmt_target(t),
+                         "**met**" if t["met"] else "**MISSED**"] for t in ts]),
+                "", "![ratios and budgets against their targets](%s)" % chart_name, ""]
+    if "mail" in r:
+        p = r["mail"]
+        out += ["## 1. Mail throughput", "",
+                "`smtp-source -s %d -m %d` → private Postfix on 127.0.0.1 → `smtp-sink`, "
+                "for each mix without a milter and with `attachgate milter` (over %s), taking "
+                "turns; rounds (passes per side) are in the table and the figures are medians "
+                "over them. A pass is timed from smtp-source's start to Postfix "
+                "logging the last message sent to the sink; every message was checked at the "
+                "sink (whole, or offloaded with `X-Attachgate: offloaded=1`). MB/s counts the "
+                "message bytes sent by smtp-source (MB = 10^6 bytes). CPU is user+system "
+                "time per message: of the milter worker, and of the Postfix instance's master "
+                "and daemons (live or exited); smtp-sink's and smtp-source's (the mean of both "
+                "sides) are given apart, since they stand in for the next hop and the clients."
+                % (p["concurrency"], p["messages"], p["milter_socket"]), "",
+                _table(["mix", "rounds", "message MB", "msg/s without", "msg/s with", "MB/s without",
+                        "MB/s with", "ratio", "milter CPU ms/msg", "Postfix CPU ms/msg without / with",
+                        "smtp-sink CPU ms/msg without / with", "smtp-source CPU ms/msg"],
+                       [[x["mix"], str(x["rounds"]), "%.2f" % (x["wire_bytes_per_message"] / 1e6),
+                         "%.1f" % x["plain_messages_per_s"], "%.1f" % x["milter_messages_per_s"],
+                         "%.1f" % x["plain_mb_per_s"], "%.1f" % x["milter_mb_per_s"],
+                         "**%.2f**" % x["ratio"], "%.1f" % (1000 * x["milter_cpu_seconds_per_message"]),
+                         "%.1f / %.1f" % (1000 * x["postfix_cpu_seconds_per_message"]["plain"],
+                                          1000 * x["postfix_cpu_seconds_per_message"]["milter"]),
+                         _pair(x.get("smtp_sink_cpu_seconds_per_message")),
+                         "%.1f" % (1000 * _avg(x.get("smtp_source_cpu_seconds_per_message",
+                                                     {"-": float("nan")}).values()))]
+                        for x in p["mixes"]]),
+                "", "Milter worker peak RSS over all of part 1: %.1f MiB."
+                % (p["milter_worker_peak_rss_kb"] / MIB), ""]
+    if "milter" in r:
+        p = r["milter"]
+        out += ["## 2. Milter cost per message", "",
+                "`bench/milter_message_size.py`: one message at a time with one base64 "
+                "attachment, through Postfix with and without the milter (over %s), taking "
+                "turns; a fresh milter per size. End of message is timed by the client from "
+                "the final `.` to Postfix's reply. Peak RSS is the milter worker's VmHWM. "
+                "p99 is nearest-rank, so with fewer than 100 messages it is the slowest one."
+                % {"inet": "loopback TCP", "unix": "a unix socket"}.get(p["milter_socket"],
+                                                                        p["milter_socket"]), "",
+                _table(["message", "n", "decoded MB", "eom p50 s", "eom p99 s", "eom p50 s without",
+                        "ratio", "decoded MB/s", "milter CPU s/msg", "peak RSS MiB"],
+                       [[s["label"], str(s.get("repeat", p["repeat"])),
+                         "%.1f" % (s["attachment_bytes"] / 1e6),
+                         "%.3f" % s["eom_seconds_milter"], "%.3f" % s["eom_seconds_milter_p99"],
+                         "%.3f" % s["eom_seconds_plain"], "%.1f" % s["eom_ratio"],
+                         "%.1f" % s["decoded_mb_per_s"],
+                         "%.3f" % s["milter_cpu_seconds_per_message"],
+                         "%.1f" % (s["milter_peak_rss_kb"] / MIB)] for s in p["sizes"]]), ""]
+    d = r.get("downloads", {})
+    if "downloads" in d:
+        rows = []
+        for key in ("1_clients", "8_clients"):
+            x = d["downloads"][key]
+            rows.append(["%d" % x["clients"], "%.0f" % x["attachgate_mb_per_s"],
+                         "%.0f" % x["nginx_mb_per_s"], "**%.2f**" % x["ratio"],
+                         "%.2f" % x["attachgate_cpu_s_per_gb"], "%.2f" % x["nginx_cpu_s_per_gb"]])
+        l = d["landing"]
+        out += ["## 3. Downloads", "",
+                "A %d MB file of random bytes behind one link (seeded with tests/e2e/seed_link, "
+                "so stored encrypted), served by `attachgate web`; the same plaintext file "
+                "served by nginx (private config, `sendfile on`, %d workers). 1 or 8 curl clients "
+                "at once, %d round(s) each, taking turns; only the `GET /t/{ticket}` that carries "
+                "the bytes is timed (tickets are claimed first). Figures are total MB/s "
+                "(10^6 bytes) over the batch's wall time, medians over rounds; server CPU is "
+                "user+system time of the serving processes per GB sent."
+                % (d["file_bytes"] // 1_000_000, d["nginx_workers"],
+                   len(d["downloads"]["1_clients"]["runs"]["attachgate"])), "",
+                _table(["clients", "attachgate MB/s", "nginx MB/s", "ratio",
+                        "attachgate CPU s/GB", "nginx CPU s/GB"], rows), "",
+                "Landing page: `wrk -t2 -c%d -d%ds` on `GET /d/{token}` (renders the page and "
+                "records a `viewed` event) against nginx serving the same %d bytes as a static "
+                "file."
+                % (l["connections"], l["seconds"], d["landing_page_bytes"]), "",
+                _table(["", "attachgate", "nginx", "ratio"],
+                       [["requests/s", "%.0f" % l["attachgate_requests_per_s"],
+                         "%.0f" % l["nginx_requests_per_s"], "**%.3f**" % l["ratio"]],
+                        ["latency p50 ms", "%.2f" % _med(l["runs"]["attachgate"], "latency_ms_p50"),
+                         "%.2f" % _med(l["runs"]["nginx"], "latency_ms_p50"), ""],
+                        ["latency p99 ms", "%.2f" % _med(l["runs"]["attachgate"], "latency_ms_p99"),
+                         "%.2f" % _med(l["runs"]["nginx"], "latency_ms_p99"), ""]]), "",
+                "attachgate downloads recorded as complete `downloaded` events: %d of the %d "
+                "claimed (timed, hash check and part 4). Web worker peak RSS (VmHWM) over "
+                "parts 3 and 4: %.1f MiB."
+                % (d.get("complete_download_events", 0), d.get("claims", 0),
+                   d.get("web_vmhwm_kb", 0) / MIB), ""]
+    if "connections" in d:
+        c = d["connections"]
+        out += ["## 4. Idle connections", "",
+                "%d TCP connections opened to attachgate's web port (in %.2f s) and held "
+                "for %g s, sending nothing, while single-client downloads ran back to back. "
+                "The web server's read timeout was set to %s for this run (the shipped 30 s "
+                "would close the first of them at the end of the hold); the bench raises its "
+                "own RLIMIT_NOFILE (soft %s → %s, hard %s) before starting the server, which "
+                "inherits it."
+                % (c["connections"], c["open_seconds"], c["hold_seconds"], d["server_timeout"],
+                   d["fd_limit"]["before"], d["fd_limit"]["now"], d["fd_limit"]["hard"]), "",
+                _table(["figure", "value"],
+                       [["connections refused / failed", str(c["connect_errors"])],
+                        ["closed by the server during the hold", str(c["closed_by_server"])],
+                        ["answered `GET /healthz` sent on them after the hold",
+                         "%d of %d" % (c["answered_after_hold"], c["opened"])],
+                        ["downloads during the hold (failed)",
+                         "%d (%d)" % (c["downloads"], c["download_errors"])],
+                        ["download MB/s during the hold (median)",
+                         "%.0f" % (c["download_mb_per_s"] or 0)],
+                        ["**errors in all**", "**%d**" % c["errors"]],
+                        ["web worker RSS during the hold, MiB",
+                         "%.1f – %.1f" % (c["web_rss_kb_min"] / MIB, c["web_rss_kb_max"] / MIB)],
+                        ["web worker open fds, most", str(c["web_fds_max"])]]), ""]
+    if analysis:
+        out += [analysis.strip(), ""]
+    return "\n".join(out)
+
+
+def _pair(d: dict | None) -> str:
+    if not d:
+        return "-"
+    return "%.1f / %.1f" % (1000 * d["plain"], 1000 * d["milter"])
+
+
+def _avg(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _med(runs: list[dict], key: str) -> float:
+    vals = sorted(x[key] for x in runs if x.get(key) is not None)
+    return vals[len(vals) // 2] if vals else float("nan")
+
+
+def svg(r: dict) -> str:
+    """Two panels of horizontal bars: ratios (higher is better, target
+    marked) and budgets used (figure / limit, lower is better)."""
+    ts = targets(r)
+    ratio = [t for t in ts if t["panel"] == "ratio"]
+    land = r.get("downloads", {}).get("landing")
+    if land:
+        ratio.append({"short": "landing page req/s", "value": land["ratio"], "limit": None,
+                      "met": None, "unit": "x"})
+    budget = [dict(t, value=t["value"] / t["limit"], raw=t["value"])
+              for t in ts if t["panel"] == "budget"]
+    width, left, right, bar_h, gap = 760, 190, 40, 22, 10
+    plot_w = width - left - right
+    y = 40
+    parts: list[str] = []
+
+    def panel(title: str, rows: list[dict], scale_max: float, label) -> None:
+        nonlocal y
+        parts.append('<text x="%d" y="%d" class="h">%s</text>' % (10, y, html.escape(title)))
+        y += 14
+        top, bottom = y, y + len(rows) * (bar_h + gap) - gap
+        for i in range(0, int(scale_max * 4) + 1, 2):  # grid first, under the bars
+            x = left + plot_w * (i / 4) / scale_max
+            parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="g"/>'
+                         % (x, top - 4, x, bottom + 4))
+            parts.append('<text x="%.1f" y="%d" class="a">%g</text>' % (x, bottom + 18, i / 4))
+        for t in rows:
+            w = max(plot_w * min(t["value"], scale_max) / scale_max, 1)
+            colour = "#999" if t.get("met") is None else "#2e7d32" if t["met"] else "#c62828"
+            parts.append('<text x="%d" y="%d" class="l">%s</text>'
+                         % (left - 8, y + bar_h - 6, html.escape(t["short"])))
+            parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
+                         % (left, y, w, bar_h, colour))
+            end = left + w
+            if t.get("limit") is not None:
+                tx = left + plot_w * min(t["limit"] if "raw" not in t else 1.0, scale_max) / scale_max
+                parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="t"/>'
+                             % (tx, y - 3, tx, y + bar_h + 3))
+                if abs(tx - end) < 45:
+                    end = max(end, tx)
+            parts.append('<text x="%.1f" y="%d" class="v">%s</text>'
+                         % (end + 5, y + bar_h - 6, html.escape(label(t))))
+            y += bar_h + gap
+        y += 48
+
+    if ratio:
+        top = max(1.5, max(t["value"] for t in ratio) * 1.15)
+        panel("Ratios: attachgate / baseline (higher is better; black tick = target)", ratio,
+              round(top * 2 + 0.49) / 2,
+              lambda t: ("%.2f" if t["value"] >= 0.1 else "%.3f") % t["value"])
+    if budget:
+        top = max(1.5, max(t["value"] for t in budget) * 1.25)
+        panel("Budgets: figure / limit (lower is better; black tick = limit)", budget,
+              round(top * 2 + 0.49) / 2,
+              lambda t: "%.1f %s of %g" % (t["raw"], t["unit"], t["limit"]))
+    legend = ('<text x="10" y="%d" class="n">green: target met; red: missed; '
+              'grey: no target. %s, %s</text>' % (y - 16, html.escape(r["date"]),
+                                                  html.escape(r["attachgate"].get("git_head", ""))))
+    head = ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+            'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">' % (width, y, width, y))
+    style = ('<style>.h{font-weight:bold;font-size:13px}.l{text-anchor:end}.v{fill:#222}'
+             '.a{text-anchor:middle;fill:#555;font-size:10px}.t{stroke:#000;stroke-width:2.5}'
+             '.g{stroke:#ddd;stroke-width:1}.n{fill:#555;font-size:10px}</style><rect width="100%" height="100%" fill="#fff"/>')
+    title = '<text x="10" y="20" class="h">attachgate benchmarks (bench/run)</text>'
+    return "\n".join([head, style, title] + parts + [legend, "</svg>"]) + "\n"
+
+
+def console_table(r: dict) -> str:
+    ts = targets(r)
+    w = max((len(t["name"]) for t in ts), default=10)
+    lines = ["%-*s  %12s  %10s  %s" % (w, "target", "figure", "limit", "result")]
+    for t in ts:
+        lines.append("%-*s  %12s  %10s  %s" % (w, t["name"], _fmt_value(t), _fmt_target(t),
+                                               "met" if t["met"] else "MISSED"))
+    land = r.get("downloads", {}).get("landing")
+    if land:
+        lines.append("%-*s  %12s  %10s  %s" % (w, "Landing page requests/s attachgate/nginx",
+                                               "%.3f" % land["ratio"], "-", "(no target)"))
+    return "\n".join(lines)
+
+
+def write(r: dict, md_path: Path, chart_path: Path, analysis_path: Path | None) -> None:
+    analysis = analysis_path.read_text() if analysis_path and analysis_path.exists() else None
+    chart_path.parent.mkdir(parents=True, exist_ok=True)
+    chart_path.write_text(svg(r))
+    md_path.write_text(markdown(r, chart_path.name, analysis))

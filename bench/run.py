@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""bench/run: attachgate's benchmark suite, every part in one invocation.
+
+  1 mail         Postfix throughput (smtp-source -> Postfix -> smtp-sink), with
+                 and without the milter, for 10 KB text, 2 MB and 25 MB
+                 attachments                         (bench/mail_throughput.py)
+  2 milter       milter cost per message: end-of-message p50/p99, peak RSS,
+                 decoded MB/s, CPU for 1, 25 and 200 MB (milter_message_size.py)
+  3 downloads    attachgate web vs nginx on one 512 MB file, 1 and 8 clients;
+                 landing page requests/s with wrk      (bench/downloads.py)
+  4 connections  1,000 idle connections held 30 s during downloads
+
+Each comparison runs side by side, taking turns, and is reported as a ratio.
+Writes docs/benchmarks.md and docs/benchmarks.svg on a full run. Needs root
+(Postfix's master runs as root) and contrib/install-deps.sh --with-bench.
+Python standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+PARTS = ["mail", "milter", "downloads", "connections"]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="bench/run", description=__doc__.split("\n\n")[0] + " Runs, in order: "
+        "1 mail, 2 milter, 3 downloads, 4 connections.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--only", action="append", metavar="PART",
+                   help="run only this part: mail, milter, downloads, connections or 1-4; "
+                        "repeat or comma-separate for several")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller counts for a smoke run (about 2 minutes); figures are noisy")
+    p.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
+    p.add_argument("--docs", dest="docs", action="store_true", default=None,
+                   help="write docs/benchmarks.md and the chart even for --quick or --only")
+    p.add_argument("--no-docs", dest="docs", action="store_false",
+                   help="do not write docs/ (the default for --quick and --only)")
+    p.add_argument("--md", default=str(REPO / "docs" / "benchmarks.md"), help=argparse.SUPPRESS)
+    p.add_argument("--chart", default=str(REPO / "docs" / "benchmarks.svg"), help=argparse.SUPPRESS)
+    p.add_argument("--source", default=None,
+                   help="the checkout or `git archive` export the binary was built from; its "
+                        "conf/, templates/ and contrib/ are used (default: this checkout)")
+    p.add_argument("--bin", default=None,
+                   help="attachgate executable (default: $ATTACHGATE_BIN or "
+                        "build-bench/app/attachgate)")
+    p.add_argument("--seed-link", default=None,
+                   help="the tests' seed_link fixture (default: $SEED_LINK_BIN or "
+                        "build-bench/tests/e2e/seed_link)")
+    p.add_argument("--config", default=None,
+                   help="service config (default: SOURCE/conf/attachgate.toml)")
+    p.add_argument("--tmpdir", default=None, help="where the work directory goes")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--milter-socket", choices=("inet", "unix"), default="inet",
+                   help="how Postfix reaches the milter in parts 1 and 2: inet = loopback TCP "
+                        "as in contrib/postfix/main.cf (default), unix = a unix socket")
+    p.add_argument("--timeout", type=float, default=900, help="seconds for any one wait")
+    p.add_argument("--seed", type=int, default=1, help="seed for attachment bytes")
+    p.add_argument("--report-from", metavar="FILE",
+                   help="run nothing: write docs/ again from a --json FILE of an earlier run "
+                        "(e.g. after editing bench/analysis.md)")
+    g = p.add_argument_group("sizes (defaults are the issue's; --quick lowers them)")
+    g.add_argument("--mail-messages", type=int, help="messages per pass (200)")
+    g.add_argument("--mail-concurrency", type=int, help="smtp-source sessions (10)")
+    g.add_argument("--mail-rounds", help="passes per side for each mix, 10KB,2MB,25MB (3,3,1)")
+    g.add_argument("--milter-sizes", help="part 2 sizes with repeats (1MB:20,25MB:10,200MB:5)")
+    g.add_argument("--file-mb", type=int, help="download file size in MB (512)")
+    g.add_argument("--download-rounds", type=int, help="rounds per client count (3)")
+    g.add_argument("--wrk-seconds", type=int, help="seconds per wrk run (10)")
+    g.add_argument("--wrk-rounds", type=int, help="wrk runs per server (2)")
+    g.add_argument("--wrk-connections", type=int, help="wrk connections (16)")
+    g.add_argument("--idle-connections", type=int, help="idle connections (1000)")
+    g.add_argument("--idle-seconds", type=float, help="how long they are held (30)")
+    args = p.parse_args(argv)
+
+    full = {"mail_messages": 200, "mail_concurrency": 10, "mail_rounds": "3,3,1",
+            "milter_sizes": "1MB:20,25MB:10,200MB:5", "file_mb": 512, "download_rounds": 3,
+            "wrk_seconds": 10, "wrk_rounds": 2, "wrk_connections": 16,
+            "idle_connections": 1000, "idle_seconds": 30}
+    quick = dict(full, mail_messages=20, mail_rounds="1,1,1", milter_sizes="1MB:3,25MB:2,200MB:1", file_mb=64,
+                 download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5)
+    for k, v in (quick if args.quick else full).items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    try:
+        args.mail_rounds = [int(x) for x in str(args.mail_rounds).split(",")]
+        if len(args.mail_rounds) == 1:
+            args.mail_rounds *= 3
+        assert len(args.mail_rounds) == 3 and min(args.mail_rounds) >= 1
+    except (ValueError, AssertionError):
+        p.error("--mail-rounds takes N or N,N,N (one per mix), each at least 1")
+    parts: list[str] = []
+    for item in args.only or []:
+        for name in item.split(","):
+            name = name.strip()
+            name = PARTS[int(name) - 1] if name in ("1", "2", "3", "4") else name
+            if name not in PARTS:
+                p.error("unknown part %r (mail, milter, downloads, connections or 1-4)" % name)
+            parts.append(name)
+    args.parts = [x for x in PARTS if x in parts] if parts else list(PARTS)
+    if args.docs is None:
+        args.docs = not args.quick and not args.only
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args.report_from:
+        sys.path.insert(0, str(BENCH_DIR))
+        import report
+        results = json.loads(Path(args.report_from).read_text())
+        print(report.console_table(results))
+        report.write(results, Path(args.md), Path(args.chart), BENCH_DIR / "analysis.md")
+        print("wrote %s and %s" % (args.md, args.chart), file=sys.stderr)
+        return 0
+    if args.source:
+        os.environ["ATTACHGATE_SOURCE_DIR"] = str(Path(args.source).resolve())
+    build = REPO / "build-bench"
+    args.bin = str(Path(args.bin or os.environ.get("ATTACHGATE_BIN")
+                        or build / "app" / "attachgate").resolve())
+    args.seed_link = str(Path(args.seed_link or os.environ.get("SEED_LINK_BIN")
+                              or build / "tests" / "e2e" / "seed_link").resolve())
+    os.environ["ATTACHGATE_BIN"] = args.bin
+    sys.dont_write_bytecode = True  # no __pycache__ in bench/ or tests/e2e/
+    sys.path.insert(0, str(BENCH_DIR))
+    import milter_message_size as mms  # after ATTACHGATE_SOURCE_DIR: it imports the harness
+    import mail_throughput
+    import downloads
+    import report
+    from milter_message_size import harness, log
+
+    if args.config is None:
+        args.config = str(harness.DEFAULT_CONFIG)
+    if os.geteuid() != 0:
+        raise SystemExit("bench/run must run as root (Postfix's master runs as root)")
+    if "/usr/sbin" not in os.environ.get("PATH", ""):
+        os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    need = {"mail": ["postfix", "smtp-source", "smtp-sink", "script"],
+            "milter": ["postfix", "smtp-sink", "script"],
+            "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"]}
+    missing = sorted({t for part in args.parts for t in need[part] if shutil.which(t) is None})
+    if missing:
+        raise SystemExit("missing %s: run contrib/install-deps.sh --with-bench" % ", ".join(missing))
+    if not os.access(args.bin, os.X_OK):
+        raise SystemExit("no attachgate executable at %s; build it (see bench/README.md) or "
+                         "pass --bin" % args.bin)
+
+    started = time.monotonic()
+    machine = mms.machine()
+    nginx = subprocess.run(["nginx", "-v"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True) if shutil.which("nginx") else None
+    machine["nginx"] = nginx.stdout.strip().split("/")[-1] if nginx else ""
+    results = {"benchmark": "bench/run",
+               "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+               "command": " ".join(["bench/run"] + argv), "quick": args.quick,
+               "parts": args.parts, "machine": machine,
+               "attachgate": mms.provenance(Path(args.bin)), "config": args.config,
+               "loadavg_before": mms.loadavg()}
+    workdir = Path(tempfile.mkdtemp(prefix="attachgate-bench-", dir=args.tmpdir))
+    workdir.chmod(0o755)  # Postfix daemons and smtp-sink run as postfix
+    log("bench/run: parts %s, work directory %s" % (", ".join(args.parts), workdir))
+    ok = False
+    try:
+        if "mail" in args.parts:
+            log("part 1: mail throughput, %d messages at concurrency %d per pass"
+                % (args.mail_messages, args.mail_concurrency))
+            d = workdir / "mail"
+            d.mkdir(mode=0o755)
+            results["mail"] = mail_throughput.run(args, d)
+        if "milter" in args.parts:
+            log("part 2: milter cost per message (%s)" % args.milter_sizes)
+            ns = argparse.Namespace(sizes=mms.parse_sizes(args.milter_sizes), repeat=1,
+                                    bin=args.bin, config=args.config, socket=args.milter_socket,
+                                    tmpdir=str(workdir), timeout=args.timeout, seed=args.seed,
+                                    keep=args.keep)
+            results["milter"] = mms.run(ns)
+        if "downloads" in args.parts or "connections" in args.parts:
+            log("parts 3-4: downloads and idle connections")
+            d = workdir / "downloads"
+            d.mkdir(mode=0o755)
+            results["downloads"] = downloads.run(args, d, set(args.parts))
+        ok = True
+    finally:
+        if args.keep or not ok:
+            log("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["loadavg_after"] = mms.loadavg()
+    results["elapsed_seconds"] = time.monotonic() - started
+
+    print(report.console_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        log("wrote %s" % args.json)
+    if args.docs:
+        report.write(results, Path(args.md), Path(args.chart), BENCH_DIR / "analysis.md")
+        log("wrote %s and %s" % (args.md, args.chart))
+    log("bench/run: done in %.0f s" % results["elapsed_seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
