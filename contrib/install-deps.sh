@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config
   libmilter-dev libgmime-3.0-dev libboost-dev libsqlite3-dev
-  libcurl4-openssl-dev libsodium-dev libmstch-dev libtoml11-dev
+  libcurl4-openssl-dev libssl-dev libsodium-dev libmstch-dev libtoml11-dev
   libcli11-dev nlohmann-json3-dev)
 # chromium + fonts-liberation drive the browser tests (tests/browser); the fonts
 # are only a Recommends, which --no-install-recommends would drop.

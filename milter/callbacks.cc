@@ -19,6 +19,7 @@
 #include <memory>
 #include <thread>
 
+#include "milter/listener.h"
 #include "milter/milter.h"
 #include "milter/session.h"
 #include "util/log.h"
@@ -352,6 +353,7 @@ int run_milter(Runtime& runtime, int control_fd) {
              " (is another attachgate running, or is the directory missing?)");
     return 2;
   }
+  set_nodelay_on_tcp_listeners();  // see listener.h: ~40 ms stalls per reply otherwise
   // libmilter's signal thread sigwaits for these; every other thread must
   // have them blocked, or SIGTERM kills the process mid-message.
   sigset_t stop_signals;

@@ -31,12 +31,6 @@ const unsigned char* id_bytes(const std::string& id) {
   return reinterpret_cast<const unsigned char*>(id.data());
 }
 
-std::string hex(const unsigned char* data, std::size_t size) {
-  std::string out(size * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), data, size);
-  out.pop_back();
-  return out;
-}
 
 }  // namespace
 
@@ -46,7 +40,7 @@ BlobWriter::BlobWriter(BlobWriter&& o) noexcept
     : id_(std::move(o.id_)), tmp_path_(std::move(o.tmp_path_)),
       final_dir_(std::move(o.final_dir_)), final_path_(std::move(o.final_path_)),
       blobs_dir_(std::move(o.blobs_dir_)), fd_(std::move(o.fd_)), stream_(o.stream_),
-      hash_(o.hash_), plain_(std::move(o.plain_)), cipher_(std::move(o.cipher_)),
+      hash_(std::move(o.hash_)), plain_(std::move(o.plain_)), cipher_(std::move(o.cipher_)),
       size_(o.size_), done_(o.done_) {
   o.done_ = true;
 }
@@ -70,7 +64,7 @@ Status BlobWriter::seal(unsigned char tag) {
 Status BlobWriter::write(const void* data, std::size_t size) {
   if (done_) panic("BlobWriter::write after commit");
   const auto* p = static_cast<const unsigned char*>(data);
-  crypto_hash_sha256_update(&hash_, p, size);
+  hash_.update(p, size);
   size_ += size;
   while (size > 0) {
     // Seal a full chunk only once more data arrives: the last chunk must
@@ -103,9 +97,7 @@ Result<BlobInfo> BlobWriter::commit() {
     ::unlink(final_path_.c_str());
     return s.error();
   }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&hash_, digest);
-  return BlobInfo{id_, size_, hex(digest, sizeof digest)};
+  return BlobInfo{id_, size_, hash_.final_hex()};
 }
 
 // ---- BlobReader -------------------------------------------------------------
@@ -209,7 +201,6 @@ Result<BlobWriter> BlobStore::create() const {
   p += kWrappedKey;
   crypto_secretstream_xchacha20poly1305_init_push(&w.stream_, p, key);
   sodium_memzero(key, sizeof key);
-  crypto_hash_sha256_init(&w.hash_);
   w.plain_.reserve(kBlobChunkSize);
   w.cipher_.resize(kCipherChunk);
   if (auto s = write_all(w.fd_.get(), header, sizeof header); !s) return s.error();

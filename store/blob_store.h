@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "store/keys.h"
+#include "store/sha256.h"
 #include "util/fs_sync.h"
 #include "util/result.h"
 
@@ -48,7 +49,7 @@ class BlobWriter {
   std::string id_, tmp_path_, final_dir_, final_path_, blobs_dir_;
   UniqueFd fd_;
   crypto_secretstream_xchacha20poly1305_state stream_{};
-  crypto_hash_sha256_state hash_{};
+  Sha256 hash_;
   std::vector<unsigned char> plain_, cipher_;
   std::uint64_t size_ = 0;
   bool done_ = false;
