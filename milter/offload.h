@@ -1,7 +1,8 @@
 // milter/offload.h - decode one attachment straight into the blob store.
 //
-// The part's content is read from the persistent parse stream through a
-// decoding filter in 64 KiB pieces, so neither the encoded nor the decoded
+// The part's content is read from the persistent parse stream in 64 KiB
+// pieces and decoded on the way (base64 by milter/base64.h, quoted-printable
+// and uuencode by GMime's filters), so neither the encoded nor the decoded
 // attachment is ever whole in memory. Bad base64 decodes as mail clients
 // decode it (invalid characters skipped); what the recipient downloads is
 // what their client would have shown.
