@@ -1,9 +1,19 @@
 // store/blob_store.cc - see blob_store.h.
 //
-// File layout: magic "AGBLOB1\n" (8) | wrap nonce (24) | wrapped key (32+16)
-// | secretstream header (24) | chunks. Every chunk but the last holds exactly
-// kBlobChunkSize plaintext bytes; the last holds 0..kBlobChunkSize and carries
-// TAG_FINAL, so a file cut at any byte fails to authenticate.
+// Both formats open with: magic (8) | wrap nonce (24) | the random per-blob
+// key (32) sealed with XChaCha20-Poly1305 under the blob wrap key, AD = blob
+// id (32+16). Every chunk but the last holds exactly kBlobChunkSize plaintext
+// bytes; the last holds 0..kBlobChunkSize (an empty blob is one empty chunk).
+//  v1 "AGBLOB1\n", read only: | secretstream header (24) | secretstream
+//     chunks, the last tagged TAG_FINAL.
+//  v2 "AGBLOB2\n": | chunks. Chunk i is AES-256-GCM ciphertext then its
+//     16-byte tag; nonce = 4 zero bytes | big-endian 64-bit i; AAD = 1 byte,
+//     1 for the last chunk, else 0. The key is fresh per blob, so a nonce is
+//     never reused under a key. Blob files are immutable once renamed into
+//     place, so the reader takes the chunk layout from the size at open: a
+//     file cut, extended, reordered or moved to another id leaves some chunk
+//     with the wrong nonce, length or final flag, or the key unwrapped with
+//     the wrong AD, and fails. Chunk offsets are computable, so skip() seeks.
 #include "store/blob_store.h"
 
 #include <algorithm>
@@ -12,6 +22,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store/secrets.h"
@@ -19,28 +30,68 @@
 namespace attachgate::store {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'G', 'B', 'L', 'O', 'B', '1', '\n'};
+constexpr std::size_t kMagic = 8;
+constexpr char kMagicV1[kMagic] = {'A', 'G', 'B', 'L', 'O', 'B', '1', '\n'};
+constexpr char kMagicV2[kMagic] = {'A', 'G', 'B', 'L', 'O', 'B', '2', '\n'};
+constexpr std::size_t kKeyBytes = AesGcm::kKeyBytes;
+static_assert(kKeyBytes == crypto_secretstream_xchacha20poly1305_KEYBYTES);
 constexpr std::size_t kWrapNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr std::size_t kWrappedKey =
-    crypto_secretstream_xchacha20poly1305_KEYBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+constexpr std::size_t kWrappedKey = kKeyBytes + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+constexpr std::size_t kPrefix = kMagic + kWrapNonce + kWrappedKey;  // = the v2 header
 constexpr std::size_t kStreamHeader = crypto_secretstream_xchacha20poly1305_HEADERBYTES;
-constexpr std::size_t kHeaderSize = sizeof kMagic + kWrapNonce + kWrappedKey + kStreamHeader;
-constexpr std::size_t kCipherChunk = kBlobChunkSize + crypto_secretstream_xchacha20poly1305_ABYTES;
+constexpr std::size_t kCipherChunkV1 = kBlobChunkSize + crypto_secretstream_xchacha20poly1305_ABYTES;
+constexpr std::size_t kTag = AesGcm::kTagBytes;
+constexpr std::size_t kCipherChunkV2 = kBlobChunkSize + kTag;
 
 const unsigned char* id_bytes(const std::string& id) {
   return reinterpret_cast<const unsigned char*>(id.data());
 }
 
+// A per-blob key, zeroed on every way out of scope.
+struct BlobKey {
+  unsigned char bytes[kKeyBytes];
+  ~BlobKey() { sodium_memzero(bytes, sizeof bytes); }
+};
+
+void chunk_nonce(std::uint64_t index, unsigned char (&nonce)[AesGcm::kNonceBytes]) {
+  std::memset(nonce, 0, 4);
+  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<unsigned char>(index >> (56 - 8 * i));
+}
+
+// Like read_full, at an offset and into several buffers (chunk and tag).
+Result<std::size_t> pread_full(int fd, iovec* iov, int count, std::uint64_t offset) {
+  std::size_t got = 0;
+  while (count > 0) {
+    ssize_t n = ::preadv(fd, iov, count, static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(errno_text("read"));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+    for (auto left = static_cast<std::size_t>(n); count > 0;) {
+      if (left < iov->iov_len) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+        iov->iov_len -= left;
+        break;
+      }
+      left -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+  }
+  return got;
+}
 
 }  // namespace
 
-// ---- BlobWriter -------------------------------------------------------------
+// ---- BlobWriter (always v2) ------------------------------------------------
 
 BlobWriter::BlobWriter(BlobWriter&& o) noexcept
     : id_(std::move(o.id_)), tmp_path_(std::move(o.tmp_path_)),
       final_dir_(std::move(o.final_dir_)), final_path_(std::move(o.final_path_)),
-      blobs_dir_(std::move(o.blobs_dir_)), fd_(std::move(o.fd_)), stream_(o.stream_),
-      hash_(std::move(o.hash_)), plain_(std::move(o.plain_)), cipher_(std::move(o.cipher_)),
+      blobs_dir_(std::move(o.blobs_dir_)), fd_(std::move(o.fd_)), gcm_(std::move(o.gcm_)),
+      chunk_index_(o.chunk_index_), hash_(std::move(o.hash_)), plain_(std::move(o.plain_)),
       size_(o.size_), done_(o.done_) {
   o.done_ = true;
 }
@@ -50,15 +101,19 @@ BlobWriter::~BlobWriter() {
     fd_.reset();
     ::unlink(tmp_path_.c_str());
   }
-  sodium_memzero(&stream_, sizeof stream_);
 }
 
-Status BlobWriter::seal(unsigned char tag) {
-  unsigned long long out_len = 0;
-  crypto_secretstream_xchacha20poly1305_push(&stream_, cipher_.data(), &out_len, plain_.data(),
-                                             plain_.size(), nullptr, 0, tag);
+// Seals plain_ in place, appends its tag and writes both.
+Status BlobWriter::seal(bool final) {
+  const std::size_t n = plain_.size();
+  unsigned char nonce[AesGcm::kNonceBytes];
+  chunk_nonce(chunk_index_++, nonce);
+  const unsigned char aad = final ? 1 : 0;
+  plain_.resize(n + kTag);
+  Status s = gcm_->seal(nonce, &aad, 1, plain_.data(), n, plain_.data(), plain_.data() + n);
+  if (s) s = write_all(fd_.get(), plain_.data(), plain_.size());
   plain_.clear();
-  return write_all(fd_.get(), cipher_.data(), static_cast<std::size_t>(out_len));
+  return s;
 }
 
 Status BlobWriter::write(const void* data, std::size_t size) {
@@ -68,9 +123,9 @@ Status BlobWriter::write(const void* data, std::size_t size) {
   size_ += size;
   while (size > 0) {
     // Seal a full chunk only once more data arrives: the last chunk must
-    // carry TAG_FINAL, and we learn which one is last only at commit().
+    // say it is final, and we learn which one is last only at commit().
     if (plain_.size() == kBlobChunkSize) {
-      if (auto s = seal(0); !s) return s;
+      if (auto s = seal(false); !s) return s;
     }
     std::size_t take = std::min(size, kBlobChunkSize - plain_.size());
     plain_.insert(plain_.end(), p, p + take);
@@ -82,7 +137,7 @@ Status BlobWriter::write(const void* data, std::size_t size) {
 
 Result<BlobInfo> BlobWriter::commit() {
   if (done_) panic("BlobWriter::commit twice");
-  if (auto s = seal(crypto_secretstream_xchacha20poly1305_TAG_FINAL); !s) return s.error();
+  if (auto s = seal(true); !s) return s.error();
   if (auto s = fsync_fd(fd_.get(), tmp_path_); !s) return s.error();
   fd_.reset();
   bool new_dir = ::mkdir(final_dir_.c_str(), 0700) == 0;
@@ -101,6 +156,8 @@ Result<BlobInfo> BlobWriter::commit() {
 }
 
 // ---- BlobReader -------------------------------------------------------------
+
+BlobReader::~BlobReader() { sodium_memzero(&stream_, sizeof stream_); }
 
 Status BlobReader::next_chunk() {
   auto got = read_full(fd_.get(), cipher_.data(), cipher_.size());
@@ -127,18 +184,64 @@ Status BlobReader::next_chunk() {
   return {};
 }
 
+std::size_t BlobReader::chunk_plain_size(std::uint64_t index) const {
+  return index + 1 == chunks_ ? last_plain_ : kBlobChunkSize;
+}
+
+// Reads chunk `index` and decrypts it in place in out (chunk_plain_size
+// bytes); on failure out holds no plaintext.
+Status BlobReader::open_chunk(std::uint64_t index, unsigned char* out) {
+  const bool last = index + 1 == chunks_;
+  const std::size_t n = chunk_plain_size(index);
+  unsigned char tag[kTag];
+  unsigned char extra = 0;
+  iovec iov[3] = {{out, n}, {tag, kTag}, {&extra, 1}};
+  auto got = pread_full(fd_.get(), iov, last ? 3 : 2, kPrefix + index * kCipherChunkV2);
+  if (!got) return got.error();
+  // The layout came from the size at open; a file changed since is damaged.
+  if (*got < n + kTag) return make_error(path_ + ": blob is truncated");
+  if (*got > n + kTag) return make_error(path_ + ": blob has data after its final chunk");
+  unsigned char nonce[AesGcm::kNonceBytes];
+  chunk_nonce(index, nonce);
+  const unsigned char aad = last ? 1 : 0;
+  if (auto s = gcm_->open(nonce, &aad, 1, out, n, out, tag); !s)
+    return make_error(path_ + ": blob chunk " + std::to_string(index) + ": " + s.error().message);
+  next_index_ = index + 1;
+  final_ = last;
+  return {};
+}
+
+Status BlobReader::buffer_chunk(std::uint64_t index) {
+  plain_.resize(chunk_plain_size(index));
+  pos_ = 0;
+  Status s = open_chunk(index, plain_.data());
+  if (!s) plain_.clear();
+  return s;
+}
+
 Result<std::size_t> BlobReader::read(void* data, std::size_t size) {
   while (pos_ == plain_.size()) {
     if (final_) return std::size_t{0};
-    if (auto s = next_chunk(); !s) return s.error();
+    if (!v2()) {
+      if (auto s = next_chunk(); !s) return s.error();
+      continue;
+    }
+    const std::size_t n = chunk_plain_size(next_index_);
+    if (n > 0 && size >= n) {  // a whole chunk: no copy through plain_
+      if (auto s = open_chunk(next_index_, static_cast<unsigned char*>(data)); !s) return s.error();
+      offset_ += n;
+      return n;
+    }
+    if (auto s = buffer_chunk(next_index_); !s) return s.error();
   }
   std::size_t take = std::min(size, plain_.size() - pos_);
   std::memcpy(data, plain_.data() + pos_, take);
   pos_ += take;
+  offset_ += take;
   return take;
 }
 
-Status BlobReader::skip(std::uint64_t bytes) {
+Status BlobReader::skip_v1(std::uint64_t bytes) {
   while (bytes > 0) {
     while (pos_ == plain_.size()) {
       if (final_) return make_error(path_ + ": skip past the end of the blob");
@@ -148,6 +251,24 @@ Status BlobReader::skip(std::uint64_t bytes) {
     pos_ += take;
     bytes -= take;
   }
+  return {};
+}
+
+// Decrypts only the chunk holding the target, even a target at the very end:
+// read() reports the end only once the final chunk has authenticated.
+Status BlobReader::skip(std::uint64_t bytes) {
+  if (!v2()) return skip_v1(bytes);
+  if (bytes > size_ - offset_) return make_error(path_ + ": skip past the end of the blob");
+  if (bytes <= plain_.size() - pos_) {
+    pos_ += static_cast<std::size_t>(bytes);
+    offset_ += bytes;
+    return {};
+  }
+  const std::uint64_t target = offset_ + bytes;
+  const std::uint64_t index = std::min(target / kBlobChunkSize, chunks_ - 1);
+  if (auto s = buffer_chunk(index); !s) return s;
+  pos_ = static_cast<std::size_t>(target - index * kBlobChunkSize);
+  offset_ = target;
   return {};
 }
 
@@ -187,22 +308,22 @@ Result<BlobWriter> BlobStore::create() const {
     return make_error(errno_text("cannot create " + w.tmp_path_));
   }
 
-  unsigned char header[kHeaderSize];
+  unsigned char header[kPrefix];
   unsigned char* p = header;
-  std::memcpy(p, kMagic, sizeof kMagic);
-  p += sizeof kMagic;
+  std::memcpy(p, kMagicV2, kMagic);
+  p += kMagic;
   unsigned char* nonce = p;
   randombytes_buf(nonce, kWrapNonce);
   p += kWrapNonce;
-  unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
-  crypto_secretstream_xchacha20poly1305_keygen(key);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(p, nullptr, key, sizeof key, id_bytes(w.id_),
-                                             w.id_.size(), nullptr, nonce, wrap_key_.data());
-  p += kWrappedKey;
-  crypto_secretstream_xchacha20poly1305_init_push(&w.stream_, p, key);
-  sodium_memzero(key, sizeof key);
-  w.plain_.reserve(kBlobChunkSize);
-  w.cipher_.resize(kCipherChunk);
+  BlobKey key;
+  randombytes_buf(key.bytes, sizeof key.bytes);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p, nullptr, key.bytes, sizeof key.bytes,
+                                             id_bytes(w.id_), w.id_.size(), nullptr, nonce,
+                                             wrap_key_.data());
+  auto gcm = AesGcm::create(AesGcm::Mode::seal, key.bytes);
+  if (!gcm) return gcm.error();
+  w.gcm_.emplace(std::move(*gcm));
+  w.plain_.reserve(kCipherChunkV2);
   if (auto s = write_all(w.fd_.get(), header, sizeof header); !s) return s.error();
   return w;
 }
@@ -213,22 +334,44 @@ Result<BlobReader> BlobStore::open_blob(const std::string& id) const {
   r.path_ = path_of(id);
   r.fd_ = UniqueFd(::open(r.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!r.fd_.valid()) return make_error(errno_text("cannot open blob " + r.path_));
-  unsigned char header[kHeaderSize];
-  auto got = read_full(r.fd_.get(), header, sizeof header);
+  unsigned char header[kPrefix + kStreamHeader];
+  auto got = read_full(r.fd_.get(), header, kPrefix);
   if (!got) return got.error();
-  if (*got != sizeof header || std::memcmp(header, kMagic, sizeof kMagic) != 0)
+  const bool v1 = *got == kPrefix && std::memcmp(header, kMagicV1, kMagic) == 0;
+  const bool v2 = *got == kPrefix && std::memcmp(header, kMagicV2, kMagic) == 0;
+  if (v1) {
+    got = read_full(r.fd_.get(), header + kPrefix, kStreamHeader);
+    if (!got) return got.error();
+  }
+  if (!(v2 || (v1 && *got == kStreamHeader)))
     return make_error(r.path_ + ": not a blob, or its header is truncated");
-  const unsigned char* nonce = header + sizeof kMagic;
+  const unsigned char* nonce = header + kMagic;
   const unsigned char* wrapped = nonce + kWrapNonce;
-  unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, nullptr, nullptr, wrapped, kWrappedKey,
+  BlobKey key;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(key.bytes, nullptr, nullptr, wrapped, kWrappedKey,
                                                  id_bytes(id), id.size(), nonce,
                                                  wrap_key_.data()) != 0)
     return make_error(r.path_ + ": blob key does not unwrap (wrong master key, or tampered)");
-  int rc = crypto_secretstream_xchacha20poly1305_init_pull(&r.stream_, wrapped + kWrappedKey, key);
-  sodium_memzero(key, sizeof key);
-  if (rc != 0) return make_error(r.path_ + ": bad stream header");
-  r.cipher_.resize(kCipherChunk);
+  if (v1) {
+    if (crypto_secretstream_xchacha20poly1305_init_pull(&r.stream_, header + kPrefix, key.bytes) != 0)
+      return make_error(r.path_ + ": bad stream header");
+    r.cipher_.resize(kCipherChunkV1);
+    return r;
+  }
+  struct stat st {};
+  if (::fstat(r.fd_.get(), &st) != 0) return make_error(errno_text("stat " + r.path_));
+  if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) < kPrefix + kTag)
+    return make_error(r.path_ + ": blob is truncated");
+  const std::uint64_t body = static_cast<std::uint64_t>(st.st_size) - kPrefix;
+  r.chunks_ = (body + kCipherChunkV2 - 1) / kCipherChunkV2;
+  const std::uint64_t last = body - (r.chunks_ - 1) * kCipherChunkV2;
+  if (last < kTag) return make_error(r.path_ + ": blob is truncated");
+  r.last_plain_ = static_cast<std::size_t>(last - kTag);
+  r.size_ = (r.chunks_ - 1) * kBlobChunkSize + r.last_plain_;
+  auto gcm = AesGcm::create(AesGcm::Mode::open, key.bytes);
+  if (!gcm) return make_error(r.path_ + ": " + gcm.error().message);
+  r.gcm_.emplace(std::move(*gcm));
+  r.plain_.reserve(kBlobChunkSize);
   return r;
 }
 

@@ -2,21 +2,24 @@
 //
 // A blob is written through a BlobWriter in any number of pieces and never
 // held whole in memory: plaintext is cut into 64 KiB chunks, each sealed with
-// crypto_secretstream_xchacha20poly1305 under a random per-blob key that is
-// itself wrapped by the state directory's blob key (bound to the blob id).
-// commit() writes the final chunk, fsyncs, renames into place and fsyncs the
-// directory; a writer dropped before commit() leaves nothing behind. Reading
-// authenticates every chunk: a tampered, truncated or swapped blob is an
-// Error, never bytes. Blob ids are generated here, never taken from a URL.
+// AES-256-GCM (format v2; v1 blobs, sealed with libsodium's secretstream, are
+// still read) under a random per-blob key that is itself wrapped by the state
+// directory's blob key (bound to the blob id). commit() writes the final
+// chunk, fsyncs, renames into place and fsyncs the directory; a writer
+// dropped before commit() leaves nothing behind. Reading authenticates every
+// chunk before handing out its bytes: a tampered, truncated or swapped blob
+// is an Error, never bytes. Blob ids are generated here, never from a URL.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <sodium.h>
 
+#include "store/aes_gcm.h"
 #include "store/keys.h"
 #include "store/sha256.h"
 #include "util/fs_sync.h"
@@ -44,35 +47,53 @@ class BlobWriter {
  private:
   friend class BlobStore;
   BlobWriter() = default;
-  Status seal(unsigned char tag);
+  Status seal(bool final);
 
   std::string id_, tmp_path_, final_dir_, final_path_, blobs_dir_;
   UniqueFd fd_;
-  crypto_secretstream_xchacha20poly1305_state stream_{};
+  std::optional<AesGcm> gcm_;
+  std::uint64_t chunk_index_ = 0;
   Sha256 hash_;
-  std::vector<unsigned char> plain_, cipher_;
+  std::vector<unsigned char> plain_;  // room for a chunk and its tag
   std::uint64_t size_ = 0;
   bool done_ = false;
 };
 
 class BlobReader {
  public:
-  // Reads up to size bytes of plaintext; 0 means the authenticated end.
+  BlobReader(BlobReader&&) noexcept = default;
+  BlobReader& operator=(BlobReader&&) noexcept = default;
+  ~BlobReader();
+
+  // Reads up to size bytes of plaintext, never past the end of a chunk; 0
+  // means the authenticated end. Asked for a whole chunk at a chunk
+  // boundary, it decrypts straight into data.
   Result<std::size_t> read(void* data, std::size_t size);
-  // Skips plaintext (decrypting it: the stream cannot seek); for Range requests.
+  // Moves forward; for Range requests. Skipping past the end is an Error.
+  // v2 seeks to the chunk holding the target and decrypts only that one.
   Status skip(std::uint64_t bytes);
 
  private:
   friend class BlobStore;
   BlobReader() = default;
-  Status next_chunk();
+  bool v2() const { return gcm_.has_value(); }
+  Status next_chunk();  // v1
+  Status skip_v1(std::uint64_t bytes);
+  std::size_t chunk_plain_size(std::uint64_t index) const;  // v2
+  Status open_chunk(std::uint64_t index, unsigned char* out);  // v2
+  Status buffer_chunk(std::uint64_t index);  // v2, into plain_
 
   std::string path_;
   UniqueFd fd_;
-  crypto_secretstream_xchacha20poly1305_state stream_{};
+  crypto_secretstream_xchacha20poly1305_state stream_{};  // v1
+  std::optional<AesGcm> gcm_;  // v2
   std::vector<unsigned char> plain_, cipher_;
   std::size_t pos_ = 0;
   bool final_ = false;
+  // v2: the layout follows from the file's size at open (blob files are
+  // immutable once renamed into place).
+  std::uint64_t chunks_ = 0, next_index_ = 0, offset_ = 0, size_ = 0;
+  std::size_t last_plain_ = 0;
 };
 
 class BlobStore {
