@@ -76,7 +76,14 @@ class Catalog {
 
   // Writes.
   Result<OffloadIds> record_offload(const Offload& offload);
+  // Page views and tracking-pixel opens (`viewed`, `opened`) arrive with
+  // every page load and only record interest, so they commit without waiting
+  // for the disk (synchronous = NORMAL, WAL): a power failure may lose the
+  // last few; the next durable commit carries them to disk. Every other
+  // write, other events included, commits under synchronous = FULL.
   Result<std::int64_t> add_event(const EventRecord& event);
+  // The connection's PRAGMA synchronous (2 = FULL); for tests.
+  int synchronous_level();
   // The download claim: for each file one guarded UPDATE, and the ticket,
   // in one transaction. `won` for exactly one of any number of racing
   // callers when one download is left. A single-file claim wins or loses

@@ -100,8 +100,26 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
 
 Result<std::int64_t> Catalog::add_event(const EventRecord& event) {
   std::lock_guard lock(mu_);
-  if (auto s = insert_event(db_, event); !s) return s.error();
-  return db_.last_insert_id();
+  if (event.kind != EventKind::viewed && event.kind != EventKind::opened) {
+    if (auto s = insert_event(db_, event); !s) return s.error();
+    return db_.last_insert_id();
+  }
+  if (auto s = db_.exec("PRAGMA synchronous = NORMAL"); !s) return s.error();
+  auto inserted = insert_event(db_, event);
+  const std::int64_t id = db_.last_insert_id();
+  // Every later write relies on FULL again; a connection that cannot go
+  // back must not write at all.
+  if (auto s = db_.exec("PRAGMA synchronous = FULL"); !s)
+    panic(("cannot restore PRAGMA synchronous = FULL: " + s.error().message).c_str());
+  if (!inserted) return inserted.error();
+  return id;
+}
+
+int Catalog::synchronous_level() {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "PRAGMA synchronous");
+  auto row = st.step();
+  return row && *row ? static_cast<int>(st.int64(0)) : -1;
 }
 
 Result<Claim> Catalog::claim_one(std::int64_t link_id, std::int64_t file_id, std::int64_t now) {
