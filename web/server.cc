@@ -178,6 +178,9 @@ awaitable<void> Server::Impl::accept_loop() {
       co_await pause.async_wait(net::redirect_error(use_awaitable, ec));
       continue;
     }
+    // A response goes out as a header write then a body write; with Nagle
+    // the second waits for the client's delayed ACK of the first (40 ms).
+    socket.set_option(tcp::no_delay(true), ec);
     ++active;
     auto executor = socket.get_executor();
     net::co_spawn(executor, session(std::move(socket)), [this](std::exception_ptr e) {
