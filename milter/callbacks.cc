@@ -353,7 +353,8 @@ int run_milter(Runtime& runtime, int control_fd) {
              " (is another attachgate running, or is the directory missing?)");
     return 2;
   }
-  set_nodelay_on_tcp_listeners();  // see listener.h: ~40 ms stalls per reply otherwise
+  // See listener.h: TCP_NODELAY on TCP, mode 0660 on a unix socket's file.
+  if (auto prepared = prepare_listeners(); !prepared) log_warn(prepared.error().message);
   // libmilter's signal thread sigwaits for these; every other thread must
   // have them blocked, or SIGTERM kills the process mid-message.
   sigset_t stop_signals;

@@ -89,6 +89,15 @@ def port_accepts(port: int, host: str = LOOPBACK) -> bool:
         return False
 
 
+def unix_accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+            return True
+        except OSError:
+            return False
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while True:
@@ -279,10 +288,11 @@ class PrivatePostfix:
         self.started = False
 
     def start(self, milter: str = "none", relay_to: str | None = None,
-              mailbox_dir: Path | None = None) -> None:
+              mailbox_dir: Path | None = None, chroot: bool = False) -> None:
         args = [str(PRIVATE_POSTFIX), "start", str(self.dir), "--port", str(self.port),
                 "--milter", milter]
         args += ["--relay-to", relay_to] if relay_to else ["--mailbox-dir", str(mailbox_dir)]
+        args += ["--chroot"] if chroot else []
         self.started = True  # stop even if start failed half way
         run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              timeout=120)
@@ -498,17 +508,21 @@ def attachgate_bin() -> Path:
 
 
 class Milter:
-    """One attachgate service: `attachgate milter` on inet:PORT@127.0.0.1,
-    `attachgate web` on 127.0.0.1:WEB_PORT, or `attachgate run` with both.
+    """One attachgate service: `attachgate milter` on inet:PORT@127.0.0.1
+    (or on the unix socket unix_path), `attachgate web` on
+    127.0.0.1:WEB_PORT, or `attachgate run` with both.
 
     Runs from the source dir so conf/attachgate.toml's relative paths
-    (templates) resolve; its state lives in the test's temp dir.
+    (templates) resolve; its state lives in the test's temp dir. With user,
+    it runs as that user and its group (the state dir must be theirs), and
+    with umask under that umask, as the systemd unit does.
     """
 
     def __init__(self, workdir: Path, policy: Path, port: int | None = None,
                  web_port: int | None = None, role: str = "milter",
                  postfix_log: Path | None = None, relay: str | None = None,
-                 config: Path | None = None):
+                 config: Path | None = None, unix_path: Path | None = None,
+                 user: str | None = None, umask: int | None = None):
         assert role in ("milter", "web", "run"), role
         self.config = config or DEFAULT_CONFIG  # given: a test's own attachgate.toml
         self.postfix_log = postfix_log  # given: the delivery watcher follows it
@@ -518,13 +532,23 @@ class Milter:
         self.role = role
         self.port = port or free_port()
         self.web_port = web_port or free_port()
+        self.unix_path = unix_path
+        self.user, self.umask = user, umask
         self.state_dir = workdir / "state"
         self.log = workdir / ("attachgate-%s.log" % role)
         self.proc: subprocess.Popen | None = None
 
     @property
     def postfix_spec(self) -> str:
+        if self.unix_path:
+            return "unix:%s" % self.unix_path
         return "inet:%s:%d" % (LOOPBACK, self.port)
+
+    @property
+    def milter_socket(self) -> str:
+        if self.unix_path:
+            return "unix:%s" % self.unix_path
+        return "inet:%d@%s" % (self.port, LOOPBACK)
 
     @property
     def public_url(self) -> str:
@@ -533,31 +557,55 @@ class Milter:
     def command(self) -> list[str]:
         return [str(self.bin), "--config", str(self.config), "--policy", str(self.policy),
                 "--state-dir", str(self.state_dir),
-                "--milter-socket", "inet:%d@%s" % (self.port, LOOPBACK),
+                "--milter-socket", self.milter_socket,
                 "--listen", "%s:%d" % (LOOPBACK, self.web_port),
                 "--public-url", self.public_url] + \
             (["--postfix-log", str(self.postfix_log)] if self.postfix_log else []) + \
             (["--relay", self.relay] if self.relay else []) + [self.role]
 
     def ports(self) -> list[int]:
-        """The ports this role listens on."""
-        return {"milter": [self.port], "web": [self.web_port],
-                "run": [self.port, self.web_port]}[self.role]
+        """The TCP ports this role listens on."""
+        milter = [] if self.unix_path else [self.port]
+        return {"milter": milter, "web": [self.web_port],
+                "run": milter + [self.web_port]}[self.role]
+
+    def milter_accepts(self) -> bool:
+        """The milter takes connections, from Postfix's user too: on a unix
+        socket, once attachgate made it group-writable (milter/listener.h)."""
+        if not self.unix_path:
+            return port_accepts(self.port)
+        if not unix_accepts(self.unix_path):
+            return False
+        try:  # after the connect: a restarted milter's new socket, not the old file
+            return self.unix_path.stat().st_mode & 0o060 == 0o060
+        except OSError:
+            return False
+
+    def accepting(self) -> bool:
+        return all(port_accepts(p) for p in self.ports()) and \
+            (self.role == "web" or self.milter_accepts())
 
     def start(self, timeout: float = 10) -> None:
+        as_user = {}
+        if self.user:
+            as_user = {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid,
+                       "extra_groups": []}
+        if self.umask is not None:
+            as_user["umask"] = self.umask
         with open(self.log, "ab") as log:
             log.write(("--- start: %s\n" % " ".join(self.command())).encode())
             log.flush()
             self.proc = subprocess.Popen(self.command(), cwd=SOURCE_DIR, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        ready = wait_until(lambda: self.proc.poll() is not None
-                           or all(port_accepts(p) for p in self.ports()), timeout)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         **as_user)
+        ready = wait_until(lambda: self.proc.poll() is not None or self.accepting(), timeout)
         if self.proc.poll() is not None:
             raise AssertionError("attachgate %s exited with %s at start; its log:\n%s"
                                  % (self.role, self.proc.returncode, tail(self.log)))
         if not ready:
-            raise AssertionError("attachgate %s did not accept on ports %s within %g s; "
-                                 "its log:\n%s" % (self.role, self.ports(), timeout, tail(self.log)))
+            where = self.ports() + ([str(self.unix_path)] if self.unix_path else [])
+            raise AssertionError("attachgate %s did not accept on %s within %g s; its log:\n%s"
+                                 % (self.role, where, timeout, tail(self.log)))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -581,15 +629,15 @@ class Milter:
 
         def look() -> bool:
             pids = [p for p in self.worker_pids() if p != not_pid]
-            if pids and port_accepts(self.port):
+            if pids and self.milter_accepts():
                 found.append(pids[0])
                 return True
             return False
 
         if not wait_until(look, timeout):
-            raise AssertionError("no attachgate milter worker (other than %s) accepting on port "
-                                 "%d after %g s; its log:\n%s"
-                                 % (not_pid, self.port, timeout, tail(self.log)))
+            raise AssertionError("no attachgate milter worker (other than %s) accepting on %s "
+                                 "after %g s; its log:\n%s"
+                                 % (not_pid, self.milter_socket, timeout, tail(self.log)))
         return found[0]
 
     def log_text(self) -> str:
@@ -668,11 +716,11 @@ class E2ETestCase(unittest.TestCase):
         return sink
 
     def start_postfix(self, milter: str = "none", sink: SmtpSink | None = None,
-                      mailbox_dir: Path | None = None) -> PrivatePostfix:
+                      mailbox_dir: Path | None = None, chroot: bool = False) -> PrivatePostfix:
         pf = PrivatePostfix(self.workdir)
         self.addCleanup(pf.stop)
         pf.start(milter, relay_to="%s:%d" % (LOOPBACK, sink.port) if sink else None,
-                 mailbox_dir=mailbox_dir)
+                 mailbox_dir=mailbox_dir, chroot=chroot)
         return pf
 
     def start_milter(self, policy_text: str, role: str = "milter") -> Milter:

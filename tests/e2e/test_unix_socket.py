@@ -1,0 +1,140 @@
+"""The milter on a unix socket, deployed the way contrib/systemd and
+contrib/postfix/main.cf describe: the socket in a directory inside Postfix's
+queue directory that belongs to the milter's own user and group (0750),
+postfix a member of that group, the milter under umask 077 (the unit's
+UMask=), and Postfix's smtpd and cleanup chrooted in the queue directory
+(Debian's default) naming the socket by a path relative to it.
+
+The test makes that user and group, adds postfix to the group, and removes
+both afterwards; a lock keeps two runs on one machine from sharing them.
+The milter then runs as that user, so the source and build directories must
+be readable by others (they are, unless checked out under a private home).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import grp
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+from harness import Attachment, E2ETestCase, Milter, child_pids, swaks, tail
+
+USER = "attachgate-e2e"  # the milter's user and group, like attachgate's in production
+LOCK = Path("/run/lock/attachgate-e2e-user.lock")
+SOCKET_DIR = "attachgate"  # inside the queue directory, as /var/spool/postfix/attachgate
+
+POLICY = """\
+on_error = "tempfail"
+internal_domains = ["example.org"]
+
+[[rule]]
+name = "large-to-external"
+recipients = "any_external"
+min_size = "100KB"
+action = "offload"
+"""
+
+
+def _run(*args: str) -> None:
+    run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if run.returncode != 0:
+        raise AssertionError("%s failed (exit %d): %s" % (" ".join(args), run.returncode, run.stdout))
+
+
+def _exists(getter, name: str) -> bool:
+    try:
+        getter(name)
+        return True
+    except KeyError:
+        return False
+
+
+class UnixSocketChrootTest(E2ETestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        for tool in ("useradd", "userdel", "groupdel", "gpasswd"):
+            if shutil.which(tool) is None:
+                self.fail("%s is not installed (package passwd)" % tool)
+        LOCK.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(LOCK, "w")
+        self.addCleanup(lock.close)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Cleanups run last-in first-out: the group membership goes, then
+        # the user and group, then the lock.
+        self.addCleanup(self.remove_user)
+        if not _exists(pwd.getpwnam, USER):  # a run killed half way may have left it
+            _run("useradd", "--system", "--user-group", "--no-create-home",
+                 "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", USER)
+        self.addCleanup(_run, "gpasswd", "--delete", "postfix", USER)
+        _run("gpasswd", "--add", "postfix", USER)
+
+    def remove_user(self) -> None:
+        # userdel refuses while a process of the user's is still exiting.
+        deadline = time.monotonic() + 30
+        while _exists(pwd.getpwnam, USER):
+            run = subprocess.run(["userdel", USER], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+            if run.returncode != 0 and time.monotonic() > deadline:
+                raise AssertionError("userdel %s: %s" % (USER, run.stdout))
+            time.sleep(0.2)
+        if _exists(grp.getgrnam, USER):
+            _run("groupdel", USER)
+
+    def test_chrooted_postfix_reaches_the_milter_through_a_relative_unix_path(self):
+        user = pwd.getpwnam(USER)
+        queue_dir = self.workdir / "postfix" / "queue"
+        socket_dir = queue_dir / SOCKET_DIR
+        socket_dir.mkdir(parents=True)
+        os.chown(socket_dir, user.pw_uid, user.pw_gid)
+        socket_dir.chmod(0o750)
+        state_dir = self.workdir / "state"
+        state_dir.mkdir(mode=0o700)
+        os.chown(state_dir, user.pw_uid, user.pw_gid)
+        policy = self.workdir / "policy.toml"
+        policy.write_text(POLICY)
+        policy.chmod(0o644)
+
+        sink = self.start_sink()
+        milter = Milter(self.workdir, policy, unix_path=socket_dir / "milter.sock",
+                        user=USER, umask=0o077)
+        self.addCleanup(self.check_stopped_cleanly, milter)
+        milter.start(timeout=30)
+        # Under umask 077 libmilter made it 0700; attachgate made it 0660.
+        st = milter.unix_path.stat()
+        self.assertEqual(oct(st.st_mode & 0o7777), oct(0o660))
+        self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid))
+        milter.wait_for_log(r"milter socket %s mode 0660, group %s$"
+                            % (re.escape(str(milter.unix_path)), USER))
+
+        pf = self.start_postfix(milter="unix:%s/milter.sock" % SOCKET_DIR, sink=sink, chroot=True)
+        attachment = self.file_of_random_bytes("report.bin", 300_000)
+        result = swaks(pf.port, "alice@example.org", ["bob@example.net"],
+                       attachments=[Attachment(attachment)])
+        queue_id = self.assertAccepted(result)
+        pf.wait_for_delivery(queue_id)
+        self.assertNotIn("warning: connect to Milter", pf.maillog())
+
+        # The smtpd that took the mail is still there, idle, inside its jail.
+        master = int((queue_dir / "pid" / "master.pid").read_text().split()[0])
+        smtpds = [pid for pid in child_pids(master)
+                  if Path("/proc/%d/comm" % pid).read_text().strip() == "smtpd"]
+        self.assertTrue(smtpds, "no smtpd under master %d" % master)
+        self.assertEqual(os.readlink("/proc/%d/root" % smtpds[0]), str(queue_dir.resolve()))
+
+        message = sink.find(queue_id).parse()
+        self.assertRegex(str(message["X-Attachgate"] or ""), r"^offloaded=1; message=[0-9a-f]+$",
+                         "no offload header; milter log:\n" + tail(milter.log))
+        self.assertNotIn("report.bin", [part.get_filename() for part in message.walk()])
+        milter.wait_for_log(r"%s: offloaded 1 file" % queue_id)
+
+
+if __name__ == "__main__":
+    unittest.main()
