@@ -2,9 +2,10 @@
 
 smtp-source sends N messages at concurrency C to a private Postfix on
 loopback, which relays them to smtp-sink. Two Postfix instances run side by
-side, one without a milter and one with `attachgate milter` (loopback TCP,
-as in contrib/postfix/main.cf); for each message mix the two take turns in
-the same run, so the ratio (with / without) holds on a busy shared machine.
+side, one without a milter and one with `attachgate milter` (on a unix
+socket as in contrib/postfix/main.cf, or loopback TCP with --milter-socket
+inet); for each message mix the two take turns in the same run, so the
+ratio (with / without) holds on a busy shared machine.
 
 A pass is timed from smtp-source's start until Postfix logged the last of
 its N messages as sent to the sink. Every pass is checked: smtp-source must
@@ -229,8 +230,7 @@ def run(args, workdir: Path) -> dict:
         (workdir / "milter").mkdir()
         unix_path = None
         if args.milter_socket == "unix":
-            (workdir / "milter-socket").mkdir(mode=0o755)
-            unix_path = workdir / "milter-socket" / "attachgate.sock"
+            unix_path = mms.milter_socket_dir(workdir / "milter-socket") / "attachgate.sock"
         milter = mms.BenchMilter(workdir / "milter", policy, harness.free_port(),
                                  Path(args.config).resolve(), unix_path)
         cleanups.append(milter.stop)

@@ -39,11 +39,11 @@ import hashlib
 import json
 import os
 import platform
+import pwd
 import random
 import re
 import shutil
 import smtplib
-import socket
 import statistics
 import subprocess
 import sys
@@ -325,59 +325,19 @@ class RssSampler:
 
 class BenchMilter(harness.Milter):
     """harness.Milter with a service config of our choosing, listening on
-    loopback TCP (as harness.Milter does) or, with unix_path, on a unix
-    socket that Postfix's daemons (user postfix) may connect to."""
+    loopback TCP or, with unix_path, on a unix socket in a directory made by
+    milter_socket_dir()."""
 
     def __init__(self, workdir: Path, policy: Path, port: int, config: Path,
                  unix_path: Path | None = None):
-        super().__init__(workdir, policy, port=port)
-        self.config = config
-        self.unix_path = unix_path
-
-    @property
-    def postfix_spec(self) -> str:
-        return "unix:%s" % self.unix_path if self.unix_path else super().postfix_spec
-
-    def command(self) -> list[str]:
-        cmd = super().command()
-        cmd[cmd.index("--config") + 1] = str(self.config)
-        if self.unix_path:
-            cmd[cmd.index("--milter-socket") + 1] = "unix:%s" % self.unix_path
-        return cmd
-
-    def accepting(self) -> bool:
-        if not self.unix_path:
-            return harness.port_accepts(self.port)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            try:
-                s.connect(str(self.unix_path))
-                return True
-            except OSError:
-                return False
-
-    def start(self, timeout: float = 30) -> None:
-        if not self.unix_path:
-            return super().start(timeout)
-        with open(self.log, "ab") as log:
-            log.write(("--- start: %s\n" % " ".join(self.command())).encode())
-            log.flush()
-            self.proc = subprocess.Popen(self.command(), cwd=harness.SOURCE_DIR, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        ready = harness.wait_until(lambda: self.proc.poll() is not None or self.accepting(),
-                                   timeout)
-        if self.proc.poll() is not None or not ready:
-            raise RuntimeError("attachgate milter did not come up on %s; its log:\n%s"
-                               % (self.unix_path, harness.tail(self.log)))
-        # libmilter creates the socket under our umask; smtpd and cleanup
-        # run as postfix and need write permission to connect.
-        self.unix_path.chmod(0o666)
+        super().__init__(workdir, policy, port=port, config=config, unix_path=unix_path)
 
     def worker_pid(self, timeout: float = 30) -> int:
         found: list[int] = []
 
         def look() -> bool:
             pids = children_of(self.proc.pid) if self.proc.poll() is None else []
-            if len(pids) == 1 and self.accepting():
+            if len(pids) == 1 and self.milter_accepts():
                 found.append(pids[0])
                 return True
             return False
@@ -388,6 +348,19 @@ class BenchMilter(harness.Milter):
         return found[0]
 
 
+def milter_socket_dir(path: Path) -> Path:
+    """A directory for the milter's unix socket that Postfix's daemons (user
+    postfix) may reach, as in the deployment (contrib/systemd/): there the
+    directory and socket belong to group attachgate, which postfix joins.
+    Here the milter runs as root, so the directory is root:postfix and setgid:
+    the socket bind() makes in it takes the group postfix, and attachgate
+    makes it 0660 (milter/listener.h). No user's groups change."""
+    path.mkdir(mode=0o750)
+    os.chown(path, 0, pwd.getpwnam("postfix").pw_gid)
+    path.chmod(0o2750)  # mkdir's mode loses the setgid bit
+    return path
+
+
 class MilterFactory:
     """Fresh milter processes that all listen where one Postfix expects them."""
 
@@ -396,10 +369,7 @@ class MilterFactory:
         self.port = harness.free_port()
         self.unix_path = None
         if kind == "unix":
-            d = workdir / "milter-socket"
-            d.mkdir(mode=0o755)
-            d.chmod(0o755)
-            self.unix_path = d / "attachgate.sock"
+            self.unix_path = milter_socket_dir(workdir / "milter-socket") / "attachgate.sock"
 
     @property
     def postfix_spec(self) -> str:
@@ -725,10 +695,10 @@ def main() -> int:
     p.add_argument("--config", default=str(harness.DEFAULT_CONFIG),
                    help="service config for the milter (default: conf/attachgate.toml; its "
                         "limits.max_message_size is 256MB, so larger messages pass unchanged)")
-    p.add_argument("--socket", choices=("inet", "unix"), default="inet",
-                   help="how Postfix reaches the milter: inet = loopback TCP, as in "
-                        "contrib/postfix/main.cf and the e2e tests (default); unix = a unix "
-                        "socket")
+    p.add_argument("--socket", choices=("inet", "unix"), default="unix",
+                   help="how Postfix reaches the milter: unix = a unix socket, as in "
+                        "contrib/postfix/main.cf (default); inet = loopback TCP, as in the "
+                        "e2e tests")
     p.add_argument("--json", metavar="FILE",
                    help="also write the full results as JSON to FILE ('-' for stdout)")
     p.add_argument("--tmpdir", default=None,

@@ -65,9 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="service config (default: SOURCE/conf/attachgate.toml)")
     p.add_argument("--tmpdir", default=None, help="where the work directory goes")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
-    p.add_argument("--milter-socket", choices=("inet", "unix"), default="inet",
-                   help="how Postfix reaches the milter in parts 1 and 2: inet = loopback TCP "
-                        "as in contrib/postfix/main.cf (default), unix = a unix socket")
+    p.add_argument("--milter-socket", choices=("inet", "unix"), default="unix",
+                   help="how Postfix reaches the milter in parts 1 and 2: unix = a unix socket "
+                        "as in contrib/postfix/main.cf (default), inet = loopback TCP")
     p.add_argument("--timeout", type=float, default=900, help="seconds for any one wait")
     p.add_argument("--seed", type=int, default=1, help="seed for attachment bytes")
     p.add_argument("--report-from", metavar="FILE",
