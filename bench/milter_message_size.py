@@ -381,7 +381,11 @@ class MilterFactory:
         d = self.workdir / name
         d.mkdir()
         m = BenchMilter(d, self.policy, self.port, self.config, self.unix_path)
-        m.start(timeout=30)
+        try:
+            m.start(timeout=30)
+        except BaseException:
+            m.stop()  # it may be running but not accepting: do not leave it behind
+            raise
         return m
 
 
