@@ -350,11 +350,11 @@ class BenchMilter(harness.Milter):
 
 def milter_socket_dir(path: Path) -> Path:
     """A directory for the milter's unix socket that Postfix's daemons (user
-    postfix) may reach, as in the deployment (contrib/systemd/): there the
-    directory and socket belong to group attachgate, which postfix joins.
-    Here the milter runs as root, so the directory is root:postfix and setgid:
-    the socket bind() makes in it takes the group postfix, and attachgate
-    makes it 0660 (milter/listener.h). No user's groups change."""
+    postfix) may reach, as in the deployment (contrib/systemd/): a setgid
+    directory of group postfix, so the socket bind() makes in it takes the
+    group postfix, and attachgate makes it 0660 (milter/listener.h). Here
+    the milter runs as root, so the directory is root:postfix. No user's
+    groups change."""
     path.mkdir(mode=0o750)
     os.chown(path, 0, pwd.getpwnam("postfix").pw_gid)
     path.chmod(0o2750)  # mkdir's mode loses the setgid bit

@@ -354,7 +354,11 @@ int run_milter(Runtime& runtime, int control_fd) {
     return 2;
   }
   // See listener.h: TCP_NODELAY on TCP, mode 0660 on a unix socket's file.
-  if (auto prepared = prepare_listeners(); !prepared) log_warn(prepared.error().message);
+  // Without them Postfix cannot connect (or stalls), and all mail would wait.
+  if (auto prepared = prepare_listeners(); !prepared) {
+    log_warn(prepared.error().message);
+    return 2;
+  }
   // libmilter's signal thread sigwaits for these; every other thread must
   // have them blocked, or SIGTERM kills the process mid-message.
   sigset_t stop_signals;

@@ -2,6 +2,7 @@
 #include "milter/listener.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,13 +37,15 @@ std::string group_name(gid_t gid) {
 
 // Why group read-write is safe: connecting to a unix socket takes search
 // permission on every directory above it, so the directory decides who gets
-// that far. The default socket (unix:./var/milter.sock) sits inside the 0700
-// state directory, where the group bits let nobody new in; the documented one
-// sits in /var/spool/postfix/attachgate, 0750 attachgate:attachgate, whose
-// group is attachgate and postfix. Others get no bit either way.
-// chmod() takes a path: on Linux fchmod() on a socket descriptor does not
-// change the file bind() made. lstat() first, so that a path replaced by
-// something else is refused rather than changed.
+// that far. The default socket (unix:./var/milter.sock, with the default
+// state_dir ./var) sits inside the 0700 state directory, where the group
+// bits let nobody new in; the documented one sits in
+// /var/spool/postfix/attachgate, 2750 attachgate:postfix, so the socket
+// takes group postfix from the setgid directory and only Postfix's daemons
+// get in. Others get no bit either way.
+// chmod takes a path: on Linux fchmod() on a socket descriptor does not
+// change the file bind() made. AT_SYMLINK_NOFOLLOW, so that a path swapped
+// for a symlink is refused rather than followed to what it points at.
 Status make_group_connectable(const sockaddr_un& addr, socklen_t len) {
   const std::size_t max = len > offsetof(sockaddr_un, sun_path)
                               ? len - offsetof(sockaddr_un, sun_path) : 0;
@@ -52,7 +55,7 @@ Status make_group_connectable(const sockaddr_un& addr, socklen_t len) {
   if (::lstat(path.c_str(), &st) != 0)
     return make_error("milter socket " + path + ": " + std::strerror(errno));
   if (!S_ISSOCK(st.st_mode)) return make_error("milter socket " + path + " is no longer a socket");
-  if (::chmod(path.c_str(), kUnixSocketMode) != 0)
+  if (::fchmodat(AT_FDCWD, path.c_str(), kUnixSocketMode, AT_SYMLINK_NOFOLLOW) != 0)
     return make_error("cannot chmod milter socket " + path + ": " + std::strerror(errno));
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(kUnixSocketMode));

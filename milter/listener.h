@@ -9,9 +9,9 @@
 //    inherited by every accepted connection (Linux).
 //  - unix: the socket file gets the process umask (0077 in the systemd
 //    unit), so only attachgate's own user could connect, while Postfix's
-//    smtpd and cleanup run as user postfix. The file is made 0660 so that a
-//    member of attachgate's group (postfix, in the documented deployment)
-//    may connect.
+//    smtpd and cleanup run as user postfix. The file is made 0660 so that
+//    its group may connect: in the documented deployment that is group
+//    postfix, from the setgid directory the socket is made in.
 #pragma once
 
 #include <sys/types.h>

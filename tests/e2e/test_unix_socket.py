@@ -1,12 +1,13 @@
 """The milter on a unix socket, deployed the way contrib/systemd and
 contrib/postfix/main.cf describe: the socket in a directory inside Postfix's
-queue directory that belongs to the milter's own user and group (0750),
-postfix a member of that group, the milter under umask 077 (the unit's
-UMask=), and Postfix's smtpd and cleanup chrooted in the queue directory
-(Debian's default) naming the socket by a path relative to it.
+queue directory that belongs to the milter's own user with group postfix
+and the setgid bit (2750), the milter under umask 077 (the unit's UMask=),
+and Postfix's smtpd and cleanup chrooted in the queue directory (Debian's
+default) naming the socket by a path relative to it.
 
-The test makes that user and group, adds postfix to the group, and removes
-both afterwards; a lock keeps two runs on one machine from sharing them.
+The test makes that user (and its group) and removes them afterwards; a
+lock keeps two runs on one machine from sharing them. No group membership
+changes: postfix reaches the socket through the directory's group.
 The milter then runs as that user, so the source and build directories must
 be readable by others (they are, unless checked out under a private home).
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from harness import Attachment, E2ETestCase, Milter, child_pids, swaks, tail
 
-USER = "attachgate-e2e"  # the milter's user and group, like attachgate's in production
+USER = "attachgate-e2e"  # the milter's user, like attachgate in production
 LOCK = Path("/run/lock/attachgate-e2e-user.lock")
 SOCKET_DIR = "attachgate"  # inside the queue directory, as /var/spool/postfix/attachgate
 
@@ -60,21 +61,21 @@ class UnixSocketChrootTest(E2ETestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        for tool in ("useradd", "userdel", "groupdel", "gpasswd"):
+        for tool in ("useradd", "userdel", "groupdel"):
             if shutil.which(tool) is None:
                 self.fail("%s is not installed (package passwd)" % tool)
         LOCK.parent.mkdir(parents=True, exist_ok=True)
         lock = open(LOCK, "w")
         self.addCleanup(lock.close)
         fcntl.flock(lock, fcntl.LOCK_EX)
-        # Cleanups run last-in first-out: the group membership goes, then
-        # the user and group, then the lock.
+        # Cleanups run last-in first-out: the user and group go, then the lock.
         self.addCleanup(self.remove_user)
-        if not _exists(pwd.getpwnam, USER):  # a run killed half way may have left it
+        # A run killed half way may have left the user, or only its group.
+        if not _exists(pwd.getpwnam, USER):
+            if _exists(grp.getgrnam, USER):
+                _run("groupdel", USER)
             _run("useradd", "--system", "--user-group", "--no-create-home",
                  "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", USER)
-        self.addCleanup(_run, "gpasswd", "--delete", "postfix", USER)
-        _run("gpasswd", "--add", "postfix", USER)
 
     def remove_user(self) -> None:
         # userdel refuses while a process of the user's is still exiting.
@@ -92,9 +93,10 @@ class UnixSocketChrootTest(E2ETestCase):
         user = pwd.getpwnam(USER)
         queue_dir = self.workdir / "postfix" / "queue"
         socket_dir = queue_dir / SOCKET_DIR
+        postfix_gid = grp.getgrnam("postfix").gr_gid
         socket_dir.mkdir(parents=True)
-        os.chown(socket_dir, user.pw_uid, user.pw_gid)
-        socket_dir.chmod(0o750)
+        os.chown(socket_dir, user.pw_uid, postfix_gid)
+        socket_dir.chmod(0o2750)
         state_dir = self.workdir / "state"
         state_dir.mkdir(mode=0o700)
         os.chown(state_dir, user.pw_uid, user.pw_gid)
@@ -107,12 +109,14 @@ class UnixSocketChrootTest(E2ETestCase):
                         user=USER, umask=0o077)
         self.addCleanup(self.check_stopped_cleanly, milter)
         milter.start(timeout=30)
-        # Under umask 077 libmilter made it 0700; attachgate made it 0660.
+        # Under umask 077 libmilter made it 0700; attachgate made it 0660,
+        # and it took group postfix from the setgid directory.
         st = milter.unix_path.stat()
         self.assertEqual(oct(st.st_mode & 0o7777), oct(0o660))
-        self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid))
-        milter.wait_for_log(r"milter socket %s mode 0660, group %s$"
-                            % (re.escape(str(milter.unix_path)), USER))
+        self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, postfix_gid))
+        self.assertNotIn("postfix", grp.getgrnam(USER).gr_mem)
+        milter.wait_for_log(r"milter socket %s mode 0660, group postfix$"
+                            % re.escape(str(milter.unix_path)))
 
         pf = self.start_postfix(milter="unix:%s/milter.sock" % SOCKET_DIR, sink=sink, chroot=True)
         attachment = self.file_of_random_bytes("report.bin", 300_000)

@@ -1,8 +1,9 @@
 // Tests milter/listener.cc: a unix listener's file becomes 0660 whatever the
-// umask, a TCP listener gets TCP_NODELAY (and passes it on), and a socket
-// that does not listen is left alone.
+// umask, a TCP listener gets TCP_NODELAY (and passes it on), a socket that
+// does not listen is left alone, and a path swapped for a symlink is refused.
 #include "milter/listener.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -133,6 +134,27 @@ TEST(Listener, ReportsASocketWhoseFileIsGone) {
 
   ASSERT_FALSE(prepared.ok());
   EXPECT_NE(prepared.error().message.find(path), std::string::npos) << prepared.error().message;
+}
+
+// Whoever can write to the socket's directory could swap the socket for a
+// symlink to a secret; the secret must not become 0660.
+TEST(Listener, RefusesASocketSwappedForASymlink) {
+  attachgate::testing::TempDir dir;
+  const std::string path = dir / "milter.sock";
+  const std::string secret = dir / "master.key";
+  ASSERT_EQ(::close(::open(secret.c_str(), O_WRONLY | O_CREAT, 0600)), 0);
+  ASSERT_EQ(::chmod(secret.c_str(), 0600), 0);
+  Fd fd(bind_unix(path));
+  ASSERT_EQ(::listen(fd.get(), 8), 0);
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::symlink(secret.c_str(), path.c_str()), 0);
+
+  Result<int> prepared = prepare_listeners();
+
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_NE(prepared.error().message.find("no longer a socket"), std::string::npos)
+      << prepared.error().message;
+  EXPECT_EQ(mode_of(secret), 0600u);
 }
 
 }  // namespace
