@@ -14,10 +14,19 @@ Result<Catalog> Catalog::open(const std::string& path) {
   if (!db) return db.error();
   Catalog catalog(std::move(db.value()));
   // WAL: one writer and many readers, and readers never block the milter.
+  // add_event's synchronous = NORMAL is only safe in WAL mode, so a catalog
+  // that will not switch (a filesystem without shared memory) is refused.
   for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
                              "PRAGMA foreign_keys = ON"}) {
     if (auto s = catalog.db_.exec(pragma); !s)
       return make_error(path + ": " + s.error().message);
+  }
+  {
+    Stmt mode(catalog.db_, "PRAGMA journal_mode");
+    auto row = mode.step();
+    if (!row) return make_error(path + ": " + row.error().message);
+    if (!*row || mode.text(0) != "wal")
+      return make_error(path + ": the catalog cannot use WAL journal mode; put state_dir on a local filesystem");
   }
   if (auto s = catalog.migrate(path); !s) return s.error();
   return catalog;

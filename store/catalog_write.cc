@@ -105,14 +105,17 @@ Result<std::int64_t> Catalog::add_event(const EventRecord& event) {
     return db_.last_insert_id();
   }
   if (auto s = db_.exec("PRAGMA synchronous = NORMAL"); !s) return s.error();
-  auto inserted = insert_event(db_, event);
-  const std::int64_t id = db_.last_insert_id();
-  // Every later write relies on FULL again; a connection that cannot go
-  // back must not write at all.
-  if (auto s = db_.exec("PRAGMA synchronous = FULL"); !s)
-    panic(("cannot restore PRAGMA synchronous = FULL: " + s.error().message).c_str());
-  if (!inserted) return inserted.error();
-  return id;
+  // Every later write relies on FULL again, however this insert ends (an
+  // exception included); a connection that cannot go back must not write.
+  struct RestoreFull {
+    Db& db;
+    ~RestoreFull() {
+      if (auto s = db.exec("PRAGMA synchronous = FULL"); !s)
+        panic(("cannot restore PRAGMA synchronous = FULL: " + s.error().message).c_str());
+    }
+  } restore{db_};
+  if (auto s = insert_event(db_, event); !s) return s.error();
+  return db_.last_insert_id();
 }
 
 int Catalog::synchronous_level() {

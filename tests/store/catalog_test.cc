@@ -9,6 +9,7 @@
 
 #include "store/catalog_schema.h"
 #include "store/secrets.h"
+#include "tests/support/sync_counting_vfs.h"
 #include "tests/support/temp_dir.h"
 
 namespace attachgate::store {
@@ -259,24 +260,28 @@ TEST_F(CatalogTest, EventsAreAppendedAndShown) {
 TEST_F(CatalogTest, ViewsCommitLazilyAndEverythingElseStaysFull) {
   auto ids = catalog_->record_offload(sample_offload(hasher_, new_token()));
   ASSERT_TRUE(ids.ok());
-  EXPECT_EQ(catalog_->synchronous_level(), 2);
+  testing::SyncCountingVfs vfs;  // a connection opened now counts its fsyncs
+  auto c = Catalog::open(dir_ / "catalog.db");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->synchronous_level(), 2);
   EventRecord e;
   e.message_id = ids->message_id;
   e.at = kNow + 5;
   for (EventKind kind : {EventKind::viewed, EventKind::opened, EventKind::downloaded}) {
     e.kind = kind;
-    ASSERT_TRUE(catalog_->add_event(e).ok()) << to_string(kind);
-    EXPECT_EQ(catalog_->synchronous_level(), 2) << "after " << to_string(kind);
+    const int before = vfs.syncs();
+    ASSERT_TRUE(c->add_event(e).ok()) << to_string(kind);
+    if (kind == EventKind::downloaded) EXPECT_GT(vfs.syncs(), before) << "a downloaded event must reach the disk";
+    else EXPECT_EQ(vfs.syncs(), before) << to_string(kind) << " waited for the disk";
+    EXPECT_EQ(c->synchronous_level(), 2) << "after " << to_string(kind);
   }
   // A view that fails (no such message) still leaves the connection at FULL.
   e.kind = EventKind::viewed;
   e.message_id = 999999;
-  EXPECT_FALSE(catalog_->add_event(e).ok());
-  EXPECT_EQ(catalog_->synchronous_level(), 2);
-  // Committed, not merely buffered: another connection sees all three.
-  auto other = Catalog::open(dir_ / "catalog.db");
-  ASSERT_TRUE(other.ok());
-  auto detail = other->show_message(ids->message_public_id).value().value();
+  EXPECT_FALSE(c->add_event(e).ok());
+  EXPECT_EQ(c->synchronous_level(), 2);
+  // Committed, not merely buffered: the other connection sees all three.
+  auto detail = catalog_->show_message(ids->message_public_id).value().value();
   ASSERT_EQ(detail.events.size(), 4u);
   EXPECT_EQ(detail.events[1].kind, EventKind::viewed);
   EXPECT_EQ(detail.events[2].kind, EventKind::opened);
