@@ -1,8 +1,8 @@
 // store/blob_store.cc - see blob_store.h.
 //
 // Both formats open with: magic (8) | wrap nonce (24) | the random per-blob
-// key (32) sealed with XChaCha20-Poly1305 under the blob wrap key, AD = blob
-// id (32+16). Every chunk but the last holds exactly kBlobChunkSize plaintext
+// key (32) sealed with XChaCha20-Poly1305 under the blob wrap key (32+16),
+// AD = blob id (v1) or magic | blob id (v2). Every chunk but the last holds exactly kBlobChunkSize plaintext
 // bytes; the last holds 0..kBlobChunkSize (an empty blob is one empty chunk).
 //  v1 "AGBLOB1\n", read only: | secretstream header (24) | secretstream
 //     chunks, the last tagged TAG_FINAL.
@@ -43,8 +43,14 @@ constexpr std::size_t kCipherChunkV1 = kBlobChunkSize + crypto_secretstream_xcha
 constexpr std::size_t kTag = AesGcm::kTagBytes;
 constexpr std::size_t kCipherChunkV2 = kBlobChunkSize + kTag;
 
-const unsigned char* id_bytes(const std::string& id) {
-  return reinterpret_cast<const unsigned char*>(id.data());
+// What the wrapped key is bound to: the blob id, and for v2 the magic too,
+// so that a v2 file relabelled as v1 cannot even unwrap its key.
+std::string wrap_ad(bool v2, const std::string& id) {
+  return v2 ? std::string(kMagicV2, kMagic) + id : id;
+}
+
+const unsigned char* bytes_of(const std::string& s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
 }
 
 // A per-blob key, zeroed on every way out of scope.
@@ -317,8 +323,9 @@ Result<BlobWriter> BlobStore::create() const {
   p += kWrapNonce;
   BlobKey key;
   randombytes_buf(key.bytes, sizeof key.bytes);
+  const std::string ad = wrap_ad(true, w.id_);
   crypto_aead_xchacha20poly1305_ietf_encrypt(p, nullptr, key.bytes, sizeof key.bytes,
-                                             id_bytes(w.id_), w.id_.size(), nullptr, nonce,
+                                             bytes_of(ad), ad.size(), nullptr, nonce,
                                              wrap_key_.data());
   auto gcm = AesGcm::create(AesGcm::Mode::seal, key.bytes);
   if (!gcm) return gcm.error();
@@ -348,8 +355,9 @@ Result<BlobReader> BlobStore::open_blob(const std::string& id) const {
   const unsigned char* nonce = header + kMagic;
   const unsigned char* wrapped = nonce + kWrapNonce;
   BlobKey key;
+  const std::string ad = wrap_ad(v2, id);
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(key.bytes, nullptr, nullptr, wrapped, kWrappedKey,
-                                                 id_bytes(id), id.size(), nonce,
+                                                 bytes_of(ad), ad.size(), nonce,
                                                  wrap_key_.data()) != 0)
     return make_error(r.path_ + ": blob key does not unwrap (wrong master key, or tampered)");
   if (v1) {

@@ -222,8 +222,9 @@ class BlobStoreTest : public ::testing::Test {
     const std::string raw = slurp(path_of(id));
     if (raw.size() < kHeaderV2 || raw.compare(0, 8, "AGBLOB2\n") != 0) return std::nullopt;
     unsigned char key[32];
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, nullptr, nullptr, u8(raw) + 32, 48, u8(id),
-                                                   id.size(), u8(raw) + 8,
+    const std::string ad = "AGBLOB2\n" + id;  // v2 binds the magic too
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(key, nullptr, nullptr, u8(raw) + 32, 48, u8(ad),
+                                                   ad.size(), u8(raw) + 8,
                                                    keys_->blob_wrap_key().data()) != 0)
       return std::nullopt;
     std::unique_ptr<EVP_CIPHER_CTX, void (*)(EVP_CIPHER_CTX*)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
@@ -509,6 +510,14 @@ TEST_F(BlobStoreTest, OtherFormatsMagicIsRefused) {
   for (const char* magic : {"AGBLOB1\n", "AGBLOB3\n", "agblob2\n"})
     expect_change_detected(id, data, std::string("magic ") + magic,
                            [&](std::string& f) { f.replace(0, 8, magic); });
+  // Relabelled as v1 it fails at the key already: v2 binds its magic into
+  // the wrapped key's associated data.
+  std::string file = slurp(path_of(id));
+  file.replace(0, 8, "AGBLOB1\n");
+  std::ofstream(path_of(id), std::ios::binary | std::ios::trunc) << file;
+  auto r = store_->open_blob(id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("does not unwrap"), std::string::npos) << r.error().message;
 }
 
 TEST_F(BlobStoreTest, BlobMovedToAnotherIdDoesNotDecrypt) {
