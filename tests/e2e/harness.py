@@ -515,19 +515,22 @@ class Milter:
     Runs from the source dir so conf/attachgate.toml's relative paths
     (templates) resolve; its state lives in the test's temp dir. With user,
     it runs as that user and its group (the state dir must be theirs), and
-    with umask under that umask, as the systemd unit does.
+    with umask under that umask, as the systemd unit does; bin and cwd then
+    name a copy that user can read, as a checkout may sit in a private home.
     """
 
     def __init__(self, workdir: Path, policy: Path, port: int | None = None,
                  web_port: int | None = None, role: str = "milter",
                  postfix_log: Path | None = None, relay: str | None = None,
                  config: Path | None = None, unix_path: Path | None = None,
-                 user: str | None = None, umask: int | None = None):
+                 user: str | None = None, umask: int | None = None,
+                 bin: Path | None = None, cwd: Path | None = None):
         assert role in ("milter", "web", "run"), role
         self.config = config or DEFAULT_CONFIG  # given: a test's own attachgate.toml
         self.postfix_log = postfix_log  # given: the delivery watcher follows it
         self.relay = relay  # given: receipts and notices go there (smtp://host:port)
-        self.bin = attachgate_bin()
+        self.bin = bin or attachgate_bin()
+        self.cwd = cwd or SOURCE_DIR  # given: where a copy of conf/ and templates/ is
         self.policy = policy
         self.role = role
         self.port = port or free_port()
@@ -595,7 +598,7 @@ class Milter:
         with open(self.log, "ab") as log:
             log.write(("--- start: %s\n" % " ".join(self.command())).encode())
             log.flush()
-            self.proc = subprocess.Popen(self.command(), cwd=SOURCE_DIR, stdout=log,
+            self.proc = subprocess.Popen(self.command(), cwd=self.cwd, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
                                          **as_user)
         ready = wait_until(lambda: self.proc.poll() is not None or self.accepting(), timeout)

@@ -8,8 +8,8 @@ default) naming the socket by a path relative to it.
 The test makes that user (and its group) and removes them afterwards; a
 lock keeps two runs on one machine from sharing them. No group membership
 changes: postfix reaches the socket through the directory's group.
-The milter then runs as that user, so the source and build directories must
-be readable by others (they are, unless checked out under a private home).
+The milter then runs as that user, from a copy of the binary, conf/ and
+templates/ that the user can read: the checkout may sit in a private home.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import Attachment, E2ETestCase, Milter, child_pids, swaks, tail
+from harness import (SOURCE_DIR, Attachment, E2ETestCase, Milter, attachgate_bin, child_pids,
+                     swaks, tail)
 
 USER = "attachgate-e2e"  # the milter's user, like attachgate in production
 LOCK = Path("/run/lock/attachgate-e2e-user.lock")
@@ -47,6 +48,21 @@ def _run(*args: str) -> None:
     run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if run.returncode != 0:
         raise AssertionError("%s failed (exit %d): %s" % (" ".join(args), run.returncode, run.stdout))
+
+
+def _install_readable(workdir: Path) -> Path:
+    """The binary, conf/ and templates/, copied where any user may read them
+    (files 0644, the binary and directories 0755); returns that directory."""
+    stage = workdir / "install"
+    stage.mkdir(mode=0o755)
+    shutil.copyfile(attachgate_bin(), stage / "attachgate")
+    (stage / "attachgate").chmod(0o755)
+    for tree in ("conf", "templates"):
+        shutil.copytree(SOURCE_DIR / tree, stage / tree, copy_function=shutil.copyfile)
+    for path in stage.rglob("*"):
+        if path.name != "attachgate":
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return stage
 
 
 def _exists(getter, name: str) -> bool:
@@ -105,8 +121,10 @@ class UnixSocketChrootTest(E2ETestCase):
         policy.chmod(0o644)
 
         sink = self.start_sink()
+        stage = _install_readable(self.workdir)
         milter = Milter(self.workdir, policy, unix_path=socket_dir / "milter.sock",
-                        user=USER, umask=0o077)
+                        user=USER, umask=0o077, bin=stage / "attachgate", cwd=stage,
+                        config=stage / "conf" / "attachgate.toml")
         self.addCleanup(self.check_stopped_cleanly, milter)
         milter.start(timeout=30)
         # Under umask 077 libmilter made it 0700; attachgate made it 0660,
