@@ -17,22 +17,10 @@
 #include <string>
 
 #include "tests/support/temp_dir.h"
+#include "util/fs_sync.h"
 
 namespace attachgate::milter {
 namespace {
-
-// Closes a descriptor at the end of the test.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Sets the umask for one test and puts the old one back.
 class Umask {
@@ -70,7 +58,7 @@ TEST(Listener, UnixSocketBecomesGroupConnectableUnderUmask077) {
   attachgate::testing::TempDir dir;
   const std::string path = dir / "milter.sock";
   Umask mask(077);
-  Fd fd(bind_unix(path));
+  UniqueFd fd(bind_unix(path));
   ASSERT_EQ(::listen(fd.get(), 8), 0);
   ASSERT_EQ(mode_of(path), 0700u);  // what libmilter leaves under UMask=0077
 
@@ -83,7 +71,7 @@ TEST(Listener, UnixSocketBecomesGroupConnectableUnderUmask077) {
 }
 
 TEST(Listener, TcpListenerGetsNodelayAndKeepsTheRest) {
-  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -103,9 +91,9 @@ TEST(Listener, TcpListenerGetsNodelayAndKeepsTheRest) {
   ASSERT_EQ(::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &len), 0);
   EXPECT_EQ(listening, 1);
   // The point of setting it on the listener: each accepted connection has it.
-  Fd client(::socket(AF_INET, SOCK_STREAM, 0));
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM, 0));
   ASSERT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  Fd accepted(::accept(fd.get(), nullptr, nullptr));
+  UniqueFd accepted(::accept(fd.get(), nullptr, nullptr));
   ASSERT_GE(accepted.get(), 0);
   EXPECT_NE(nodelay(accepted.get()), 0);
 }
@@ -114,7 +102,7 @@ TEST(Listener, LeavesSocketsThatDoNotListenAlone) {
   attachgate::testing::TempDir dir;
   const std::string path = dir / "not-listening.sock";
   Umask mask(077);
-  Fd fd(bind_unix(path));
+  UniqueFd fd(bind_unix(path));
 
   Result<int> prepared = prepare_listeners();
 
@@ -126,7 +114,7 @@ TEST(Listener, LeavesSocketsThatDoNotListenAlone) {
 TEST(Listener, ReportsASocketWhoseFileIsGone) {
   attachgate::testing::TempDir dir;
   const std::string path = dir / "milter.sock";
-  Fd fd(bind_unix(path));
+  UniqueFd fd(bind_unix(path));
   ASSERT_EQ(::listen(fd.get(), 8), 0);
   ASSERT_EQ(::unlink(path.c_str()), 0);
 
@@ -144,7 +132,7 @@ TEST(Listener, RefusesASocketSwappedForASymlink) {
   const std::string secret = dir / "master.key";
   ASSERT_EQ(::close(::open(secret.c_str(), O_WRONLY | O_CREAT, 0600)), 0);
   ASSERT_EQ(::chmod(secret.c_str(), 0600), 0);
-  Fd fd(bind_unix(path));
+  UniqueFd fd(bind_unix(path));
   ASSERT_EQ(::listen(fd.get(), 8), 0);
   ASSERT_EQ(::unlink(path.c_str()), 0);
   ASSERT_EQ(::symlink(secret.c_str(), path.c_str()), 0);
