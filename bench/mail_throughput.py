@@ -236,12 +236,8 @@ def run(args, workdir: Path) -> dict:
         cleanups.append(milter.stop)
         milter.start(timeout=30)
         worker = milter.worker_pid()
-        plain = harness.PrivatePostfix(workdir / "plain")
-        cleanups.append(plain.stop)
-        plain.start("none", relay_to=relay)
-        with_milter = harness.PrivatePostfix(workdir / "milter-postfix")
-        cleanups.append(with_milter.stop)
-        with_milter.start(milter.postfix_spec, relay_to=relay)
+        plain, with_milter = mms.start_postfix_pair(workdir, relay, milter.postfix_spec, cleanups,
+                                                    milter_dir="milter-postfix")
         log("part 1: Postfix without milter on :%d, with milter on :%d (%s), sink on :%d"
             % (plain.port, with_milter.port, milter.postfix_spec, sink.port))
 

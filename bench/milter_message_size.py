@@ -348,6 +348,20 @@ class BenchMilter(harness.Milter):
         return found[0]
 
 
+def start_postfix_pair(workdir: Path, relay: str, milter_spec: str, cleanups: list,
+                       milter_dir: str = "milter") -> tuple[harness.PrivatePostfix,
+                                                             harness.PrivatePostfix]:
+    """Two private Postfix instances relaying to the same sink: "plain" without
+    a milter, and one using milter_spec; each stop is added to cleanups."""
+    plain = harness.PrivatePostfix(workdir / "plain")
+    cleanups.append(plain.stop)
+    plain.start("none", relay_to=relay)
+    with_milter = harness.PrivatePostfix(workdir / milter_dir)
+    cleanups.append(with_milter.stop)
+    with_milter.start(milter_spec, relay_to=relay)
+    return plain, with_milter
+
+
 def milter_socket_dir(path: Path) -> Path:
     """A directory for the milter's unix socket that Postfix's daemons (user
     postfix) may reach, as in the deployment (contrib/systemd/): a setgid
@@ -526,12 +540,7 @@ def run(args) -> dict:
         sink.start()
         relay = "%s:%d" % (harness.LOOPBACK, sink.port)
         milters = MilterFactory(workdir, policy, config, args.socket)
-        plain = harness.PrivatePostfix(workdir / "plain")
-        cleanups.append(plain.stop)
-        plain.start("none", relay_to=relay)
-        with_milter = harness.PrivatePostfix(workdir / "milter")
-        cleanups.append(with_milter.stop)
-        with_milter.start(milters.postfix_spec, relay_to=relay)
+        plain, with_milter = start_postfix_pair(workdir, relay, milters.postfix_spec, cleanups)
         log("Postfix without milter on :%d, with milter on :%d (milter %s), sink on :%d"
             % (plain.port, with_milter.port, milters.postfix_spec, sink.port))
 
