@@ -50,7 +50,7 @@ std::size_t Base64Decoder::step(const unsigned char* in, std::size_t n, unsigned
   const unsigned char* const end = in + n;
   unsigned char* o = out;
   while (in < end) {
-    if (count_ == 0) {
+    if (count_ == 0 && !ended_) {
       while (end - in >= 4) {
         const std::uint32_t v = kShifted[0][in[0]] | kShifted[1][in[1]] | kShifted[2][in[2]] |
                                 kShifted[3][in[3]];
@@ -66,6 +66,7 @@ std::size_t Base64Decoder::step(const unsigned char* in, std::size_t n, unsigned
     const unsigned char c = *in++;
     const int v = sextet(c);
     if (v >= 0) {
+      if (ended_ && doubt_ == nullptr) doubt_ = "base64 data after the final padding";
       bits_ = (bits_ << 6) | static_cast<std::uint32_t>(v);
       if (++count_ == 4) {
         o[0] = static_cast<unsigned char>(bits_ >> 16);
@@ -76,12 +77,20 @@ std::size_t Base64Decoder::step(const unsigned char* in, std::size_t n, unsigned
         count_ = 0;
       }
     } else if (c == '=') {
+      if (count_ >= 2) {
+        ended_ = true;
+      } else if (!ended_ && doubt_ == nullptr) {
+        doubt_ = "base64 '=' where no padding can stand";
+      }
       o += flush_partial(o);
     }
   }
   return static_cast<std::size_t>(o - out);
 }
 
-std::size_t Base64Decoder::finish(unsigned char* out) { return flush_partial(out); }
+std::size_t Base64Decoder::finish(unsigned char* out) {
+  if (count_ == 1 && doubt_ == nullptr) doubt_ = "base64 ends with a lone character";
+  return flush_partial(out);
+}
 
 }  // namespace attachgate::milter

@@ -9,6 +9,12 @@
 // skipped, '=' ends a group early (so concatenated encodings decode whole),
 // and a last group of one character is dropped. Well-formed input decodes to
 // exactly what GMime produces.
+//
+// Where mail clients part ways on malformed input, doubt() says so: data
+// after the final padding (Python's email stops there, this decoder goes
+// on), '=' where no padding can stand, and a lone last character (Python
+// returns the encoded text). The milter then keeps such an attachment in
+// the mail rather than store bytes a recipient's client might not show.
 #pragma once
 
 #include <cstddef>
@@ -28,11 +34,17 @@ class Base64Decoder {
   // Writes what an unpadded last group holds (0 to 2 bytes) and resets.
   std::size_t finish(unsigned char* out);
 
+  // Null while every mail client would decode the input seen so far to the
+  // same bytes; otherwise why not. Valid after finish() too.
+  const char* doubt() const { return doubt_; }
+
  private:
   std::size_t flush_partial(unsigned char* out);
 
   std::uint32_t bits_ = 0;  // the sextets of the group so far
   int count_ = 0;           // how many: 0 to 3
+  bool ended_ = false;      // final padding seen
+  const char* doubt_ = nullptr;
 };
 
 }  // namespace attachgate::milter

@@ -2,6 +2,7 @@
 // whatever the line breaks and however the input is split; malformed input
 // decodes leniently; the output never exceeds max_output().
 #include "milter/base64.h"
+#include "tests/milter/decoder_harness.h"
 
 #include <gmime/gmime.h>
 #include <gtest/gtest.h>
@@ -13,11 +14,7 @@
 namespace attachgate::milter {
 namespace {
 
-std::string random_bytes(std::mt19937& rng, std::size_t n) {
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
-  return s;
-}
+using testing::random_bytes;
 
 // GMime's encoder: lines of 76 characters ending in "\n".
 std::string gmime_encode(const std::string& data) {
@@ -38,28 +35,11 @@ std::string gmime_decode(const std::string& text) {
   return out;
 }
 
-// Decodes text fed in pieces of the given sizes (cycled), checking the
-// bound on every step with a guard byte after the allowed output.
 std::string decode_in_pieces(const std::string& text, const std::vector<std::size_t>& sizes) {
-  Base64Decoder d;
-  std::string out;
-  std::size_t pos = 0, k = 0;
-  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
-  while (pos < text.size()) {
-    std::size_t n = std::min(sizes[k++ % sizes.size()], text.size() - pos);
-    std::vector<unsigned char> buf(Base64Decoder::max_output(n) + 1, 0xA5);
-    std::size_t got = d.step(in + pos, n, buf.data());
-    EXPECT_LE(got, Base64Decoder::max_output(n));
-    EXPECT_EQ(buf.back(), 0xA5) << "wrote past max_output";
-    out.append(reinterpret_cast<char*>(buf.data()), got);
-    pos += n;
-  }
-  unsigned char tail[3] = {0, 0, 0xA5};
-  std::size_t got = d.finish(tail);
-  EXPECT_LE(got, 2u);
-  out.append(reinterpret_cast<char*>(tail), got);
-  return out;
+  return testing::decode_in_pieces<Base64Decoder>(text, sizes).bytes;
 }
+
+const char* doubt_of(const std::string& text) { return testing::decode_whole<Base64Decoder>(text).doubt; }
 
 std::string decode(const std::string& text) { return decode_in_pieces(text, {text.size() + 1}); }
 
@@ -82,7 +62,7 @@ TEST_F(Base64, WellFormedInputDecodesAsGmimeDoes) {
   std::vector<std::size_t> lengths;
   for (std::size_t n = 0; n <= 200; ++n) lengths.push_back(n);
   lengths.insert(lengths.end(), {1023, 4096, 65535, 65536, 65537, 300000});
-  const std::vector<std::vector<std::size_t>> splits = {{1}, {2}, {3}, {5}, {7, 1, 13}, {64}, {4096}, {65536}};
+  const auto& splits = testing::standard_splits();
   for (std::size_t n : lengths) {
     const std::string data = random_bytes(rng, n);
     const std::string lf = gmime_encode(data);
@@ -90,6 +70,7 @@ TEST_F(Base64, WellFormedInputDecodesAsGmimeDoes) {
       const std::string text = with_line_ends(lf, eol);
       ASSERT_EQ(gmime_decode(text), data) << "reference broken at " << n;
       ASSERT_EQ(decode(text), data) << "length " << n << ", eol size " << eol.size();
+      ASSERT_EQ(doubt_of(text), nullptr) << "length " << n;
       if (n > 200 && n != 65537) continue;
       for (const auto& s : splits)
         ASSERT_EQ(decode_in_pieces(text, s), data) << "length " << n << ", piece " << s.front();
@@ -123,6 +104,24 @@ TEST_F(Base64, MalformedInputDecodesLeniently) {
   EXPECT_EQ(decode("===Zm9v"), "foo");
   // Nothing decodable at all.
   EXPECT_EQ(decode("!!!!\r\n----"), "");
+}
+
+// Where Python's email (and so, possibly, a recipient's client) reads the
+// text differently, the decoder says so and the attachment stays in the mail.
+TEST_F(Base64, DoubtWhereClientsDisagree) {
+  EXPECT_EQ(doubt_of("Zm9vYg=="), nullptr);
+  EXPECT_EQ(doubt_of("Zm9vYg"), nullptr) << "missing padding is read alike";
+  EXPECT_EQ(doubt_of("Zm!9 v\r\nY*m\tFy"), nullptr) << "junk is skipped alike";
+  EXPECT_EQ(doubt_of("Zm9vYg==\r\n\r\n"), nullptr);
+  EXPECT_EQ(doubt_of("Zm9vYg===="), nullptr) << "extra padding";
+  EXPECT_STREQ(doubt_of("Zm9v===="), "base64 '=' where no padding can stand");
+  EXPECT_STREQ(doubt_of("Zg==Zm8=Zm9v"), "base64 data after the final padding");
+  EXPECT_STREQ(doubt_of("Zm9vY"), "base64 ends with a lone character");
+  EXPECT_STREQ(doubt_of("===Zm9v"), "base64 '=' where no padding can stand");
+  EXPECT_STREQ(doubt_of("Zm9vY=Zm9v"), "base64 '=' where no padding can stand");
+  // The doubt does not depend on where the input is cut.
+  for (const auto& s : testing::standard_splits())
+    EXPECT_STREQ(testing::decode_in_pieces<Base64Decoder>("Zg==\r\nZm8=", s).doubt, "base64 data after the final padding");
 }
 
 TEST_F(Base64, GarbageNeverOverrunsTheBound) {
