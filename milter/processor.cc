@@ -179,7 +179,6 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
                           ", none selected by policy",
                 std::move(changes));
 
-  const config::LinkTerms t = strictest(terms);
   store::Store& st = ctx.store;
   store::PendingBlobs pending(st.blobs);
   store::Offload record;
@@ -188,14 +187,28 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
                     env.recipients, "offloaded"};
   Notice notice;
   std::uint64_t bytes = 0;
-  for (const Attachment* a : selected) {
-    auto blob = store_part(a->part, st.blobs, ctx.progress);
-    if (!blob) return fail(policy, "storing " + a->filename + ": " + blob.error().message);
-    pending.add(blob->id);
-    bytes += blob->size;
-    notice.files.push_back({a->filename, blob->size, a->mime_type});
-    record.files.push_back({a->filename, a->mime_type, *blob});
+  std::vector<const Attachment*> stored;
+  std::vector<config::LinkTerms> stored_terms;
+  std::string kept;  // attachments we could not be sure to decode whole
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    const Attachment* a = selected[i];
+    auto part = store_part(a->part, st.blobs, ctx.progress);
+    if (!part) return fail(policy, "storing " + a->filename + ": " + part.error().message);
+    if (!part->blob) {
+      kept += "; kept " + a->filename + " in the mail: " + part->kept_because;
+      continue;
+    }
+    const store::BlobInfo& blob = *part->blob;
+    pending.add(blob.id);
+    bytes += blob.size;
+    stored.push_back(a);
+    stored_terms.push_back(terms[i]);
+    notice.files.push_back({a->filename, blob.size, a->mime_type});
+    record.files.push_back({a->filename, a->mime_type, blob});
   }
+  if (stored.empty()) return pass(kept.substr(2), std::move(changes));
+  selected = std::move(stored);
+  const config::LinkTerms t = strictest(stored_terms);
 
   const std::string token = ctx.new_token();
   store::NewLink link;
@@ -255,7 +268,7 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   out.log = "offloaded " + std::to_string(selected.size()) + (selected.size() == 1 ? " file (" : " files (") +
             format_size(bytes) + ") for " + std::to_string(env.recipients.size()) +
             (env.recipients.size() == 1 ? " recipient" : " recipients") + "; links expire " +
-            format_date(link.expires_at) + "; message=" + ids->message_public_id;
+            format_date(link.expires_at) + "; message=" + ids->message_public_id + kept;
   return out;
 }
 
