@@ -7,6 +7,7 @@
 
 #include "milter/gobject_ptr.h"
 #include "milter/text_edit.h"
+#include "milter/transfer_encoding.h"
 #include "util/text.h"
 
 namespace attachgate::milter {
@@ -15,6 +16,27 @@ namespace {
 std::string header_value(GMimeObject* obj, const char* name) {
   const char* v = g_mime_object_get_header(obj, name);
   return v ? v : "";
+}
+
+// Makes the rewritten message 7-bit clean, but leaves a part whose
+// Content-Transfer-Encoding is in doubt as it came: GMime takes an unknown
+// encoding for none and would wrap the part in base64, changing what a
+// client that knows the encoding (x-gzip64, say) reads from a part the log
+// says was kept unchanged.
+void encode_7bit_clean(GMimeObject* obj) {
+  if (GMIME_IS_MULTIPART(obj)) {
+    GMimeMultipart* multipart = GMIME_MULTIPART(obj);
+    for (int i = 0, n = g_mime_multipart_get_count(multipart); i < n; ++i)
+      encode_7bit_clean(g_mime_multipart_get_part(multipart, i));
+    return;
+  }
+  if (GMIME_IS_MESSAGE_PART(obj)) {
+    if (GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)))
+      if (GMimeObject* body = g_mime_message_get_mime_part(inner)) encode_7bit_clean(body);
+    return;
+  }
+  if (std::holds_alternative<EncodingDoubt>(transfer_encoding_of(obj))) return;
+  g_mime_object_encode(obj, GMIME_ENCODING_CONSTRAINT_7BIT);
 }
 
 GPtr<GMimeObject> text_part(const char* subtype, const std::string& content) {
@@ -150,7 +172,7 @@ Result<std::vector<HeaderChange>> rewrite_message(GMimeMessage* message,
   }
 
   GMimeObject* now = g_mime_message_get_mime_part(message);
-  g_mime_object_encode(now, GMIME_ENCODING_CONSTRAINT_7BIT);
+  encode_7bit_clean(now);
   std::vector<HeaderChange> changes;
   diff_content_headers(content_before, now, changes);
   if (!changes.empty() && mime_version.empty())
