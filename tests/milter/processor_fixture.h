@@ -105,6 +105,33 @@ class ProcessorFixture : public ::testing::Test {
     policy_ = std::make_shared<const config::Policy>(*loaded.value);
   }
 
+  // A policy that offloads every attachment, whatever its size or kind.
+  void offload_everything() {
+    const std::string policy = dir_.path() + "/all.toml";
+    std::ofstream(policy) << "on_error = \"tempfail\"\n[[rule]]\nname = \"all\"\naction = \"offload\"\n";
+    use_policy(policy);
+  }
+
+  // A blob's plaintext, read back through the store as a download would.
+  std::string read_blob(const std::string& blob_id) {
+    auto reader = store_->blobs.open_blob(blob_id);
+    if (!reader) {
+      ADD_FAILURE() << "cannot open blob " << blob_id << ": " << reader.error().message;
+      return "";
+    }
+    std::string out;
+    std::vector<char> buf(65536);
+    for (;;) {
+      auto n = reader->read(reinterpret_cast<unsigned char*>(buf.data()), buf.size());
+      if (!n) {
+        ADD_FAILURE() << "cannot read blob " << blob_id << ": " << n.error().message;
+        return out;
+      }
+      if (*n == 0) return out;
+      out.append(buf.data(), *n);
+    }
+  }
+
   struct Run {
     Outcome outcome;
     std::string output;  // the whole message after the changes
