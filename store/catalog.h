@@ -48,6 +48,26 @@ struct CodeFailure {
   std::int64_t locked_until = 0;  // kLockedForGood once the link is locked
 };
 
+// An access-code attempt, counted before the code is checked. admitted:
+// the link was neither paused nor locked, and this attempt now counts as a
+// failure (failed includes it) until refund_code_attempt says it was right.
+// Not admitted: nothing was counted; locked_until says until when.
+struct CodeAttempt {
+  bool admitted = false;
+  int failed = 0;                 // attempts counted as wrong so far, this one included
+  std::int64_t locked_until = 0;  // kLockedForGood once the link is locked
+  bool tripped = false;           // this attempt set the pause or the lock
+};
+
+// Taking a ticket's one transfer (begin_transfer).
+enum class TransferStart {
+  started,   // this transfer holds the ticket now
+  busy,      // another transfer holds it (its lease has not run out)
+  finished,  // the download completed already
+  over,      // the resume time has ended
+  unknown,   // no such download
+};
+
 // What `revoke` or `extend` changed: how many links, and (extend) the
 // latest new expiry among them.
 struct LinkChange { int links = 0; std::int64_t expires_at = 0; };
@@ -95,6 +115,34 @@ class Catalog {
   // One wrong access code, counted and judged in one statement.
   Result<CodeFailure> record_code_failure(std::int64_t link_id, std::int64_t now,
                                           const CodeLimits& limits);
+
+  // Gates that hold under any number of racing threads and processes, each
+  // decided by one guarded statement (catalog_gates.cc).
+  //
+  // A ticket carries one transfer at a time: begin_transfer takes it for
+  // `owner` (a fresh random name per transfer) until now + lease_seconds,
+  // unless another transfer holds an unexpired lease. The holder renews
+  // while it sends (false: the lease is no longer its own), and ends the
+  // transfer once, closing the ticket if it completed (complete_at); end
+  // returns false if the lease had passed to another transfer, which then
+  // changes nothing. A lease a crashed process left simply runs out.
+  Result<TransferStart> begin_transfer(std::int64_t download_id, const std::string& owner,
+                                       std::int64_t now, std::int64_t lease_seconds);
+  Result<bool> renew_transfer(std::int64_t download_id, const std::string& owner,
+                              std::int64_t lease_until);
+  Result<bool> end_transfer(std::int64_t download_id, const std::string& owner,
+                            std::optional<std::int64_t> complete_at);
+  // An access code is counted before the slow check: begin_code_attempt
+  // admits it only while the link is neither paused nor locked, counts it
+  // as wrong and applies the pause (every per_pause) or lock (lock_after)
+  // that count reaches. A code that proves right is taken back with
+  // refund_code_attempt, which also lifts a pause or lock it tripped
+  // itself. So racing guesses can never get more than per_pause checks
+  // before the pause. A wrong guess racing a right one may pause the link
+  // one failure early: the gate errs on the closed side.
+  Result<CodeAttempt> begin_code_attempt(std::int64_t link_id, std::int64_t now,
+                                         const CodeLimits& limits);
+  Status refund_code_attempt(std::int64_t link_id, const CodeAttempt& attempt);
   // Deletes a message and everything hanging off it (an offload whose mail
   // never left); returns the blob ids the caller must now remove.
   Result<std::vector<std::string>> remove_message(std::int64_t message_id);

@@ -167,6 +167,14 @@ CREATE TABLE webhook_cursor (
   last_event_id INTEGER NOT NULL
 );
 )sql",
+    // 5: a ticket carries one transfer at a time. The transfer holding the
+    // ticket is named by lease_owner until lease_until (Unix seconds); it
+    // renews the lease while it sends, and a lease that a crashed process
+    // left runs out, so the recipient can resume.
+    R"sql(
+ALTER TABLE downloads ADD COLUMN lease_owner TEXT;
+ALTER TABLE downloads ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 }  // namespace attachgate::store

@@ -345,28 +345,6 @@ TEST_F(CatalogTest, AllFilesClaimTakesWhatIsLeft) {
   for (const auto& f : after.value()) EXPECT_EQ(f.downloads, 1);
 }
 
-TEST_F(CatalogTest, WrongCodesPauseThenLockTheLink) {
-  const std::string token = new_token();
-  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, token)).ok());
-  auto link = catalog_->find_link_by_token_hash(hasher_.hash(token))->value();
-  CodeLimits limits;  // 5 per 15 minutes, 20 in all
-  for (int i = 1; i <= 4; ++i) {
-    auto f = catalog_->record_code_failure(link.id, kNow, limits).value();
-    EXPECT_EQ(f.failed, i);
-    EXPECT_EQ(f.locked_until, 0);
-  }
-  auto fifth = catalog_->record_code_failure(link.id, kNow, limits).value();
-  EXPECT_EQ(fifth.failed, 5);
-  EXPECT_EQ(fifth.locked_until, kNow + 15 * 60);
-  for (int i = 6; i <= 19; ++i) catalog_->record_code_failure(link.id, kNow + i * 1000, limits).value();
-  auto last = catalog_->record_code_failure(link.id, kNow + 99999, limits).value();
-  EXPECT_EQ(last.failed, 20);
-  EXPECT_EQ(last.locked_until, kLockedForGood);
-  EXPECT_EQ(catalog_->find_link_by_token_hash(hasher_.hash(token))->value().locked_until,
-            kLockedForGood);
-  EXPECT_FALSE(catalog_->record_code_failure(link.id + 99, kNow, limits).ok());
-}
-
 TEST_F(CatalogTest, FindsLinksByPixelAndMessagesById) {
   auto offload = sample_offload(hasher_, new_token());
   auto ids = catalog_->record_offload(offload);
