@@ -43,11 +43,6 @@ struct ForgetReport {
   int messages = 0, events = 0;
 };
 
-struct CodeFailure {
-  int failed = 0;                // wrong codes so far, all told
-  std::int64_t locked_until = 0;  // kLockedForGood once the link is locked
-};
-
 // An access-code attempt, counted before the code is checked. admitted:
 // the link was neither paused nor locked, and this attempt now counts as a
 // failure (failed includes it) until refund_code_attempt says it was right.
@@ -112,9 +107,6 @@ class Catalog {
   Result<ClaimResult> claim_download(const NewDownload& claim);
   // Closes a download's ticket; false if it was closed already.
   Result<bool> complete_download(std::int64_t download_id, std::int64_t now);
-  // One wrong access code, counted and judged in one statement.
-  Result<CodeFailure> record_code_failure(std::int64_t link_id, std::int64_t now,
-                                          const CodeLimits& limits);
 
   // Gates that hold under any number of racing threads and processes, each
   // decided by one guarded statement (catalog_gates.cc).

@@ -186,28 +186,6 @@ Result<bool> Catalog::complete_download(std::int64_t download_id, std::int64_t n
   return db_.changes() == 1;
 }
 
-Result<CodeFailure> Catalog::record_code_failure(std::int64_t link_id, std::int64_t now,
-                                                 const CodeLimits& limits) {
-  std::lock_guard lock(mu_);
-  // Counting and locking in one statement, so racing wrong guesses cannot
-  // slip past the limit between a read and a write.
-  Stmt st(db_,
-          "UPDATE links SET failed_codes = failed_codes + 1,"
-          " locked_until = CASE"
-          "   WHEN failed_codes + 1 >= ?3 THEN ?5"
-          "   WHEN (failed_codes + 1) % ?2 = 0 THEN ?4"
-          "   ELSE locked_until END"
-          " WHERE id = ?1 RETURNING failed_codes, locked_until");
-  st.bind(1, link_id).bind(2, limits.per_pause).bind(3, limits.lock_after)
-      .bind(4, now + limits.pause_seconds).bind(5, kLockedForGood);
-  auto row = st.step();
-  if (!row) return row.error();
-  if (!*row) return make_error("no link " + std::to_string(link_id));
-  CodeFailure f{static_cast<int>(st.int64(0)), st.int64(1)};
-  if (auto done = st.step(); !done) return done.error();
-  return f;
-}
-
 Result<std::vector<std::string>> Catalog::remove_message(std::int64_t message_id) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);

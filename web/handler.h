@@ -58,6 +58,7 @@ class Handler {
   Response metrics_page();  // metrics_route.cc
   Response landing(const Request& request, std::string_view token);
   Response post_link(const Request& request, std::string_view token);
+  Response code_paused(std::int64_t until);  // 429 while wrong codes pause the link
   Response claim(const Request& request, const Link& link, const std::string& which,
                  const std::string& code);
   Response ticket(const Request& request, std::string_view ticket);

@@ -4,8 +4,10 @@
 // GET shows and records `viewed`; HEAD only shows; neither consumes. A POST
 // carries the form: `code` when the link needs one, `file` (a file's public
 // id, or "all") to claim. A won claim answers 303 to /t/{ticket}, so the
-// bytes come from a GET the browser can resume. Wrong codes are counted in
-// the catalog, paused and finally locked there, and recorded as `denied`.
+// bytes come from a GET the browser can resume. A code is counted in the
+// catalog before the slow check and taken back only if it is right, so the
+// pause and the lock hold however many guesses race; wrong codes are
+// recorded as `denied`.
 #include <algorithm>
 
 #include "store/secrets.h"
@@ -118,35 +120,45 @@ Response Handler::post_link(const Request& request, std::string_view token) {
   std::string good_code;
   if (link.record.code_hash) {
     const std::int64_t now = clock_();
-    if (link.record.locked_until > now)
-      return problem(429, "Too many wrong codes",
-                     "This link is paused after several wrong access codes. Try again after " +
-                         clock_text(link.record.locked_until) + ".");
+    if (link.record.locked_until > now) return code_paused(link.record.locked_until);
     if (code == nullptr || code->empty())
       return show_link(link, "", "Enter the access code the sender gave you.", 200);
+    // Counted before the check: a guess that is not admitted is never checked.
+    auto attempt = store_.catalog.begin_code_attempt(link.record.id, now, config_.code_limits);
+    if (!attempt) {
+      log_warn("access code: " + attempt.error().message);
+      return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+    }
+    if (!attempt->admitted) {
+      if (attempt->locked_until == store::kLockedForGood) return gone_page("locked");
+      return code_paused(attempt->locked_until);
+    }
     if (!store::verify_access_code(*link.record.code_hash, *code)) {
-      auto failure = store_.catalog.record_code_failure(link.record.id, now, config_.code_limits);
-      if (!failure) {
-        log_warn("access code: " + failure.error().message);
-        return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
-      }
       record(store::EventKind::denied, request, link.record.message_id, link.record.id,
-             std::nullopt, "wrong access code (" + std::to_string(failure->failed) + ")");
-      if (failure->locked_until == store::kLockedForGood) return gone_page("locked");
-      if (failure->locked_until > now)
-        return problem(429, "Too many wrong codes",
-                       "This link is paused after several wrong access codes. Try again after " +
-                           clock_text(failure->locked_until) + ".");
-      const int left = config_.code_limits.per_pause - failure->failed % config_.code_limits.per_pause;
+             std::nullopt, "wrong access code (" + std::to_string(attempt->failed) + ")");
+      if (attempt->locked_until == store::kLockedForGood) return gone_page("locked");
+      if (attempt->locked_until > now) return code_paused(attempt->locked_until);
+      const int left = config_.code_limits.per_pause - attempt->failed % config_.code_limits.per_pause;
       return show_link(link, "",
                        "That code is not right. " + std::to_string(left) +
                            (left == 1 ? " try" : " tries") + " left before a pause.",
                        403);
     }
+    // Right: it was admitted, so it wins even if racing guesses have paused
+    // the link since. Taking the count back may fail; the link then stays
+    // one failure nearer its pause, which errs on the closed side.
+    if (auto s = store_.catalog.refund_code_attempt(link.record.id, *attempt); !s)
+      log_warn("access code: " + s.error().message);
     good_code = *code;
   }
   if (file == nullptr) return show_link(link, good_code, "", 200);
   return claim(request, link, *file, good_code);
+}
+
+Response Handler::code_paused(std::int64_t until) {
+  return problem(429, "Too many wrong codes",
+                 "This link is paused after several wrong access codes. Try again after " +
+                     clock_text(until) + ".");
 }
 
 Response Handler::claim(const Request& request, const Link& link, const std::string& which,

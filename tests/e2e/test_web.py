@@ -34,6 +34,43 @@ def seed_link_bin() -> str:
     return path
 
 
+def race(port: int, requests: list[tuple[str, str, bytes | None, dict]],
+         hold_bodies: bool = False) -> list[tuple[int, str, int]]:
+    """Sends the requests at once, each on its own connection (a barrier
+    after connecting); returns (status, body sha256, body size) for each.
+    hold_bodies: nobody reads a body until every status is in, so a
+    transfer that won is still running when the others are answered."""
+    n = len(requests)
+    connected = threading.Barrier(n)
+    answered = threading.Barrier(n)
+    results: list = [None] * n
+
+    def one(i: int) -> None:
+        method, path, body, headers = requests[i]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            conn.connect()
+            connected.wait(60)
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            if hold_bodies:
+                answered.wait(60)
+            digest, size = hashlib.sha256(), 0
+            while chunk := resp.read(1 << 16):
+                digest.update(chunk)
+                size += len(chunk)
+            results[i] = (resp.status, digest.hexdigest(), size)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    if None in results:
+        raise AssertionError("a racer did not finish: %r" % results)
+    return results
 
 
 class WebTestCase(E2ETestCase):
@@ -210,6 +247,46 @@ class AccessCodeTest(WebTestCase):
         self.assertEqual(right.status, 429, "the right code waits out the pause too")
         self.assertEqual(len(self.events(link["queue_id"], "denied")), 5)
         self.assertEqual(self.events(link["queue_id"], "downloaded"), [])
+
+    def test_hundred_concurrent_wrong_codes_get_five_checks(self):
+        """Issue 13: 40 concurrent wrong codes were recorded as 8 failures
+        and the right code still won. An attempt is counted before the
+        Argon2 check, so racing guesses get per_pause checks, no more."""
+        original = self.file_of_random_bytes("contract.pdf", 20_000)
+        link = self.seed(original, name="contract.pdf", code="K7P-4QX-M2W")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        guesses = [("POST", "/d/" + link["token"],
+                    urllib.parse.urlencode({"file": link["file_id"], "code": "WRONG-%d" % i}).encode(),
+                    form) for i in range(100)]
+        results = race(self.web.web_port, guesses)
+        statuses = Counter(status for status, _, _ in results)
+        print("\n100 concurrent wrong codes: %s" % dict(statuses))
+        # Four say "not right", the fifth pauses the link, 95 are never checked.
+        self.assertEqual(statuses, Counter({403: 4, 429: 96}))
+        self.assertEqual(len(self.events(link["queue_id"], "denied")), 5)
+        right = self.client.claim(link["token"], link["file_id"], code="K7P-4QX-M2W")
+        self.assertEqual(right.status, 429, "the right code waits out the pause")
+        self.assertEqual(self.events(link["queue_id"], "downloaded"), [])
+
+    def test_right_code_racing_wrong_ones_wins_only_among_the_first_five(self):
+        original = self.file_of_random_bytes("contract.pdf", 20_000)
+        link = self.seed(original, name="contract.pdf", code="K7P-4QX-M2W")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        codes = ["WRONG-%d" % i for i in range(99)]
+        codes.insert(50, "K7P-4QX-M2W")
+        results = race(self.web.web_port, [
+            ("POST", "/d/" + link["token"],
+             urllib.parse.urlencode({"file": link["file_id"], "code": c}).encode(), form)
+            for c in codes])
+        right_status = results[50][0]
+        denied = len(self.events(link["queue_id"], "denied"))
+        print("\nthe right code among 99 wrong: %d, %d denied" % (right_status, denied))
+        # It wins if it was among the attempts let through before the pause
+        # (a right code does not count against the link), else it waits.
+        self.assertIn(right_status, (303, 429))
+        self.assertEqual(denied, 5, "five wrong codes are checked, then the link pauses")
+        self.assertEqual(Counter(status for status, _, _ in results)[429],
+                         95 + (right_status == 429))
 
     def test_right_code_downloads(self):
         original = self.file_of_random_bytes("contract.pdf", 20_000)

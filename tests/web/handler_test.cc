@@ -7,8 +7,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
@@ -276,6 +279,40 @@ TEST_F(HandlerTest, TwentyWrongCodesLockTheLinkForGood) {
   EXPECT_EQ(after.status, 410);
   EXPECT_NE(after.body.find("locked"), std::string::npos);
   EXPECT_EQ(post("/d/" + s.token, "code=" + s.code).status, 410);
+}
+
+TEST_F(HandlerTest, RacingWrongCodesGetFiveChecksAndTheRightCodeThenWaits) {
+  Sent s = offload({{"a.pdf", "x"}}, 1, true);
+  // Each check is Argon2id over 16 MiB: 32 threads keep the test's memory bounded.
+  constexpr int kRacers = 32;
+  std::atomic<bool> go{false};
+  std::vector<int> statuses(kRacers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRacers; ++i)
+    threads.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      statuses[i] = post("/d/" + s.token, "code=wrong-" + std::to_string(i)).status;
+    });
+  go = true;
+  for (auto& t : threads) t.join();
+  // Four wrong codes say so, the fifth pauses the link, the rest were never checked.
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 403), 4);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), kRacers - 4);
+  EXPECT_EQ(events("denied"), 5);
+  auto link = store_->catalog.find_link_by_token_hash(store_->tokens.hash(s.token)).value();
+  EXPECT_EQ(link->failed_codes, 5);
+  EXPECT_EQ(post("/d/" + s.token, "code=" + s.code).status, 429);
+}
+
+TEST_F(HandlerTest, ARightCodeDoesNotCountAgainstTheLink) {
+  Sent s = offload({{"a.pdf", "x"}}, 1, true);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(post("/d/" + s.token, "code=nope").status, 403);
+  // The fifth attempt is right: it is admitted, wins, and takes its count back.
+  EXPECT_EQ(post("/d/" + s.token, "code=" + s.code).status, 200);
+  EXPECT_EQ(post("/d/" + s.token, "code=" + s.code).status, 200);
+  Response fifth = post("/d/" + s.token, "code=nope");
+  EXPECT_EQ(fifth.status, 429);
+  EXPECT_EQ(events("denied"), 5);
 }
 
 TEST_F(HandlerTest, PixelRecordsOpenedOnlyForKnownIdsAndAlwaysAnswersAGif) {
