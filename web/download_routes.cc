@@ -4,14 +4,18 @@
 // The ticket was handed out by a won claim (link_routes.cc). It serves the
 // whole file, or one Range of it, until the download has completed once or
 // the grace time ends; that is what lets a dropped connection resume rather
-// than burn a one-time link. Every transfer ends in a `downloaded` event
-// saying whether it completed. The file name in the headers is the
+// than burn a one-time link. It carries one transfer at a time (a lease in
+// the catalog, transfer_lease.h): a GET while another is running gets 409,
+// so parallel requests cannot turn one claim into several downloads. Every
+// transfer ends in a `downloaded` event saying whether it completed; only
+// the one that closed the ticket says `complete`. The file name in the headers is the
 // recorded, untrusted one, made safe by content_disposition().
 #include "store/secrets.h"
 #include "util/text.h"
 #include "web/content_headers.h"
 #include "web/handler_internal.h"
 #include "web/range.h"
+#include "web/transfer_lease.h"
 #include "web/zip_stream.h"
 
 namespace attachgate::web {
@@ -114,6 +118,21 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
   r.length = length;
   if (request.method == "HEAD") return r;
 
+  // The one decision on whether this transfer may go: any check above was
+  // a read another request may have overtaken.
+  auto begun = TransferLease::begin(store_.catalog, d.id, config_.transfer_lease_seconds, clock_);
+  if (!begun) {
+    log_warn("download " + std::to_string(d.id) + ": " + begun.error().message);
+    return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+  }
+  switch (begun->start) {
+    case store::TransferStart::started: break;
+    case store::TransferStart::busy: return transfer_busy();
+    case store::TransferStart::finished: return gone_page("finished");
+    case store::TransferStart::over: return gone_page("resume over");
+    case store::TransferStart::unknown: return not_found();
+  }
+  std::shared_ptr<TransferLease> lease = std::move(begun->lease);
   if (first > 0) {
     if (auto s = (*source)->skip(first); !s) {
       log_warn("download " + std::to_string(d.id) + ": " + s.error().message);
@@ -121,7 +140,7 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
                      "The server cannot read the stored file. Please tell the sender.");
     }
   }
-  r.stream = std::move(*source);
+  r.stream = leased_source(std::move(*source), lease);
   const std::int64_t message_id = d.files[0].message_id;
   const std::optional<std::int64_t> file_id =
       d.is_zip ? std::nullopt : std::optional<std::int64_t>(d.files[0].id);
@@ -130,18 +149,22 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
   who.user_agent = request.user_agent;
   std::vector<std::string> file_ids;
   for (const auto& f : d.files) file_ids.push_back(f.public_id);
-  r.on_done = [this, id = d.id, link_id = d.link_id, message_id, file_id, first, length, size,
-               count = d.files.size(), who, file_ids](std::uint64_t sent) {
+  r.on_done = [this, lease, id = d.id, link_id = d.link_id, message_id, file_id, first, length,
+               size, count = d.files.size(), who, file_ids](std::uint64_t sent) {
     const bool complete = sent == length && first + length == size;
+    auto ended = lease->end(complete ? std::optional<std::int64_t>(clock_()) : std::nullopt);
+    if (!ended) log_warn("download " + std::to_string(id) + ": " + ended.error().message);
+    const bool held = ended && *ended;
     std::string detail;
-    if (complete) {
-      auto closed = store_.catalog.complete_download(id, clock_());
-      if (!closed) log_warn("download " + std::to_string(id) + ": " + closed.error().message);
-      // Only the transfer that closed the ticket tells the sender.
-      if (closed && *closed) queue_download_notice(message_id, file_ids, who);
+    if (complete && held) {
+      // Only the transfer that closed the ticket counts, and tells the sender.
+      queue_download_notice(message_id, file_ids, who);
       detail = "complete";
       metrics_.downloads.add("complete");
       if (first > 0) detail += ", resumed at byte " + std::to_string(first);
+    } else if (complete) {
+      metrics_.downloads.add("interrupted");
+      detail = "sent in full but not counted: the ticket had passed to another transfer";
     } else if (sent == length) {
       metrics_.downloads.add("part");
       detail = "part: bytes " + std::to_string(first) + "-" + std::to_string(first + length - 1);
@@ -153,6 +176,14 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
     if (count > 1) detail += " (zip of " + std::to_string(count) + " files)";
     record(store::EventKind::downloaded, who, message_id, link_id, file_id, detail);
   };
+  return r;
+}
+
+Response Handler::transfer_busy() {
+  Response r = problem(409, "This download is already running",
+                       "Another transfer with this address is in progress. Wait for it to finish, "
+                       "or try again in a minute if it was cut off.");
+  r.headers.emplace_back("Retry-After", std::to_string(config_.transfer_lease_seconds));
   return r;
 }
 

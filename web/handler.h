@@ -29,6 +29,9 @@ namespace attachgate::web {
 
 struct HandlerConfig {
   std::int64_t resume_grace_seconds = 3600;  // a claimed download may be resumed this long
+  // A ticket's transfer holds it this long, renewed while it sends; after a
+  // crash the recipient can resume once it has run out.
+  std::int64_t transfer_lease_seconds = 60;
   store::CodeLimits code_limits;
   std::size_t max_form_bytes = 16 * 1024;
   // The milter's metrics file, appended to GET /metrics; empty: none.
@@ -62,6 +65,7 @@ class Handler {
   Response claim(const Request& request, const Link& link, const std::string& which,
                  const std::string& code);
   Response ticket(const Request& request, std::string_view ticket);
+  Response transfer_busy();  // 409: the ticket's one transfer is running
   Response pixel(const Request& request, std::string_view pixel_id);
   Response healthz();
   // The sender's status page and notices (sender_routes.cc).

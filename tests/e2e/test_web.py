@@ -210,6 +210,47 @@ class DownloadTest(WebTestCase):
         self.assertEqual(winner.sha256, sha256_file(original))
         self.assertEqual(len(self.wait_for_event(link["queue_id"], "downloaded")), 1)
 
+    def test_parallel_gets_of_one_ticket_are_one_download(self):
+        """Issue 13: one claim, then 10 parallel GETs of its ticket gave 8
+        whole files; a Range short of the end was served 3 times. A ticket
+        carries one transfer at a time; the others get 409."""
+        size = 20_000_000  # more than loopback buffers: the winner is still sending
+        original = self.file_of_random_bytes("once.bin", size)
+        link = self.seed(original, max_downloads=1)
+        claimed = self.client.claim(link["token"], link["file_id"])
+        self.assertEqual(claimed.status, 303)
+        ticket = claimed.header("Location")
+
+        results = race(self.web.web_port, [("GET", ticket, None, {})] * 10, hold_bodies=True)
+        statuses = Counter(status for status, _, _ in results)
+        print("\n10 parallel GETs of one ticket: %s" % dict(statuses))
+        self.assertEqual(statuses, Counter({200: 1, 409: 9}))
+        [whole] = [sha for status, sha, _ in results if status == 200]
+        self.assertEqual(whole, sha256_file(original))
+        [done] = self.wait_for_event(link["queue_id"], "downloaded")
+        self.assertEqual(done["detail"], "complete")
+        self.assertGone(self.client.get(ticket), "finished")
+        self.assertGone(self.client.get(ticket, headers={"Range": "bytes=0-%d" % (size - 2)}),
+                        "finished")
+        self.assertEqual(len(self.events(link["queue_id"], "downloaded")), 1)
+
+    def test_parallel_ranges_run_one_at_a_time_then_the_ticket_goes_on(self):
+        size = 20_000_000
+        original = self.file_of_random_bytes("once.bin", size)
+        link = self.seed(original, max_downloads=1)
+        ticket = self.client.claim(link["token"], link["file_id"]).header("Location")
+        short = {"Range": "bytes=0-%d" % (size - 2)}
+        results = race(self.web.web_port, [("GET", ticket, None, short)] * 3, hold_bodies=True)
+        self.assertEqual(Counter(status for status, _, _ in results), Counter({206: 1, 409: 2}))
+        [part] = self.wait_for_event(link["queue_id"], "downloaded")
+        self.assertEqual(part["detail"], "part: bytes 0-%d" % (size - 2))
+        # That transfer ended: the next Range goes on and finishes the ticket.
+        rest = self.client.get(ticket, headers={"Range": "bytes=%d-" % (size - 1)})
+        self.assertEqual(rest.status, 206)
+        done = self.wait_for_event(link["queue_id"], "downloaded", count=2)
+        self.assertEqual(done[1]["detail"], "complete, resumed at byte %d" % (size - 1))
+        self.assertGone(self.client.get(ticket, headers=short), "finished")
+
     def test_short_expiry_answers_410_expired(self):
         original = self.file_of_random_bytes("brief.pdf", 10_000)
         link = self.seed(original, max_downloads=5, expires_in=2)

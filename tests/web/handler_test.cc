@@ -210,6 +210,108 @@ TEST_F(HandlerTest, InterruptedDownloadResumesWithRangeUntilTheGraceEnds) {
   EXPECT_EQ(get(late, "GET", "bytes=999-").status, 410);
 }
 
+TEST_F(HandlerTest, ParallelGetsOfOneTicketGiveOneTransferAndOneCompleteDownload) {
+  Sent s = offload({{"report.pdf", std::string(200'000, 'r')}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  // Ten GETs arrive before any has finished: one transfer, nine 409s.
+  std::vector<Response> replies;
+  for (int i = 0; i < 10; ++i) replies.push_back(get(location));
+  int served = 0;
+  for (auto& r : replies) {
+    if (r.status == 200) {
+      ++served;
+      EXPECT_EQ(drain(r), s.contents[0]);
+      r.on_done(r.length);
+    } else {
+      EXPECT_EQ(r.status, 409) << r.body;
+      EXPECT_FALSE(r.stream);
+      EXPECT_EQ(*r.header("Retry-After"), "60");
+    }
+  }
+  EXPECT_EQ(served, 1);
+  EXPECT_EQ(events("downloaded"), 1);
+  EXPECT_EQ(last_event_detail("downloaded"), "complete");
+  EXPECT_EQ(get(location).status, 410);
+  EXPECT_EQ(get(location, "GET", "bytes=0-199998").status, 410);
+}
+
+TEST_F(HandlerTest, ARangeRunsOneAtATimeAndAnEndedTransferLetsTheNextGoOn) {
+  Sent s = offload({{"report.pdf", std::string(200'000, 'r')}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  Response first = get(location, "GET", "bytes=0-199998");
+  ASSERT_EQ(first.status, 206);
+  // The same Range again, and a HEAD, while the first runs.
+  EXPECT_EQ(get(location, "GET", "bytes=0-199998").status, 409);
+  EXPECT_EQ(get(location, "GET", "bytes=199999-").status, 409);
+  EXPECT_EQ(get(location, "HEAD").status, 200);  // shows, does not transfer
+  first.on_done(first.length);
+  EXPECT_EQ(last_event_detail("downloaded"), "part: bytes 0-199998");
+  // Ended: the resume goes on and, reaching the end, closes the ticket.
+  Response rest = get(location, "GET", "bytes=199999-");
+  ASSERT_EQ(rest.status, 206);
+  EXPECT_EQ(get(location).status, 409);
+  EXPECT_EQ(drain(rest), "r");
+  rest.on_done(rest.length);
+  EXPECT_EQ(last_event_detail("downloaded"), "complete, resumed at byte 199999");
+  EXPECT_EQ(get(location, "GET", "bytes=0-199998").status, 410);
+}
+
+TEST_F(HandlerTest, AResponseDroppedUnsentLetsTheTicketGo) {
+  Sent s = offload({{"a.bin", "0123456789"}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  { Response never_sent = get(location); ASSERT_EQ(never_sent.status, 200); }
+  Response r = get(location);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(drain(r), "0123456789");
+}
+
+TEST_F(HandlerTest, ATransferACrashedProcessLeftRunsOutAndTheRecipientResumes) {
+  Sent s = offload({{"a.bin", "0123456789"}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  auto d = store_->catalog.find_download(store_->tokens.hash(location.substr(3))).value();
+  ASSERT_TRUE(d.has_value());
+  // Another process took the ticket and died: nobody ends its transfer.
+  ASSERT_EQ(store_->catalog.begin_transfer(d->id, "dead", now_, 60).value(),
+            store::TransferStart::started);
+  EXPECT_EQ(get(location, "GET", "bytes=4-").status, 409);
+  now_ += 60;
+  Response r = get(location, "GET", "bytes=4-");
+  ASSERT_EQ(r.status, 206);
+  EXPECT_EQ(drain(r), "456789");
+  r.on_done(r.length);
+  EXPECT_EQ(last_event_detail("downloaded"), "complete, resumed at byte 4");
+}
+
+TEST_F(HandlerTest, ALiveTransferRenewsItsLeaseAndOneThatLostItIsCutShort) {
+  std::string data(300'000, 'x');
+  Sent s = offload({{"big.bin", data}});
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  std::vector<char> buf(1000);
+  Response slow = get(location);
+  ASSERT_EQ(slow.status, 200);
+  now_ += 30;
+  ASSERT_TRUE(slow.stream->read(buf.data(), buf.size()).ok());  // renews: held until +90
+  now_ += 40;
+  EXPECT_EQ(get(location).status, 409);
+  // Stalled past its lease, it loses the ticket to a resume...
+  now_ += 61;
+  Response resume = get(location, "GET", "bytes=1000-");
+  ASSERT_EQ(resume.status, 206);
+  // ...and its next read fails, so the server cuts it short.
+  EXPECT_FALSE(slow.stream->read(buf.data(), buf.size()).ok());
+  slow.on_done(2000);
+  EXPECT_EQ(last_event_detail("downloaded"), "interrupted after 2000 of 300000 bytes");
+  EXPECT_EQ(drain(resume), data.substr(1000));
+  resume.on_done(resume.length);
+  EXPECT_EQ(last_event_detail("downloaded"), "complete, resumed at byte 1000");
+  // Had it gone on to the end regardless, it would not count.
+  slow.on_done(slow.length);
+  EXPECT_EQ(last_event_detail("downloaded"),
+            "sent in full but not counted: the ticket had passed to another transfer");
+  EXPECT_EQ(store_->catalog.completed_downloads(
+                store_->catalog.show_message("Q1").value()->message.id).value(), 1);
+}
+
 TEST_F(HandlerTest, RangePastTheEndIs416) {
   Sent s = offload({{"a.bin", "0123456789"}});
   std::string location = claim_ticket(s, s.file_ids[0]);
