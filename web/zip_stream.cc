@@ -282,8 +282,9 @@ std::string ZipStream::end_records() const {
   const bool count64 = count >= kMaxCount16;
   const bool size64 = cd_size_ >= threshold_;
   const bool offset64 = cd_offset_ >= threshold_;
+  const bool zip64 = count64 || size64 || offset64;
   std::string out;
-  if (count64 || size64 || offset64) {
+  if (zip64) {
     const std::uint64_t end64_at = cd_offset_ + cd_size_;
     put32(out, kEnd64Sig);
     put64(out, kEnd64Size - 12);  // the record's size, not counting these first 12 bytes
@@ -309,6 +310,8 @@ std::string ZipStream::end_records() const {
   put32(out, size64 ? kMarker32 : static_cast<std::uint32_t>(cd_size_));
   put32(out, offset64 ? kMarker32 : static_cast<std::uint32_t>(cd_offset_));
   put16(out, 0);  // comment length
+  if (out.size() != kEndSize + (zip64 ? kEnd64Size + kLocator64Size : 0))
+    panic("zip end records of a size other than the format's");
   return out;
 }
 
