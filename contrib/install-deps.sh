@@ -11,8 +11,9 @@ build_pkgs=(cmake g++ make pkg-config
   libcli11-dev nlohmann-json3-dev)
 # chromium + fonts-liberation drive the browser tests (tests/browser); the fonts
 # are only a Recommends, which --no-install-recommends would drop.
+# clang + libclang-rt-14-dev (libFuzzer, ASan, UBSan runtimes) build fuzz/.
 test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3 curl
-  chromium fonts-liberation)
+  chromium fonts-liberation clang libclang-rt-14-dev)
 # bench/run: Postfix (smtp-source, smtp-sink) and curl as for the tests, GTest
 # to configure the build that has the seed_link fixture, nginx and wrk as the
 # download baselines, perf for profiling.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs attachgate's whole test suite on Debian 12: installs what is
 # missing, builds twice (optimised, and with AddressSanitizer + UBSan), runs
-# every test in both, then checks the README's demo command with its selftest.
+# every test in both, runs each fuzz harness briefly, then checks the
+# README's demo command with its selftest.
 # Exit status is non-zero if anything fails.
 # Usage: contrib/test-all.sh      (from anywhere; as root or with sudo rights)
 set -euo pipefail
@@ -29,7 +30,11 @@ for kind in release asan; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 600
 done
+# Each libFuzzer harness for 20 s on its seeds, under ASan + UBSan (clang);
+# long campaigns are fuzz/run without --smoke (see fuzz/README.md).
+step "building the fuzz harnesses (clang) and running each for 20 s"
+python3 fuzz/run --smoke --build-dir build-test-fuzz --jobs "$jobs"
 # README command (1), unattended: demo up, a mail through it, checked, down.
 step "checking the newcomer's demo (contrib/demo.sh selftest)"
 bash contrib/demo.sh selftest
-step "all tests passed (release and asan+ubsan builds, and the demo)"
+step "all tests passed (release and asan+ubsan builds, fuzz smoke, and the demo)"
