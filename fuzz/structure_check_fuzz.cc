@@ -9,11 +9,13 @@
 //     epilogue and no part header block in GMime's tree is over the limit
 //     (plus one line end of slack: the check counts the CRLF that ends a
 //     preamble, GMime drops it);
-//  2. (count) when the check finds no problem, its part_count() equals the
-//     number of children of all multiparts in GMime's tree, unless the
+//  2. (count) when the check finds no problem, GMime's tree has no more
+//     parts (children of all its multiparts) than part_count(), unless the
 //     message uses what the check documents it does not follow (a
 //     multipart nested deeper than max_depth, a boundary over 200 bytes or
-//     written as RFC 2231 `boundary*`);
+//     written as RFC 2231 `boundary*`). Fewer is allowed: GMime drops a
+//     part whose header block the message ends in, the check has counted
+//     its boundary; counting high only makes the part limit stricter;
 //  3. piece sizes do not change the check's verdict or count.
 #include <cstdint>
 #include <cstring>
@@ -138,7 +140,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
              v.biggest_what.c_str(), static_cast<unsigned long long>(v.biggest_block),
              static_cast<unsigned long long>(kLimit));
   if (!v.untracked)
-    FUZZ_CHECK(whole.parts == v.parts, "the check counted %llu parts, GMime built %llu",
+    FUZZ_CHECK(v.parts <= whole.parts, "the check counted %llu parts, GMime built %llu",
                static_cast<unsigned long long>(whole.parts), static_cast<unsigned long long>(v.parts));
   return 0;
 }

@@ -124,8 +124,14 @@ std::optional<ContentType> parse_content_type(std::string_view s) {
   if (type.empty() || i >= s.size() || s[i] != '/') return std::nullopt;
   ++i;
   skip_cfws(s, i);
-  const std::string_view subtype = read_token(s, i);
-  if (subtype.empty()) return std::nullopt;
+  // GMime 3.2 takes 8-bit bytes in a subtype as part of it, then drops
+  // them: "multipart/mi\x93xed" is multipart/mixed, "multipart/\x93" a
+  // multipart too.
+  const std::size_t start = i;
+  std::string subtype;
+  for (; i < s.size() && (is_token_char(s[i]) || static_cast<unsigned char>(s[i]) >= 0x80); ++i)
+    if (is_token_char(s[i])) subtype += s[i];
+  if (i == start) return std::nullopt;
   return ContentType{ascii_lower(type), ascii_lower(subtype), find_boundary(s, i)};
 }
 
@@ -224,10 +230,11 @@ void StructureCheck::note_line_bytes(const unsigned char* p, std::size_t n) {
     maybe_boundary_ = is_lwsp(static_cast<char>(p[i]));
 }
 
-// GMime does not look for boundaries inside a header block.
+// A boundary line ends a header block too (GMime 3.2); the part it ended
+// then has an empty body.
 void StructureCheck::end_line() {
   const bool blank = head_.empty() || head_ == "\r";
-  const auto m = mode_ == Mode::kHeaders ? std::nullopt : match_boundary();
+  const auto m = match_boundary();
   if (!m) count(pending_);
   pending_ = 0;
   if (m) {
@@ -325,7 +332,8 @@ void StructureCheck::finish_field() {
     std::string_view name = std::string_view(field_).substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
     const std::string value = field_.substr(colon + 1);
-    if (!content_type_ && equals_nocase(name, "Content-Type")) content_type_ = value;
+    // GMime 3.2 takes the last Content-Type but the first Content-Transfer-Encoding.
+    if (equals_nocase(name, "Content-Type")) content_type_ = value;
     if (!transfer_encoding_ && equals_nocase(name, "Content-Transfer-Encoding"))
       transfer_encoding_ = value;
   }

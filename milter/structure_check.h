@@ -22,8 +22,9 @@ namespace attachgate::milter {
 // than the limit: a multipart preamble, epilogue, or a part's header block.
 //
 // Follows GMime 3's rules: a boundary line of an enclosing multipart also
-// closes the inner ones; a part's header block ends only at an empty line
-// (boundary lines inside it do not end it); message/rfc822 parts that are not
+// closes the inner ones; a part's header block ends at an empty line or a
+// boundary line (other lines, fields or not, belong to it), and its last
+// Content-Type counts; message/rfc822 parts that are not
 // base64/quoted-printable/uuencoded are parsed as messages (their header
 // block counts like a part's). Not followed, so counted conservatively:
 // RFC 2231 `boundary*` parameters and boundaries over 200 bytes (the
@@ -104,7 +105,7 @@ class StructureCheck {
   bool maybe_boundary_ = true;
 
   // The header block being read: the current field (at most 16 KiB of it),
-  // and the first Content-Type and Content-Transfer-Encoding values.
+  // and the last Content-Type and first Content-Transfer-Encoding values.
   std::string field_;
   bool header_in_digest_ = false;
   std::optional<std::string> content_type_;

@@ -146,11 +146,50 @@ TEST(StructureCheck, FoldedPartHeaderOverLimit) {
   EXPECT_EQ(run(kMixed, crlf(body), 8192), std::nullopt);
 }
 
-// GMime reads headers until an empty line, boundary lines included.
+// GMime reads lines that are not fields into the header block until an
+// empty line or a boundary line.
 TEST(StructureCheck, PartHeaderBlockWithoutEmptyLineRunsOn) {
   const std::string body = "--frontier\nContent-Type: text/plain\n" + base64_body() +
                            "--frontier--\n";
   EXPECT_EQ(run(kMixed, body), "MIME part header block over 1 KiB");
+}
+
+// Found by fuzz/structure_check_fuzz.cc: GMime 3.2 ends a part's header
+// block at a boundary line of an enclosing multipart. Running on hid the
+// next part's multipart, whose preamble GMime then held in memory.
+TEST(StructureCheck, BoundaryLineEndsAPartHeaderBlock) {
+  const std::string body = "--frontier\nContent-Type: text/plain\nX-No-Empty-Line: yes\n"
+                           "--frontier\nContent-Type: multipart/mixed; boundary=inner\n\n" +
+                           std::string(2000, 'p') + "\n--inner--\n--frontier--\n";
+  StructureCheck check(kMixed, kLimit, 8);
+  feed_string(check, crlf(body), 7);
+  EXPECT_EQ(check.problem(), "multipart preamble over 1 KiB");
+  EXPECT_EQ(check.part_count(), 2u);
+}
+
+// Found by fuzz/structure_check_fuzz.cc: GMime 3.2 reads a subtype with
+// 8-bit bytes in it as a multipart (dropping the bytes); the check took the
+// whole message for a single part and looked no further.
+TEST(StructureCheck, EightBitBytesInASubtypeStillMakeAMultipart) {
+  const std::string body = std::string(2000, 'p') + "\n--frontier\n\nx\n--frontier--\n";
+  EXPECT_EQ(run("multipart/mi\x93xed; boundary=frontier", body), "multipart preamble over 1 KiB");
+  EXPECT_EQ(run("multipart/\x93; boundary=frontier", body), "multipart preamble over 1 KiB");
+  // In the type, an 8-bit byte makes GMime build a single part.
+  EXPECT_EQ(run("multi\x93part/mixed; boundary=frontier", body), std::nullopt);
+}
+
+// Found by fuzz/structure_check_fuzz.cc: in a part's header block, as at the
+// top level, GMime 3.2 takes the last Content-Type (but the first
+// Content-Transfer-Encoding).
+TEST(StructureCheck, LastContentTypeOfAPartWins) {
+  const std::string hidden = "--frontier\nContent-Type: text/plain\n"
+                             "Content-Type: multipart/mixed; boundary=inner\n\n" +
+                             std::string(2000, 'p') + "\n--inner--\n--frontier--\n";
+  EXPECT_EQ(run(kMixed, hidden), "multipart preamble over 1 KiB");
+  const std::string shown = "--frontier\nContent-Type: multipart/mixed; boundary=inner\n"
+                            "Content-Type: text/plain\n\n" +
+                            std::string(2000, 'p') + "\n--inner--\n--frontier--\n";
+  EXPECT_EQ(run(kMixed, shown), std::nullopt);
 }
 
 std::string nested(const std::string& inner_epilogue) {
