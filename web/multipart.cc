@@ -113,6 +113,8 @@ Status MultipartReader::step(bool& progressed) {
         if (preamble_bytes_ > kMaxPreambleBytes) return fail("no multipart boundary in the body");
         return Status{};
       }
+      // The same limit whether the boundary came in this piece or a later one.
+      if (preamble_bytes_ + at > kMaxPreambleBytes) return fail("no multipart boundary in the body");
       pending_.erase(0, at + delimiter_.size());
       state_ = State::after_boundary;
       progressed = true;
