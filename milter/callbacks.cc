@@ -22,6 +22,7 @@
 #include "milter/listener.h"
 #include "milter/milter.h"
 #include "milter/session.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -159,6 +160,7 @@ sfsistat on_eom(SMFICTX* ctx) {
     s->end_message();
     return to_status(ctx, Verdict::tempfail);
   }
+  if (out.message_id) fault_point("catalog_committed");  // rows and blobs in place, MTA unaware
   Status applied = apply_headers(ctx, out.header_changes);
   if (applied && out.body) applied = apply_body(ctx, *out.body);
   if (!applied) {
@@ -176,6 +178,7 @@ sfsistat on_eom(SMFICTX* ctx) {
   s->end_message();
   count(out.action == Outcome::Action::modified ? MilterMetrics::Answer::offloaded
                                                 : MilterMetrics::Answer::passed);
+  if (out.message_id) fault_point("before_reply");  // the MTA has the new body, not our answer
   return SMFIS_CONTINUE;
 }
 

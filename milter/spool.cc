@@ -7,6 +7,8 @@
 
 #include <cstdio>
 
+#include "util/fault.h"
+
 namespace attachgate::milter {
 
 Status Spool::spill() {
@@ -26,6 +28,7 @@ Status Spool::spill() {
 }
 
 Status Spool::append(const void* data, std::size_t size) {
+  fault_point("spool_append");
   size_ += size;
   if (in_memory()) {
     if (memory_.size() + size <= threshold_) {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/secrets.h"
+#include "util/fault.h"
 
 namespace attachgate::store {
 namespace {
@@ -124,6 +125,7 @@ Status BlobWriter::seal(bool final) {
 
 Status BlobWriter::write(const void* data, std::size_t size) {
   if (done_) panic("BlobWriter::write after commit");
+  fault_point("blob_write");
   const auto* p = static_cast<const unsigned char*>(data);
   hash_.update(p, size);
   size_ += size;
@@ -158,6 +160,7 @@ Result<BlobInfo> BlobWriter::commit() {
     ::unlink(final_path_.c_str());
     return s.error();
   }
+  fault_point("blob_committed");  // the blob is in place, its row not yet
   return BlobInfo{id_, size_, hash_.final_hex()};
 }
 
