@@ -50,6 +50,7 @@ def main() -> int:
     import campaign
 
     workdir = Path(tempfile.mkdtemp(prefix="attachgate-faults-", dir=args.tmpdir))
+    workdir.chmod(0o755)  # Postfix daemons and smtp-sink (user postfix) reach inside
     ok = False
     try:
         result = campaign.kill_campaign(

@@ -49,6 +49,7 @@ def main() -> int:
     import soak
 
     workdir = Path(tempfile.mkdtemp(prefix="attachgate-soak-", dir=args.tmpdir))
+    workdir.chmod(0o755)  # Postfix daemons and smtp-sink (user postfix) reach inside
     ok = False
     try:
         result = soak.soak(workdir / "run", messages=args.messages, downloads=args.downloads,
