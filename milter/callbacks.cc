@@ -31,6 +31,9 @@ namespace {
 
 Runtime* g_runtime = nullptr;  // set once in run_milter before smfi_main
 
+// The largest milter command libmilter takes (its 1 MiB bucket).
+constexpr std::size_t kMaxMilterCommand = 1024 * 1024 - 1;
+
 // One MTA connection: its Session and what its MTA agreed to at negotiate.
 struct Connection {
   explicit Connection(Runtime& runtime) : session(runtime) {}
@@ -248,8 +251,21 @@ sfsistat xx_body(SMFICTX* ctx, unsigned char* data, size_t size) {
   return s ? to_status(ctx, s->on_body(data, size)) : SMFIS_TEMPFAIL;
 }
 
+// A message that ends without its end-of-message is not lost: the MTA
+// still holds it (and applies its milter_default_action if the connection
+// broke). The log must still say which one and how far it got. libmilter
+// calls abort both when the MTA aborts (the client went away, every
+// recipient was refused) and when it drops the connection itself, as it
+// does for a command over its limit, such as one header over 1 MiB.
 sfsistat xx_abort(SMFICTX* ctx) {
-  if (Session* s = session(ctx)) s->end_message();
+  Session* s = session(ctx);
+  if (!s) return SMFIS_CONTINUE;
+  if (const auto taken = s->unfinished_bytes())
+    log_info((s->queue_id().empty() ? std::string("NOQUEUE") : s->queue_id()) +
+             ": message ended before its end after " + std::to_string(*taken) +
+             " bytes of headers and body (the MTA aborted it, or libmilter dropped a command "
+             "over 1 MiB, such as one header); nothing was stored");
+  s->end_message();
   return SMFIS_CONTINUE;
 }
 
@@ -347,6 +363,10 @@ int run_milter(Runtime& runtime, int control_fd) {
     return 2;
   }
   smfi_settimeout(600);
+  // libmilter's default drops a connection whose command is over 64 KiB:
+  // a header that long (legal, and under Postfix's 100 KiB
+  // header_size_limit) would end the session with no word in our log.
+  smfi_setmaxdatasize(kMaxMilterCommand);
   if (smfi_register(g_desc) != MI_SUCCESS) {
     log_warn("smfi_register failed");
     return 2;

@@ -54,7 +54,7 @@ Verdict Session::on_mail_from(std::string sender, std::string auth_user, std::st
   queue_id_ = std::move(queue_id);
   msg_ = std::make_unique<Message>(Message{
       {}, Spool(spool_dir(runtime_.service()), runtime_.service().limits.spool_memory_threshold),
-      0, runtime_.policy(), 0, std::nullopt});
+      0, runtime_.policy(), 0, std::nullopt, 0});
   runtime_.message_started();
   auto& env = msg_->input.envelope;
   env.sender = strip_brackets(std::move(sender));
@@ -128,6 +128,7 @@ std::optional<std::string> Session::structure_problem(const unsigned char* data,
 
 Verdict Session::on_body(const unsigned char* data, std::size_t size) {
   if (!msg_) return Verdict::next;
+  msg_->body_bytes += size;
   if (msg_->spool.size() + size > runtime_.service().limits.max_message_size) {
     skip_ = "message exceeds max_message_size (" +
             format_size(runtime_.service().limits.max_message_size) + ")";
@@ -180,5 +181,10 @@ void Session::end_message() {
 }
 
 const std::string& Session::queue_id() const { return queue_id_; }
+
+std::optional<std::uint64_t> Session::unfinished_bytes() const {
+  if (!msg_) return std::nullopt;
+  return msg_->header_bytes + msg_->body_bytes;
+}
 
 }  // namespace attachgate::milter

@@ -46,6 +46,9 @@ class Session {
 
   const std::string& queue_id() const;
   std::optional<std::string> skip_reason() const { return skip_; }
+  // Bytes of the message in progress taken so far (its header lines and
+  // body), or nullopt between messages.
+  std::optional<std::uint64_t> unfinished_bytes() const;
 
  private:
   struct Message {
@@ -55,6 +58,7 @@ class Session {
     std::shared_ptr<const config::Policy> policy;
     std::uint64_t line_bytes = 0;  // of the body line in progress
     std::optional<StructureCheck> structure;  // set at end of headers
+    std::uint64_t body_bytes = 0;  // taken, whether spooled or not
   };
   Verdict on_error(const std::string& why);
   bool line_within_limit(const unsigned char* data, std::size_t size);
