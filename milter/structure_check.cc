@@ -132,6 +132,9 @@ std::optional<ContentType> parse_content_type(std::string_view s) {
   for (; i < s.size() && (is_token_char(s[i]) || static_cast<unsigned char>(s[i]) >= 0x80); ++i)
     if (is_token_char(s[i])) subtype += s[i];
   if (i == start) return std::nullopt;
+  // And it skips whatever follows the subtype up to the first ';', quotes
+  // included: the parameters of "multipart/mixe\"d; boundary=m" count.
+  i = std::min(s.find(';', i), s.size());
   return ContentType{ascii_lower(type), ascii_lower(subtype), find_boundary(s, i)};
 }
 

@@ -178,6 +178,17 @@ TEST(StructureCheck, EightBitBytesInASubtypeStillMakeAMultipart) {
   EXPECT_EQ(run("multi\x93part/mixed; boundary=frontier", body), std::nullopt);
 }
 
+// Found by fuzz/structure_check_fuzz.cc: GMime 3.2 skips what follows a
+// subtype up to the first ';', a quote included; the check read the quote
+// as the start of a quoted string, found no boundary and took the message
+// for a single part.
+TEST(StructureCheck, AQuoteAfterTheSubtypeDoesNotHideTheBoundary) {
+  StructureCheck check("multipart/mixe\"d; boundary=\"frontier\"", kLimit, 8);
+  feed_string(check, crlf("--frontier\n\nx\n--frontier\n\ny\n--frontier--\n"), 7);
+  EXPECT_EQ(check.problem(), std::nullopt);
+  EXPECT_EQ(check.part_count(), 2u);
+}
+
 // Found by fuzz/structure_check_fuzz.cc: in a part's header block, as at the
 // top level, GMime 3.2 takes the last Content-Type (but the first
 // Content-Transfer-Encoding).
