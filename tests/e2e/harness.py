@@ -63,10 +63,13 @@ def free_port() -> int:
 
     Chosen at random below the ephemeral range, so it cannot collide with the
     local end of an outgoing connection (Postfix's own SMTP client uses those),
-    and never handed out twice by this process.
+    and never handed out twice by this process. ATTACHGATE_E2E_PORTS=LOW-HIGH
+    narrows the range (several people testing on one machine).
     """
     low_ephemeral, _ = _ephemeral_range()
     low, high = 20000, min(low_ephemeral, 32768) - 1
+    if os.environ.get("ATTACHGATE_E2E_PORTS"):  # "LOW-HIGH": a share of a busy machine
+        low, high = (int(x) for x in os.environ["ATTACHGATE_E2E_PORTS"].split("-"))
     for _ in range(1000):
         port = random.randint(low, high)
         if port in _ports_handed_out:
