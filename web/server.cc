@@ -13,6 +13,7 @@
 
 #include "util/log.h"
 #include "web/content_headers.h"
+#include "web/request_framing.h"
 
 namespace attachgate::web {
 
@@ -225,6 +226,17 @@ Response refusal(int status, const char* text) {
   return r;
 }
 
+// What request_framing.h checks, from the parsed header.
+int framing_refusal(const RequestParser::value_type& req) {
+  RequestFraming f;
+  f.version = req.version();
+  for (auto [it, end] = req.equal_range(http::field::transfer_encoding); it != end; ++it)
+    f.transfer_encoding.push_back(std::string_view(it->value().data(), it->value().size()));
+  f.content_length_fields = req.count(http::field::content_length);
+  f.host_fields = req.count(http::field::host);
+  return framing_refusal(f);
+}
+
 bool quiet_close(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == beast::error::timeout ||
          ec == net::error::connection_reset || ec == net::error::eof;
@@ -309,6 +321,16 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       break;
     }
     auto& req = parser.get();
+    // A body we cannot delimit as every hop before us does: answer, close,
+    // and never read what follows as another request.
+    if (const int refused = framing_refusal(req); refused != 0) {
+      Response r = refused == 501 ? refusal(501, "Transfer coding not implemented")
+                                  : refusal(400, "Bad request");
+      handler.count_response(r.status);
+      co_await write_response(stream, r, req.version(), false, false);
+      co_await linger(stream);
+      co_return;
+    }
     Request request = to_request(req, remote);
     std::optional<std::uint64_t> length;
     if (auto l = parser.content_length()) length = *l;

@@ -3,12 +3,13 @@
 //
 // Everything from the network is bounded: each read and write has the
 // configured timeout (a client that stalls is cut off), request headers and
-// bodies have size limits (431 and 413), and at most max_connections are
-// served at once; more wait in the kernel's accept queue. Download bodies
-// are pulled from their ByteSource in fixed chunks, so memory does not grow
-// with file size. The handler runs on the I/O threads; its catalog calls
-// are short, and the threads are several so one slow call does not stall
-// the rest.
+// bodies have size limits (431 and 413), a body whose length cannot be
+// told is refused and its connection closed (request_framing.h), and at
+// most max_connections are served at once; more wait in the kernel's accept
+// queue. Download bodies are pulled from their ByteSource in fixed chunks,
+// so memory does not grow with file size. The handler runs on the I/O
+// threads; its catalog calls are short, and the threads are several so one
+// slow call does not stall the rest.
 #pragma once
 
 #include <chrono>

@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -484,6 +485,84 @@ class LargeFileTest(WebTestCase):
         self.assertGreater(len(samples), 5, "the sampler saw the download")
         if not SANITIZED:
             self.assertLess(peak - before, 32 * 1024, report)
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10) -> tuple[bytes, bool]:
+    """Sends data on a new connection and reads until the server closes it
+    or timeout passes; returns (everything read, closed by the server)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        got = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return got, False
+            except ConnectionResetError:
+                return got, True
+            if not chunk:
+                return got, True
+            got += chunk
+        return got, False
+
+
+def statuses(raw: bytes) -> list[int]:
+    """The status codes of every response in raw, in order."""
+    return [int(m) for m in re.findall(rb"(?m)^HTTP/1\.[01] (\d{3}) ", raw)]
+
+
+class HttpFramingTest(WebTestCase):
+    """RFC 9112: a request whose body length cannot be told for sure gets
+    400 and a closed connection; its body is never read as a request."""
+
+    SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def post_with(self, transfer_encoding: str, body: bytes) -> bytes:
+        return (b"POST /d/%s HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Transfer-Encoding: %s\r\n\r\n" % (b"A" * 43, transfer_encoding.encode()) + body)
+
+    def test_transfer_encoding_other_than_chunked_is_400_and_closes(self):
+        for te in ("xchunked", "gzip", "identity", "chunked, identity", "chunked, chunked",
+                   "CHUNKED , identity", ""):
+            with self.subTest(te=te):
+                raw, closed = raw_exchange(self.web.web_port, self.post_with(te, self.SMUGGLED))
+                self.assertEqual(statuses(raw), [400], raw[:400])
+                self.assertTrue(closed, "the connection must close after the 400")
+                self.assertNotIn(b"\r\n\r\nok\n", raw, "the body was served as a request")
+        # Two Transfer-Encoding fields are one list: chunked then identity.
+        raw, closed = raw_exchange(self.web.web_port, self.post_with(
+            "chunked\r\nTransfer-Encoding: identity", self.SMUGGLED))
+        self.assertEqual((statuses(raw), closed), ([400], True), raw[:400])
+        # A coding we do not implement before chunked: 501, and closed.
+        raw, closed = raw_exchange(self.web.web_port, self.post_with("gzip, chunked", b"0\r\n\r\n"))
+        self.assertEqual((statuses(raw), closed), ([501], True), raw[:400])
+
+    def test_chunked_is_read_as_the_body_and_the_connection_goes_on(self):
+        body = b"file=x"
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        raw, _ = raw_exchange(self.web.web_port,
+                              self.post_with("Chunked", chunked) + self.SMUGGLED, timeout=3)
+        self.assertEqual(statuses(raw), [404, 200], raw[:600])
+
+    def test_content_length_and_transfer_encoding_together_is_400(self):
+        raw, closed = raw_exchange(self.web.web_port, (
+            b"POST /d/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % (b"A" * 43)) + self.SMUGGLED)
+        self.assertEqual((statuses(raw), closed), ([400], True), raw[:400])
+
+    def test_host_header_missing_or_twice_is_400(self):
+        for request in (b"GET /healthz HTTP/1.1\r\n\r\n",
+                        b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                        b"GET /healthz HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"):
+            with self.subTest(request=request):
+                raw, closed = raw_exchange(self.web.web_port, request + self.SMUGGLED)
+                self.assertEqual((statuses(raw), closed), ([400], True), raw[:400])
+        # HTTP/1.0 has no Host requirement.
+        raw, _ = raw_exchange(self.web.web_port, b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual(statuses(raw), [200], raw[:400])
 
 
 if __name__ == "__main__":
