@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "util/log.h"
 #include "util/units.h"
+#include "web/handler.h"
 #include "web/server.h"
 
 namespace attachgate::app {

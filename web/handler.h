@@ -23,6 +23,7 @@
 #include "web/api.h"
 #include "web/exchange.h"
 #include "web/pages.h"
+#include "web/service.h"
 #include "web/web_metrics.h"
 
 namespace attachgate::web {
@@ -39,7 +40,7 @@ struct HandlerConfig {
   ApiConfig api;
 };
 
-class Handler {
+class Handler : public Service {
  public:
   using Clock = std::function<std::int64_t()>;
   Handler(store::Store& store, std::shared_ptr<const PageRenderer> pages, HandlerConfig config,
@@ -47,10 +48,10 @@ class Handler {
 
   // Once a request's header is read: how to take its body (see Admission).
   // The API's routes answer here; every other request goes on to handle().
-  Admission admit(const Request& head, std::optional<std::uint64_t> content_length);
-  Response handle(const Request& request);
+  Admission admit(const Request& head, std::optional<std::uint64_t> content_length) override;
+  Response handle(const Request& request) override;
   // A response the server made itself (400, 413, 431), for /metrics.
-  void count_response(int status) { metrics_.responses.add(std::to_string(status)); }
+  void count_response(int status) override { metrics_.responses.add(std::to_string(status)); }
   // Templates reloaded (SIGHUP): later requests use the new pages.
   void set_pages(std::shared_ptr<const PageRenderer> pages);
 

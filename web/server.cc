@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "web/content_headers.h"
 #include "web/request_framing.h"
+#include "web/work_pool.h"
 
 namespace attachgate::web {
 
@@ -32,30 +33,26 @@ constexpr std::chrono::seconds kLingerTime{2};
 
 struct Server::Impl {
   ServerConfig config;
-  Handler& handler;
+  Service& service;
   net::io_context ioc;
   net::strand<net::io_context::executor_type> accept_strand{ioc.get_executor()};
   tcp::acceptor acceptor{accept_strand};
   net::steady_timer slot_free{accept_strand};  // woken when a connection ends
   std::atomic<int> active{0};
   std::atomic<bool> stopping{false};
-  // Upload work that blocks (encrypting, fsync, the catalog transaction,
-  // hashing an access code) runs here, not on the I/O threads, so pages
-  // and downloads keep moving while large uploads finish.
-  net::thread_pool blocking{2};
+  // Declared after ioc, so they are destroyed first: their threads finish
+  // and hand each result back to ioc while it still exists.
+  WorkPool work;
 
-  Impl(const ServerConfig& c, Handler& h) : config(c), handler(h), ioc(c.threads) {}
-
-  // fn() on the blocking pool; the caller resumes on its own executor.
-  template <class F>
-  awaitable<std::invoke_result_t<F&>> on_blocking_pool(F fn) {
-    using R = std::invoke_result_t<F&>;
-    co_return co_await net::co_spawn(
-        blocking.get_executor(), [fn = std::move(fn)]() mutable -> awaitable<R> { co_return fn(); },
-        use_awaitable);
-  }
+  Impl(const ServerConfig& c, Service& s)
+      : config(c),
+        service(s),
+        ioc(c.threads),
+        work(c.work_threads) {}
 
   awaitable<void> accept_loop();
+  // service.handle(request) on the work pool.
+  awaitable<Response> handle(const Request& request);
   awaitable<void> session(tcp::socket socket);
   awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, unsigned version,
                                  bool keep_alive, bool head);
@@ -92,10 +89,10 @@ Result<std::pair<std::string, unsigned short>> split_listen_address(const std::s
   return std::make_pair(host, static_cast<unsigned short>(std::stoul(port)));
 }
 
-Result<std::unique_ptr<Server>> Server::bind(const ServerConfig& config, Handler& handler) {
+Result<std::unique_ptr<Server>> Server::bind(const ServerConfig& config, Service& service) {
   auto where = split_listen_address(config.listen);
   if (!where) return where.error();
-  auto impl = std::make_unique<Impl>(config, handler);
+  auto impl = std::make_unique<Impl>(config, service);
   error_code ec;
   auto address = net::ip::make_address(where->first, ec);
   if (ec) return make_error("listen address " + config.listen + ": '" + where->first + "' is not an IP address");
@@ -259,7 +256,7 @@ awaitable<bool> Server::Impl::write_response(beast::tcp_stream& stream, Response
   stream.expires_after(config.timeout);
   co_await http::async_write_header(stream, serializer, net::redirect_error(use_awaitable, ec));
   if (ec) {
-    if (response.on_done) response.on_done(0);
+    if (response.on_done) co_await work.run([&response] { response.on_done(0); });
     co_return false;
   }
   if (head) co_return true;
@@ -274,7 +271,8 @@ awaitable<bool> Server::Impl::write_response(beast::tcp_stream& stream, Response
   bool intact = true;
   while (sent < response.length) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), response.length - sent));
-    auto got = response.stream->read(chunk.data(), want);
+    // Reading decrypts (and may wait for the disk): off the I/O thread.
+    auto got = co_await work.run([&response, &chunk, want] { return response.stream->read(chunk.data(), want); });
     if (!got || *got == 0) {
       log_warn("download cut short: " + (got ? std::string("source ended early") : got.error().message));
       intact = false;
@@ -288,7 +286,7 @@ awaitable<bool> Server::Impl::write_response(beast::tcp_stream& stream, Response
     }
     sent += *got;
   }
-  if (response.on_done) response.on_done(sent);
+  if (response.on_done) co_await work.run([&response, sent] { response.on_done(sent); });
   co_return intact;
 }
 
@@ -316,7 +314,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         break;  // closed, reset or idle: nothing to answer
       Response refused = ec == http::error::header_limit ? refusal(431, "Request header too large")
                                                          : refusal(400, "Bad request");
-      handler.count_response(refused.status);
+      service.count_response(refused.status);
       co_await write_response(stream, refused, 11, false, false);
       break;
     }
@@ -326,7 +324,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     if (const int refused = framing_refusal(req); refused != 0) {
       Response r = refused == 501 ? refusal(501, "Transfer coding not implemented")
                                   : refusal(400, "Bad request");
-      handler.count_response(r.status);
+      service.count_response(r.status);
       co_await write_response(stream, r, req.version(), false, false);
       co_await linger(stream);
       co_return;
@@ -334,24 +332,24 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     Request request = to_request(req, remote);
     std::optional<std::uint64_t> length;
     if (auto l = parser.content_length()) length = *l;
-    Admission admission = handler.admit(request, length);
+    Admission admission = co_await work.run([this, &request, length] { return service.admit(request, length); });
     Response response;
     if (admission.answer) {
       response = std::move(*admission.answer);
-      handler.count_response(response.status);
+      service.count_response(response.status);
     } else if (admission.upload) {
       auto taken = co_await read_upload(stream, buffer, parser, *admission.upload);
       if (!taken) break;  // the client went away: nothing to answer
       response = std::move(*taken);
-      handler.count_response(response.status);
+      service.count_response(response.status);
     } else {
       const int refused = co_await read_body(stream, buffer, parser, request.body);
       if (refused < 0) break;  // the client went away
       if (refused > 0) {
         response = refused == 413 ? refusal(413, "Request body too large") : refusal(400, "Bad request");
-        handler.count_response(response.status);
+        service.count_response(response.status);
       } else {
-        response = handler.handle(request);
+        response = co_await handle(request);
       }
     }
     // A body left unread (refused, or not wanted) ends the connection.
@@ -366,6 +364,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     if (!ok || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+awaitable<Response> Server::Impl::handle(const Request& request) {
+  co_return co_await work.run([this, &request] { return service.handle(request); });
 }
 
 awaitable<int> Server::Impl::read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -420,10 +422,10 @@ awaitable<std::optional<Response>> Server::Impl::read_upload(
     }
     const std::size_t got = chunk.size() - req.body().size;
     if (got == 0) continue;
-    auto refused = co_await on_blocking_pool([&sink, &chunk, got] { return sink.write(chunk.data(), got); });
+    auto refused = co_await work.run([&sink, &chunk, got] { return sink.write(chunk.data(), got); });
     if (refused) co_return refused;
   }
-  co_return co_await on_blocking_pool([&sink] { return sink.finish(); });
+  co_return co_await work.run([&sink] { return sink.finish(); });
 }
 
 awaitable<void> Server::Impl::linger(beast::tcp_stream& stream) {

@@ -1,15 +1,18 @@
 // web/server.h - the HTTP server: Boost.Beast on Asio, one C++20 coroutine
-// per connection, request handling delegated to a Handler.
+// per connection, request handling delegated to a Service (handler.h).
 //
 // Everything from the network is bounded: each read and write has the
 // configured timeout (a client that stalls is cut off), request headers and
 // bodies have size limits (431 and 413), a body whose length cannot be
-// told is refused and its connection closed (request_framing.h), and at
-// most max_connections are served at once; more wait in the kernel's accept
+// told is refused and its connection closed (request_framing.h), and at most
+// max_connections are served at once; more wait in the kernel's accept
 // queue. Download bodies are pulled from their ByteSource in fixed chunks,
-// so memory does not grow with file size. The handler runs on the I/O
-// threads; its catalog calls are short, and the threads are several so one
-// slow call does not stall the rest.
+// so memory does not grow with file size.
+//
+// The I/O threads only do I/O. The Service's work (catalog calls, page
+// rendering, Argon2id code checks, decrypting download chunks, storing
+// uploads) runs on a bounded WorkPool; the connection's coroutine co_awaits
+// the result, so a slow call holds no I/O thread.
 #pragma once
 
 #include <chrono>
@@ -18,7 +21,7 @@
 #include <string>
 
 #include "util/result.h"
-#include "web/handler.h"
+#include "web/service.h"
 
 namespace attachgate::web {
 
@@ -28,14 +31,15 @@ struct ServerConfig {
   std::chrono::seconds timeout{30};
   std::uint64_t max_header_bytes = 16 * 1024;
   std::uint64_t max_body_bytes = 16 * 1024;  // forms; uploads are the API's own limit
-  int threads = 4;
+  int threads = 4;                // I/O threads
+  int work_threads = 4;           // catalog, pages, decryption, uploads
   std::size_t chunk_bytes = 64 * 1024;
 };
 
 class Server {
  public:
   // Binds and listens now, so a taken port is reported before run().
-  static Result<std::unique_ptr<Server>> bind(const ServerConfig& config, Handler& handler);
+  static Result<std::unique_ptr<Server>> bind(const ServerConfig& config, Service& service);
   ~Server();
 
   // Serves until stop(); returns once every thread is done.
