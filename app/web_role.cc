@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -97,6 +98,10 @@ int web_role(const Loaded& loaded, int control_fd) {
   server_config.max_connections = service.limits.http_max_connections;
   server_config.timeout = std::chrono::seconds(service.limits.http_timeout_seconds);
   server_config.max_header_bytes = service.limits.http_max_header_bytes;
+  // Code checks get at most half the cores, so a flood of them leaves the
+  // rest to pages and downloads.
+  server_config.code_check_threads =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
   auto server = web::Server::bind(server_config, handler);
   if (!server) {
     log_warn(server.error().message);

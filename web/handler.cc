@@ -7,6 +7,7 @@
 
 #include "util/text.h"
 #include "web/content_headers.h"
+#include "web/form.h"
 #include "web/handler_internal.h"
 
 namespace attachgate::web {
@@ -52,6 +53,16 @@ void Handler::set_pages(std::shared_ptr<const PageRenderer> pages) {
 std::shared_ptr<const PageRenderer> Handler::pages() const {
   std::lock_guard lock(pages_mu_);
   return pages_;
+}
+
+Lane Handler::lane(const Request& request) const {
+  if (request.method != "POST") return Lane::general;
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (!route_tail(path, "/d/")) return Lane::general;
+  auto form = parse_form(request.body);
+  const std::string* code = form ? form->get("code") : nullptr;
+  return code != nullptr && !code->empty() ? Lane::code_check : Lane::general;
 }
 
 Response Handler::handle(const Request& request) {

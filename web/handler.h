@@ -49,8 +49,10 @@ class Handler : public Service {
   // Once a request's header is read: how to take its body (see Admission).
   // The API's routes answer here; every other request goes on to handle().
   Admission admit(const Request& head, std::optional<std::uint64_t> content_length) override;
+  // A POST to a landing page that carries an access code is a code check.
+  Lane lane(const Request& request) const override;
   Response handle(const Request& request) override;
-  // A response the server made itself (400, 413, 431), for /metrics.
+  // A response the server made itself (400, 413, 431, 503), for /metrics.
   void count_response(int status) override { metrics_.responses.add(std::to_string(status)); }
   // Templates reloaded (SIGHUP): later requests use the new pages.
   void set_pages(std::shared_ptr<const PageRenderer> pages);

@@ -43,15 +43,19 @@ struct Server::Impl {
   // Declared after ioc, so they are destroyed first: their threads finish
   // and hand each result back to ioc while it still exists.
   WorkPool work;
+  std::unique_ptr<WorkPool> code_checks;  // null: code checks use `work`
 
   Impl(const ServerConfig& c, Service& s)
       : config(c),
         service(s),
         ioc(c.threads),
-        work(c.work_threads) {}
+        work(c.work_threads),
+        code_checks(c.code_check_threads > 0
+                        ? std::make_unique<WorkPool>(c.code_check_threads, c.code_check_nice)
+                        : nullptr) {}
 
   awaitable<void> accept_loop();
-  // service.handle(request) on the work pool.
+  // service.handle(request) on its lane's pool.
   awaitable<Response> handle(const Request& request);
   awaitable<void> session(tcp::socket socket);
   awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, unsigned version,
@@ -367,6 +371,16 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
 }
 
 awaitable<Response> Server::Impl::handle(const Request& request) {
+  if (code_checks && service.lane(request) == Lane::code_check) {
+    if (code_checks->pending() >= config.max_queued_code_checks) {
+      // Unchecked, so not counted against the link: come back shortly.
+      Response busy = refusal(503, "Too many access codes are being checked; try again shortly");
+      busy.headers.emplace_back("Retry-After", "5");
+      service.count_response(busy.status);
+      co_return busy;
+    }
+    co_return co_await code_checks->run([this, &request] { return service.handle(request); });
+  }
   co_return co_await work.run([this, &request] { return service.handle(request); });
 }
 

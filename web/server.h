@@ -10,9 +10,12 @@
 // so memory does not grow with file size.
 //
 // The I/O threads only do I/O. The Service's work (catalog calls, page
-// rendering, Argon2id code checks, decrypting download chunks, storing
-// uploads) runs on a bounded WorkPool; the connection's coroutine co_awaits
-// the result, so a slow call holds no I/O thread.
+// rendering, decrypting download chunks, storing uploads) runs on a bounded
+// WorkPool, and access-code checks on a second, smaller one at a lower
+// priority; the connection's coroutine co_awaits the result. A flood of code
+// checks therefore queues in its own pool and leaves pages, downloads and
+// /healthz their threads and a core; past max_queued_code_checks waiting,
+// a code check is answered 503 with Retry-After at once.
 #pragma once
 
 #include <chrono>
@@ -33,6 +36,9 @@ struct ServerConfig {
   std::uint64_t max_body_bytes = 16 * 1024;  // forms; uploads are the API's own limit
   int threads = 4;                // I/O threads
   int work_threads = 4;           // catalog, pages, decryption, uploads
+  int code_check_threads = 1;     // access-code checks (Argon2id); 0: use the work pool
+  int code_check_nice = 10;       // added to those threads' niceness
+  std::size_t max_queued_code_checks = 64;
   std::size_t chunk_bytes = 64 * 1024;
 };
 

@@ -11,15 +11,24 @@
 
 namespace attachgate::web {
 
+// Which of the server's work pools runs a request's handling. Most is short
+// (a SQLite read, a page from a template). Checking an access code costs
+// tens of milliseconds of CPU (Argon2id), so it gets its own smaller,
+// lower-priority pool: a flood of code checks queues there, not in front of
+// everyone else's pages.
+enum class Lane { general, code_check };
+
 class Service {
  public:
   virtual ~Service() = default;
   // Once a request's header is read: how to take its body (see Admission).
   // Runs on a work pool: it may touch the catalog.
   virtual Admission admit(const Request& head, std::optional<std::uint64_t> content_length) = 0;
-  // Runs on a work pool.
+  // The pool for handle(); decided from the request alone, without I/O.
+  virtual Lane lane(const Request&) const { return Lane::general; }
+  // Runs on the lane's pool.
   virtual Response handle(const Request& request) = 0;
-  // A response the server made itself (400, 413, 431), for /metrics.
+  // A response the server made itself (400, 413, 431, 503), for /metrics.
   virtual void count_response(int status) = 0;
 };
 

@@ -640,5 +640,26 @@ TEST_F(HandlerTest, MetricsCountResponsesDownloadsAndShowStoredAndMilterNumbers)
   EXPECT_EQ(later["attachgate_http_responses_total{code=\"405\"}"], 1);
 }
 
+// Only a POST to a landing page that carries a code is a code check
+// (Argon2id): those go to the server's code-check pool.
+TEST_F(HandlerTest, CodePostsGoToTheCodeCheckLane) {
+  auto lane_of = [this](std::string method, std::string target, std::string body) {
+    Request q;
+    q.method = std::move(method);
+    q.target = std::move(target);
+    q.content_type = "application/x-www-form-urlencoded";
+    q.body = std::move(body);
+    return handler_->lane(q);
+  };
+  const std::string token(43, 'A');
+  EXPECT_EQ(lane_of("POST", "/d/" + token, "code=123456&file=all"), Lane::code_check);
+  EXPECT_EQ(lane_of("POST", "/d/" + token + "?x", "file=ab&code=1"), Lane::code_check);
+  EXPECT_EQ(lane_of("POST", "/d/" + token, "file=all"), Lane::general);
+  EXPECT_EQ(lane_of("POST", "/d/" + token, "code=&file=all"), Lane::general);
+  EXPECT_EQ(lane_of("GET", "/d/" + token, "code=123456"), Lane::general);
+  EXPECT_EQ(lane_of("POST", "/s/" + token, "code=123456"), Lane::general);
+  EXPECT_EQ(lane_of("GET", "/healthz", ""), Lane::general);
+}
+
 }  // namespace
 }  // namespace attachgate::web
