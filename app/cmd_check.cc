@@ -44,7 +44,8 @@ Runner add_check_command(CLI::App& app, GlobalOptions& options) {
     const auto& s = loaded->service;
     std::cout << "config: " << s.source << "\n"
               << "  state_dir " << s.state_dir << ", milter " << s.milter_socket << ", http "
-              << s.listen << ", links " << s.public_url << "/d/...\n"
+              << s.listen << ", links " << s.public_url << "/d/..., metrics "
+              << (s.metrics_listen.empty() ? std::string("off") : s.metrics_listen) << "\n"
               << "policy: " << loaded->policy->source << "\n"
               << loaded->policy->summary() << "\n"
               << "ok\n";

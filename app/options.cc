@@ -31,6 +31,8 @@ void add_global_options(CLI::App& app, GlobalOptions& o) {
   app.add_option("--milter-socket", o.overrides.milter_socket,
                  "Override the milter socket, e.g. unix:./var/milter.sock or inet:8891@127.0.0.1");
   app.add_option("--listen", o.overrides.listen, "Override the HTTP listen address, host:port");
+  app.add_option("--metrics-listen", o.overrides.metrics_listen,
+                 "Override [metrics] listen: where GET /metrics is served, host:port");
   app.add_option("--public-url", o.overrides.public_url,
                  "Override the public base URL put in links, e.g. https://files.example.org");
   app.add_option("--relay", o.overrides.relay,

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "util/log.h"
 #include "util/units.h"
 #include "web/handler.h"
+#include "web/metrics_site.h"
 #include "web/server.h"
 
 namespace attachgate::app {
@@ -107,6 +109,24 @@ int web_role(const Loaded& loaded, int control_fd) {
     log_warn(server.error().message);
     return 2;
   }
+  // /metrics on its own listener (loopback by default), not the public port.
+  web::MetricsSite metrics_site(handler);
+  std::unique_ptr<web::Server> metrics_server;
+  if (!service.metrics_listen.empty()) {
+    web::ServerConfig metrics_config;
+    metrics_config.listen = service.metrics_listen;
+    metrics_config.max_connections = 64;
+    metrics_config.timeout = server_config.timeout;
+    metrics_config.threads = 1;
+    metrics_config.work_threads = 1;
+    metrics_config.code_check_threads = 0;
+    auto bound = web::Server::bind(metrics_config, metrics_site);
+    if (!bound) {
+      log_warn("[metrics] " + bound.error().message);
+      return 2;
+    }
+    metrics_server = std::move(*bound);
+  }
   std::thread control;
   if (control_fd >= 0) {
     control = std::thread([&, control_fd] {
@@ -125,7 +145,13 @@ int web_role(const Loaded& loaded, int control_fd) {
         log_info("reloaded page templates");
       }
       (*server)->stop();
+      if (metrics_server) metrics_server->stop();
     });
+  }
+  std::thread metrics_thread;
+  if (metrics_server) {
+    log_info("metrics listening on " + metrics_server->local_address() + " (GET /metrics)");
+    metrics_thread = std::thread([&] { metrics_server->run(); });
   }
   {
     PurgeLoop purge(**store, service.event_retention_seconds);
@@ -134,6 +160,7 @@ int web_role(const Loaded& loaded, int control_fd) {
     (*server)->run();
   }
   if (control.joinable()) control.join();
+  if (metrics_thread.joinable()) metrics_thread.join();
   log_info("web server stopped");
   return 0;
 }

@@ -129,6 +129,15 @@ void read_http(TableReader& r, ServiceConfig& c) {
   set(c.limits.http_resume_grace_seconds, r.duration("resume_grace", "1m", "7d"));
 }
 
+void read_metrics(TableReader& r, ServiceConfig& c) {
+  // "" is the documented "no metrics listener", which text() would refuse as empty.
+  const toml::value* v = r.take("listen");
+  if (v && v->is_string() && v->as_string().str.empty())
+    c.metrics_listen.clear();
+  else
+    read_checked(r, "listen", check_listen, c.metrics_listen);
+}
+
 void read_notify(TableReader& r, ServiceConfig& c) {
   read_checked(r, "relay", check_relay, c.relay.url);
   read_checked(r, "from", check_from, c.relay.from);
@@ -227,6 +236,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   set(c.event_retention_seconds, top.duration("event_retention", "1h", "3650d"));
   read_section(top, "milter", read_milter, path, out.problems, c);
   read_section(top, "http", read_http, path, out.problems, c);
+  read_section(top, "metrics", read_metrics, path, out.problems, c);
   read_section(top, "notify", read_notify, path, out.problems, c);
   read_section(top, "webhooks", read_webhooks, path, out.problems, c);
   read_section(top, "api", read_api, path, out.problems, c);
@@ -244,6 +254,7 @@ ServiceConfig apply(ServiceConfig config, const Overrides& overrides) {
   if (overrides.milter_socket) config.milter_socket = *overrides.milter_socket;
   if (overrides.listen) config.listen = *overrides.listen;
   if (overrides.public_url) config.public_url = without_trailing_slashes(*overrides.public_url);
+  if (overrides.metrics_listen) config.metrics_listen = *overrides.metrics_listen;
   if (overrides.postfix_log) config.postfix_log = *overrides.postfix_log;
   if (overrides.relay) config.relay.url = *overrides.relay;
   return config;
@@ -264,6 +275,7 @@ std::vector<Problem> check_overrides(const Overrides& overrides) {
   check(overrides.milter_socket, "milter_socket", check_milter_socket);
   check(overrides.listen, "listen", check_listen);
   check(overrides.public_url, "public_url", check_public_url);
+  check(overrides.metrics_listen, "metrics_listen", check_listen);
   check(overrides.postfix_log, "postfix_log", nullptr);
   check(overrides.relay, "relay", check_relay);
   return problems;

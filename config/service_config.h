@@ -63,6 +63,8 @@ struct ServiceConfig {
       "unix:./var/milter.sock";                      // libmilter spec: unix:/path, inet:port@host
   std::string listen = "127.0.0.1:8025";             // host:port, [v6]:port
   std::string public_url = "http://127.0.0.1:8025";  // http(s)://, trailing '/' removed
+  // [metrics] listen: GET /metrics is served here, never on `listen`; "": nowhere.
+  std::string metrics_listen = "127.0.0.1:8027";
   // Relative directories are relative to the working directory, not to the
   // config file, so a checkout runs with `./var` wherever the config lives.
   std::string state_dir = "./var";
@@ -81,7 +83,7 @@ struct ServiceConfig {
 
 // Command-line settings that take precedence over the file.
 struct Overrides {
-  std::optional<std::string> state_dir, milter_socket, listen, public_url;
+  std::optional<std::string> state_dir, milter_socket, listen, public_url, metrics_listen;
   std::optional<std::string> postfix_log;
   std::optional<std::string> relay;  // [notify] relay
 };

@@ -100,10 +100,6 @@ Response Handler::route(const Request& request) {
     if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
     return pixel(request, *gif);
   }
-  if (path == "/metrics") {
-    if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
-    return metrics_page();
-  }
   if (path == "/healthz") {
     if (auto bad = allow(get, "GET, HEAD")) return std::move(*bad);
     return healthz();

@@ -40,6 +40,9 @@ struct HandlerConfig {
   ApiConfig api;
 };
 
+// The recipients' site: landing pages, downloads, the pixel, the sender's
+// status page and the API. /metrics is served by the metrics listener
+// (metrics_site.h), not here.
 class Handler : public Service {
  public:
   using Clock = std::function<std::int64_t()>;
@@ -54,6 +57,8 @@ class Handler : public Service {
   Response handle(const Request& request) override;
   // A response the server made itself (400, 413, 431, 503), for /metrics.
   void count_response(int status) override { metrics_.responses.add(std::to_string(status)); }
+  // GET /metrics: Prometheus text (metrics_route.cc).
+  Response metrics_page();
   // Templates reloaded (SIGHUP): later requests use the new pages.
   void set_pages(std::shared_ptr<const PageRenderer> pages);
 
@@ -61,7 +66,6 @@ class Handler : public Service {
   struct Link;  // a link found by token, with its files and message
   std::shared_ptr<const PageRenderer> pages() const;
   Response route(const Request& request);
-  Response metrics_page();  // metrics_route.cc
   Response landing(const Request& request, std::string_view token);
   Response post_link(const Request& request, std::string_view token);
   Response code_paused(std::int64_t until);  // 429 while wrong codes pause the link

@@ -1,7 +1,7 @@
 // web/service.h - what the server asks of the site it serves. The server
 // owns sockets, parsing, limits and threads; a Service turns requests into
-// responses with no socket I/O of its own, and the server calls it on a
-// work pool. Handler is the recipients' site.
+// responses with no I/O of its own. Handler is the recipients' site; the
+// metrics listener serves a second, smaller one (metrics_site.h).
 #pragma once
 
 #include <cstdint>

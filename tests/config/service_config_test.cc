@@ -60,6 +60,7 @@ TEST(ServiceConfigDefaults, RunFromACheckout) {
   EXPECT_EQ(c.milter_socket, "unix:./var/milter.sock");
   EXPECT_EQ(c.listen, "127.0.0.1:8025");
   EXPECT_EQ(c.public_url, "http://127.0.0.1:8025");
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:8027");
   EXPECT_EQ(c.state_dir, "./var");
   EXPECT_EQ(c.templates_dir, "./templates");
   EXPECT_EQ(c.event_retention_seconds, 90 * 86400);
@@ -231,6 +232,23 @@ TEST(ServiceConfigOverrides, AreCheckedLikeTheFile) {
           "(command line): listen \"8025\" must be host:port, e.g. 127.0.0.1:8025 or [::1]:8025",
           "(command line): public_url \"files.example.org\" must start with http:// or https://",
       }));
+}
+
+// /metrics has its own listener: loopback by default, "" for none.
+TEST_F(ServiceConfigTest, MetricsListen) {
+  Loaded<ServiceConfig> loaded = load("[metrics]\nlisten = \"[::1]:9100\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  EXPECT_EQ(loaded.value->metrics_listen, "[::1]:9100");
+  loaded = load("[metrics]\nlisten = \"\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  EXPECT_EQ(loaded.value->metrics_listen, "");
+  loaded = load("[metrics]\nlisten = \"9100\"\n");
+  EXPECT_EQ(format_problems(loaded.problems),
+            path_ + ":2: metrics.listen \"9100\" must be host:port, e.g. 127.0.0.1:8025 or [::1]:8025");
+  Overrides o;
+  o.metrics_listen = "127.0.0.1:18299";
+  EXPECT_EQ(apply(ServiceConfig{}, o).metrics_listen, "127.0.0.1:18299");
+  EXPECT_TRUE(check_overrides(o).empty());
 }
 
 // The delivery watcher's log: off by default, set by [watch] or the flag.

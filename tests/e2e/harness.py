@@ -513,7 +513,8 @@ def attachgate_bin() -> Path:
 class Milter:
     """One attachgate service: `attachgate milter` on inet:PORT@127.0.0.1
     (or on the unix socket unix_path), `attachgate web` on
-    127.0.0.1:WEB_PORT, or `attachgate run` with both.
+    127.0.0.1:WEB_PORT with its metrics on 127.0.0.1:METRICS_PORT, or
+    `attachgate run` with both.
 
     Runs from the source dir so conf/attachgate.toml's relative paths
     (templates) resolve; its state lives in the test's temp dir. With user,
@@ -538,6 +539,7 @@ class Milter:
         self.role = role
         self.port = port or free_port()
         self.web_port = web_port or free_port()
+        self.metrics_port = free_port()  # [metrics] listen
         self.unix_path = unix_path
         self.user, self.umask = user, umask
         self.state_dir = workdir / "state"
@@ -560,11 +562,16 @@ class Milter:
     def public_url(self) -> str:
         return "http://%s:%d" % (LOOPBACK, self.web_port)
 
+    @property
+    def metrics_url(self) -> str:
+        return "http://%s:%d" % (LOOPBACK, self.metrics_port)
+
     def command(self) -> list[str]:
         return [str(self.bin), "--config", str(self.config), "--policy", str(self.policy),
                 "--state-dir", str(self.state_dir),
                 "--milter-socket", self.milter_socket,
                 "--listen", "%s:%d" % (LOOPBACK, self.web_port),
+                "--metrics-listen", "%s:%d" % (LOOPBACK, self.metrics_port),
                 "--public-url", self.public_url] + \
             (["--postfix-log", str(self.postfix_log)] if self.postfix_log else []) + \
             (["--relay", self.relay] if self.relay else []) + [self.role]
@@ -572,8 +579,8 @@ class Milter:
     def ports(self) -> list[int]:
         """The TCP ports this role listens on."""
         milter = [] if self.unix_path else [self.port]
-        return {"milter": milter, "web": [self.web_port],
-                "run": milter + [self.web_port]}[self.role]
+        return {"milter": milter, "web": [self.web_port, self.metrics_port],
+                "run": milter + [self.web_port, self.metrics_port]}[self.role]
 
     def milter_accepts(self) -> bool:
         """The milter takes connections, from Postfix's user too: on a unix

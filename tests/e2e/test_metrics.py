@@ -3,6 +3,8 @@ and one kept go through a private Postfix whose milter is attachgate, the
 offloaded file is downloaded, and the Prometheus text must then count both
 messages (the milter's numbers reach the web role through its metrics file
 in the state directory), the download, the responses and the stored file.
+The metrics are scraped from their own listener ([metrics] listen); that
+the public port answers /metrics with 404 is in test_web.py.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 import unittest
 
 from harness import Attachment
-from recipient import file_buttons
+from recipient import Recipient, file_buttons
 from test_download import MailDownloadTestCase
 from test_milter import EXTERNAL, INTERNAL, sha256_file
 
@@ -52,7 +54,7 @@ def parse_metrics(text: str) -> tuple[dict[str, float], dict[str, str]]:
 class MetricsTest(MailDownloadTestCase):
 
     def scrape(self) -> tuple[dict[str, float], dict[str, str]]:
-        reply = self.client.get("/metrics")
+        reply = Recipient(self.milter.metrics_url).get("/metrics")
         self.assertEqual(reply.status, 200, reply.text[:300])
         self.assertEqual(reply.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
         return parse_metrics(reply.text)

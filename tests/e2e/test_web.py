@@ -570,6 +570,21 @@ class HttpFramingTest(WebTestCase):
         self.assertEqual(statuses(raw), [200], raw[:400])
 
 
+class MetricsListenerTest(WebTestCase):
+
+    def test_metrics_only_on_their_own_listener(self):
+        # The figures count wrong access codes: not for whoever has a link.
+        for method in ("GET", "HEAD"):
+            self.assertEqual(self.client.request(method, "/metrics").status, 404)
+        self.assertNotIn("attachgate_", self.client.get("/metrics").text)
+        metrics = Recipient(self.web.metrics_url)
+        scrape = metrics.get("/metrics")
+        self.assertEqual(scrape.status, 200)
+        self.assertIn("attachgate_http_responses_total", scrape.text)
+        self.assertEqual(metrics.get("/healthz").status, 404, "only /metrics there")
+        self.assertEqual(metrics.request("POST", "/metrics", body=b"").status, 405)
+
+
 class CodeFloodTest(WebTestCase):
     """Access codes are checked with Argon2id, tens of milliseconds of CPU
     each. They run on a pool of their own at a lower priority, so a flood of

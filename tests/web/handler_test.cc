@@ -2,6 +2,7 @@
 // and status, as a plain function over a real store in a temporary
 // directory and the shipped templates, with a clock the test moves.
 #include "web/handler.h"
+#include "web/metrics_site.h"
 
 #include <gtest/gtest.h>
 
@@ -607,7 +608,14 @@ TEST_F(HandlerTest, MetricsCountResponsesDownloadsAndShowStoredAndMilterNumbers)
   Response whole = get(claim_ticket(s, s.file_ids[0]));
   whole.on_done(whole.length);  // complete
 
-  Response r = get("/metrics");
+  MetricsSite site(*handler_);
+  auto scrape = [&site](const std::string& method = "GET") {
+    Request q;
+    q.method = method;
+    q.target = "/metrics";
+    return site.handle(q);
+  };
+  Response r = scrape();
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(*r.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(*r.header("Cache-Control"), "no-store");
@@ -630,14 +638,28 @@ TEST_F(HandlerTest, MetricsCountResponsesDownloadsAndShowStoredAndMilterNumbers)
   EXPECT_EQ(r.body.find("alice@example.org"), std::string::npos) << "no addresses";
   EXPECT_EQ(r.body.find(s.token), std::string::npos) << "no tokens";
 
-  // The scrape counts itself for the next one; other methods are refused.
-  EXPECT_EQ(samples(get("/metrics").body)["attachgate_http_responses_total{code=\"200\"}"], 4);
-  EXPECT_EQ(post("/metrics", "").status, 405);
+  // Scrapes are not counted; other methods are refused.
+  EXPECT_EQ(samples(scrape().body)["attachgate_http_responses_total{code=\"200\"}"], 3);
+  EXPECT_EQ(scrape("POST").status, 405);
+  // The recipients' site has no /metrics: the numbers count wrong codes.
+  EXPECT_EQ(get("/metrics").status, 404);
   // Without a milter file (or with an unfinished one) the rest still answers.
   std::filesystem::remove(milter_file);
-  auto later = samples(get("/metrics").body);
+  auto later = samples(scrape().body);
   EXPECT_EQ(later.count("attachgate_messages_seen_total"), 0u);
-  EXPECT_EQ(later["attachgate_http_responses_total{code=\"405\"}"], 1);
+  EXPECT_EQ(later["attachgate_http_responses_total{code=\"404\"}"], 2);
+}
+
+TEST_F(HandlerTest, MetricsSiteServesOnlyMetrics) {
+  MetricsSite site(*handler_);
+  Request q;
+  q.method = "GET";
+  q.target = "/healthz";
+  EXPECT_EQ(site.handle(q).status, 404);
+  q.target = "/metrics?x=1";
+  EXPECT_EQ(site.handle(q).status, 200);
+  q.method = "HEAD";
+  EXPECT_EQ(site.handle(q).status, 200);
 }
 
 // Only a POST to a landing page that carries a code is a code check
