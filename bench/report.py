@@ -49,6 +49,13 @@ def targets(r: dict) -> list[dict]:
                             % (conn["connections"], conn["hold_seconds"]),
                     "short": "idle-connection errors", "value": conn["errors"], "limit": 0,
                     "kind": "max", "unit": "", "panel": None})
+    codes = r.get("codes")
+    if codes:
+        for key, label in (("healthz", "/healthz"), ("landing", "landing page")):
+            out.append({"name": "p99 latency of %s added by %d clients checking access codes"
+                                % (label, codes["flooders"]),
+                        "short": "p99 %s, code flood" % label, "value": codes[key]["added_ms_p99"],
+                        "limit": 5.0, "kind": "max", "unit": "ms", "panel": "budget"})
     for t in out:
         v, lim = t["value"], t["limit"]
         t["met"] = v >= lim if t["kind"] == "min" else v <= lim if t["kind"] == "max" else v < lim
@@ -210,6 +217,29 @@ def markdown(r: dict, chart_name: str, analysis: str | None) -> str:
                         ["web worker RSS during the hold, MiB",
                          "%.1f – %.1f" % (c["web_rss_kb_min"] / MIB, c["web_rss_kb_max"] / MIB)],
                         ["web worker open fds, most", str(c["web_fds_max"])]]), ""]
+    if "codes" in r:
+        c = r["codes"]
+        rows = []
+        for key, label in (("healthz", "`GET /healthz`"), ("landing", "landing page")):
+            x = c[key]
+            for pct in (50, 99):
+                rows.append(["%s p%d" % (label, pct), "%.2f" % x["quiet_ms_p%d" % pct],
+                             "%.2f" % x["flood_ms_p%d" % pct], "**%.2f**" % x["ratio_p%d" % pct],
+                             "%+.2f" % x["added_ms_p%d" % pct]])
+        out += ["## 5. Other clients during a flood of access-code checks", "",
+                "`bench/code_flood.py`: `attachgate web` with two seeded links, one behind an "
+                "access code. A probe times `GET /healthz` and `GET /d/{token}` (the other "
+                "link's landing page: renders it and records a `viewed` event) in turn on "
+                "kept-alive connections, one request every %g s, for %g s per phase, quiet "
+                "and while %d clients post the right code as fast as they are answered (each "
+                "one a full Argon2id check); %d round(s), taking turns. p50/p99 are nearest "
+                "rank over all rounds (%d and %d /healthz samples)."
+                % (c["probe_gap"], c["seconds_per_phase"], c["flooders"], c["rounds"],
+                   c["healthz"]["samples_quiet"], c["healthz"]["samples_flood"]), "",
+                _table(["latency", "quiet ms", "flood ms", "ratio", "added ms"], rows), "",
+                "Code checks answered during the flood: %.1f per second (%s)."
+                % (c["code_checks_per_s"], ", ".join("%s × %s" % (v, k) for k, v in
+                                                      sorted(c["code_check_answers"].items()))), ""]
     if analysis:
         out += [analysis.strip(), ""]
     return "\n".join(out)
@@ -305,6 +335,12 @@ def console_table(r: dict) -> str:
     for t in ts:
         lines.append("%-*s  %12s  %10s  %s" % (w, t["name"], _fmt_value(t), _fmt_target(t),
                                                "met" if t["met"] else "MISSED"))
+    codes = r.get("codes")
+    if codes:
+        for key in ("healthz", "landing"):
+            lines.append("%-*s  %12s  %10s  %s" % (
+                w, "p99 %s with/without code flood" % key, "%.2f" % codes[key]["ratio_p99"], "-",
+                "(%.2f -> %.2f ms)" % (codes[key]["quiet_ms_p99"], codes[key]["flood_ms_p99"])))
     land = r.get("downloads", {}).get("landing")
     if land:
         lines.append("%-*s  %12s  %10s  %s" % (w, "Landing page requests/s attachgate/nginx",

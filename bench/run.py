@@ -9,6 +9,8 @@
   3 downloads    attachgate web vs nginx on one 512 MB file, 1 and 8 clients;
                  landing page requests/s with wrk      (bench/downloads.py)
   4 connections  1,000 idle connections held 30 s during downloads
+  5 codes        p99 of /healthz and of a landing page with and without 8 clients
+                 flooding the server with access-code checks  (bench/code_flood.py)
 
 Each comparison runs side by side, taking turns, and is reported as a ratio.
 Writes docs/benchmarks.md and docs/benchmarks.svg on a full run. Needs root
@@ -31,17 +33,17 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-PARTS = ["mail", "milter", "downloads", "connections"]
+PARTS = ["mail", "milter", "downloads", "connections", "codes"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run", description=__doc__.split("\n\n")[0] + " Runs, in order: "
-        "1 mail, 2 milter, 3 downloads, 4 connections.",
+        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--only", action="append", metavar="PART",
-                   help="run only this part: mail, milter, downloads, connections or 1-4; "
+                   help="run only this part: mail, milter, downloads, connections, codes or 1-5; "
                         "repeat or comma-separate for several")
     p.add_argument("--quick", action="store_true",
                    help="smaller counts for a smoke run (about 2 minutes); figures are noisy")
@@ -85,14 +87,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--wrk-connections", type=int, help="wrk connections (16)")
     g.add_argument("--idle-connections", type=int, help="idle connections (1000)")
     g.add_argument("--idle-seconds", type=float, help="how long they are held (30)")
+    g.add_argument("--code-flooders", type=int, help="clients posting access codes (8)")
+    g.add_argument("--code-rounds", type=int, help="quiet/flood rounds (3)")
+    g.add_argument("--code-seconds", type=float, help="seconds per phase and round (10)")
+    g.add_argument("--probe-gap", type=float, help="pause between probe requests, s (0.02)")
     args = p.parse_args(argv)
 
     full = {"mail_messages": 200, "mail_concurrency": 10, "mail_rounds": "3,3,1",
             "milter_sizes": "1MB:20,25MB:10,200MB:5", "file_mb": 512, "download_rounds": 3,
             "wrk_seconds": 10, "wrk_rounds": 2, "wrk_connections": 16,
-            "idle_connections": 1000, "idle_seconds": 30}
+            "idle_connections": 1000, "idle_seconds": 30, "code_flooders": 8, "code_rounds": 3,
+            "code_seconds": 10, "probe_gap": 0.02}
     quick = dict(full, mail_messages=20, mail_rounds="1,1,1", milter_sizes="1MB:3,25MB:2,200MB:1", file_mb=64,
-                 download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5)
+                 download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5, code_rounds=1,
+                 code_seconds=4)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -107,9 +115,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for item in args.only or []:
         for name in item.split(","):
             name = name.strip()
-            name = PARTS[int(name) - 1] if name in ("1", "2", "3", "4") else name
+            name = PARTS[int(name) - 1] if name in ("1", "2", "3", "4", "5") else name
             if name not in PARTS:
-                p.error("unknown part %r (mail, milter, downloads, connections or 1-4)" % name)
+                p.error("unknown part %r (mail, milter, downloads, connections, codes or 1-5)"
+                        % name)
             parts.append(name)
     args.parts = [x for x in PARTS if x in parts] if parts else list(PARTS)
     if args.docs is None:
@@ -139,6 +148,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(BENCH_DIR))
     import milter_message_size as mms  # after ATTACHGATE_SOURCE_DIR: it imports the harness
     import mail_throughput
+    import code_flood
     import downloads
     import report
     from milter_message_size import harness, log
@@ -151,7 +161,7 @@ def main(argv: list[str]) -> int:
         os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     need = {"mail": ["postfix", "smtp-source", "smtp-sink", "script"],
             "milter": ["postfix", "smtp-sink", "script"],
-            "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"]}
+            "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"], "codes": []}
     missing = sorted({t for part in args.parts for t in need[part] if shutil.which(t) is None})
     if missing:
         raise SystemExit("missing %s: run contrib/install-deps.sh --with-bench" % ", ".join(missing))
@@ -193,6 +203,11 @@ def main(argv: list[str]) -> int:
             d = workdir / "downloads"
             d.mkdir(mode=0o755)
             results["downloads"] = downloads.run(args, d, set(args.parts))
+        if "codes" in args.parts:
+            log("part 5: latency during a flood of access-code checks")
+            d = workdir / "codes"
+            d.mkdir(mode=0o755)
+            results["codes"] = code_flood.run(args, d)
         ok = True
     finally:
         if args.keep or not ok:
