@@ -38,7 +38,10 @@ struct ServerConfig {
   int work_threads = 4;           // catalog, pages, decryption, uploads
   int code_check_threads = 1;     // access-code checks (Argon2id); 0: use the work pool
   int code_check_nice = 10;       // added to those threads' niceness
-  std::size_t max_queued_code_checks = 64;
+  // Code checks waiting past this get 503 at once. Generous: a burst of
+  // guesses at one link should reach its attempt counter and get 429 (a
+  // paused link answers in microseconds), not bounce off the queue.
+  std::size_t max_queued_code_checks = 256;
   std::size_t chunk_bytes = 64 * 1024;
 };
 
