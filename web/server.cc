@@ -361,6 +361,13 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     const bool keep_alive = body_read && req.keep_alive() && !stopping;
     const bool head = req.method() == http::verb::head;
     bool ok = co_await write_response(stream, response, req.version(), keep_alive, head);
+    // Letting go of a download's stream or completion can end its transfer
+    // in the catalog (transfer_lease.h): off the I/O thread as well.
+    if (response.stream || response.on_done)
+      co_await work.run([&response] {
+        response.stream.reset();
+        response.on_done = nullptr;
+      });
     if (!body_read) {
       co_await linger(stream);
       co_return;
