@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "util/result.h"
+#include "util/text.h"
 #include "util/units.h"
 
 namespace attachgate::config::detail {
@@ -118,6 +119,21 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// The line (from 1) of the first byte that is not UTF-8, or 0. A TOML file
+// must be UTF-8, and toml11 3.7 reads out of bounds when a multi-line
+// string holds bytes that are not (found by fuzz/config_fuzz.cc), so such a
+// file never reaches it.
+int first_non_utf8_line(std::string_view content) {
+  int line = 1;
+  for (std::size_t start = 0; start <= content.size(); ++line) {
+    std::size_t end = content.find('\n', start);
+    if (end == std::string_view::npos) end = content.size();
+    if (!valid_utf8(content.substr(start, end - start))) return line;
+    start = end + 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::optional<toml::value> parse_toml_file(const std::string& path,
@@ -139,6 +155,10 @@ std::optional<toml::value> parse_toml_file(const std::string& path,
   }
   if (std::ferror(f.get())) {
     problems.push_back({path, 0, std::string("cannot read: ") + std::strerror(errno)});
+    return std::nullopt;
+  }
+  if (int line = first_non_utf8_line(content)) {
+    problems.push_back({path, line, "is not UTF-8 text; save the file as UTF-8"});
     return std::nullopt;
   }
   if (int line = too_deep_line(content, 16)) {

@@ -95,6 +95,14 @@ TEST_F(PolicyCheck, UnquotedTextSaysToQuoteIt) {
                   "e.g. key = \"value\""});
 }
 
+// Found by fuzz/config_fuzz.cc: toml11 3.7 read out of bounds on a
+// multi-line string holding bytes that are not UTF-8.
+TEST_F(PolicyCheck, BytesThatAreNotUtf8AreRefusedBeforeParsing) {
+  EXPECT_EQ(problems("on_error = \"tempfail\"\n[[rule]]\nname = '''ab\xd5 cd'''\n"),
+            Lines{"FILE:3: is not UTF-8 text; save the file as UTF-8"});
+  EXPECT_EQ(problems("# caf\xe9\n"), Lines{"FILE:1: is not UTF-8 text; save the file as UTF-8"});
+}
+
 // toml11 recurses per nesting level; thousands of levels would overflow the stack.
 TEST_F(PolicyCheck, DeepNestingIsRefusedBeforeParsing) {
   EXPECT_EQ(problems("# [[[[ in a comment do not count\ns = \"[[[[[[[[[[[[[[[[[[[[\"\n"
