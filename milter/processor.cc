@@ -235,7 +235,8 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
     record.status_token_hash = st.tokens.hash(status_token);
     // Held until the MTA has the rewritten mail (callbacks.cc releases it).
     record.outbox.push_back(
-        {"receipt", std::nullopt, env.sender, receipt_payload(status_token, code), ctx.now, true});
+        {store::OutboxKind::receipt, std::nullopt, env.sender, receipt_payload(status_token, code),
+         ctx.now, true});
   }
 
   notice.download_url = ctx.service.public_url + "/d/" + token;

@@ -69,7 +69,7 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
   if (payload.is_discarded() || !payload.is_object())
     return unsendable = "unreadable payload", std::string();
 
-  if (item.kind == "receipt") {
+  if (item.kind == store::OutboxKind::receipt) {
     ReceiptFacts f;
     f.subject = d.message.subject;
     f.recipients = d.recipients;
@@ -85,7 +85,7 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
     subject = "Sent as a download link: " + (d.message.subject.empty() ? "(no subject)" : d.message.subject);
     return mail_->receipt(f);
   }
-  if (item.kind == "download notice") {
+  if (item.kind == store::OutboxKind::download_notice) {
     DownloadFacts f;
     f.subject = d.message.subject;
     for (const auto& name : payload.value("files", std::vector<std::string>{}))
@@ -97,7 +97,7 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
     subject = "Downloaded: " + (d.message.subject.empty() ? "(no subject)" : d.message.subject);
     return mail_->download_notice(f);
   }
-  unsendable = "kind '" + item.kind + "' is not sent by this version";
+  unsendable = "a " + std::string(store::to_string(item.kind)) + " is not sent as mail";
   return std::string();
 }
 
@@ -109,7 +109,7 @@ Status Notifier::send_mail(const store::OutboxItem& item, const std::string& sub
   h.subject = subject;
   h.message_id = store::new_public_id(16) + "@" + domain_of(config_.from);
   h.mark = store::notice_mark(store_.tokens, h.message_id, item.target, now);
-  h.kind = item.kind;
+  h.kind = std::string(store::to_string(item.kind));
   h.date = now;
   return transport_.send(config_.from, item.target, compose_mail(h, without_leading_newlines(body)));
 }
@@ -137,7 +137,8 @@ Status Notifier::send_webhook(const store::OutboxItem& item) {
 Status Notifier::settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
                         std::int64_t first_pause, PassReport& report) {
   const std::string what =
-      "outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target;
+      "outbox " + std::to_string(item.id) + ": " + std::string(store::to_string(item.kind)) +
+      " to " + item.target;
   if (sent) {
     if (auto s = store_.catalog.outbox_sent(item.id, now); !s) return s;
     log_info(what + " sent");
@@ -159,7 +160,7 @@ Status Notifier::settle(const store::OutboxItem& item, const Status& sent, std::
 
 // Why a row cannot be sent whatever a retry does, or "" when it can be tried.
 std::string Notifier::unsendable(const store::OutboxItem& item) const {
-  if (item.kind != "webhook") return "";
+  if (item.kind != store::OutboxKind::webhook) return "";
   if (!webhook_transport_) return "webhooks are no longer configured";
   const auto& urls = webhooks_.urls;
   if (std::find(urls.begin(), urls.end(), item.target) == urls.end())
@@ -192,7 +193,7 @@ Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int6
   std::set<std::string> failed_urls;
   bool relay_failed = false;
   for (const auto& item : due) {
-    const bool webhook = item.kind == "webhook";
+    const bool webhook = item.kind == store::OutboxKind::webhook;
     if (webhook && failed_urls.count(item.target)) continue;
     if (!webhook && relay_failed) continue;
     std::string why = unsendable(item);
@@ -206,7 +207,8 @@ Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int6
       if (why.empty()) sent = send_mail(item, subject, *body, now);
     }
     if (!why.empty()) {
-      log_warn("outbox " + std::to_string(item.id) + ": " + item.kind + " to " + item.target +
+      log_warn("outbox " + std::to_string(item.id) + ": " +
+               std::string(store::to_string(item.kind)) + " to " + item.target +
                " given up: " + why);
       if (auto s = store_.catalog.outbox_give_up(item.id, now, why); !s) return s;
       ++report.given_up;

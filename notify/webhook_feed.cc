@@ -50,7 +50,7 @@ Result<int> WebhookFeed::run_once(std::int64_t now) {
   for (const auto& event : *events) {
     const std::string body = webhook_body(event);
     for (const auto& url : config_.urls)
-      batch.items.push_back({"webhook", event.event.message_id, url, body, now});
+      batch.items.push_back({store::OutboxKind::webhook, event.event.message_id, url, body, now});
     batch.last_event_id = event.event.id;
   }
   auto dropped = catalog_.enqueue_webhooks(batch);

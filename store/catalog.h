@@ -174,7 +174,7 @@ class Catalog {
   Status outbox_sent(std::int64_t id, std::int64_t now);
   Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error);
   Status outbox_give_up(std::int64_t id, std::int64_t now, const std::string& error);
-  Result<std::int64_t> outbox_depth(std::string_view kind);  // waiting, not given up
+  Result<std::int64_t> outbox_depth(OutboxKind kind);  // waiting, not given up
   Result<std::optional<MessageRecord>> find_message_by_status_token(const std::string& token_hash);
   // For a download notice: how many completed downloads the message has.
   Result<int> completed_downloads(std::int64_t message_id);

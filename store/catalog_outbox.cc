@@ -7,6 +7,15 @@
 #include "store/catalog_internal.h"
 
 namespace attachgate::store {
+namespace {
+
+OutboxKind kind_of(const Stmt& st, int col) {
+  auto kind = outbox_kind_from(st.text(col));
+  if (!kind) panic("outbox row of a kind the schema does not allow");
+  return *kind;
+}
+
+}  // namespace
 
 Result<std::int64_t> Catalog::enqueue(const NewOutboxItem& item) {
   std::lock_guard lock(mu_);
@@ -38,8 +47,8 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
     auto row = st.step();
     if (!row) return row.error();
     if (!*row) break;
-    out.push_back(OutboxItem{st.int64(0), st.text(1), st.opt_int64(2), st.text(3), st.text(4),
-                             static_cast<int>(st.int64(5)), st.int64(6)});
+    out.push_back(OutboxItem{st.int64(0), kind_of(st, 1), st.opt_int64(2), st.text(3),
+                             st.text(4), static_cast<int>(st.int64(5)), st.int64(6)});
   }
   return out;
 }
@@ -69,11 +78,11 @@ Status Catalog::outbox_give_up(std::int64_t id, std::int64_t now, const std::str
   return st.bind(1, id).bind(2, now).bind(3, error).run();
 }
 
-Result<std::int64_t> Catalog::outbox_depth(std::string_view kind) {
+Result<std::int64_t> Catalog::outbox_depth(OutboxKind kind) {
   std::lock_guard lock(mu_);
   Stmt st(db_,
           "SELECT count(*) FROM outbox WHERE kind = ?1 AND sent_at IS NULL AND failed_at IS NULL");
-  auto row = st.bind(1, kind).step();
+  auto row = st.bind(1, to_string(kind)).step();
   if (!row) return row.error();
   return st.int64(0);
 }

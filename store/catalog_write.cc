@@ -22,7 +22,7 @@ Status insert_outbox(Db& db, const NewOutboxItem& item) {
   Stmt st(db,
           "INSERT INTO outbox (kind, message_id, target, payload, next_attempt_at, created_at)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
-  st.bind(1, item.kind).bind(2, item.message_id).bind(3, item.target)
+  st.bind(1, to_string(item.kind)).bind(2, item.message_id).bind(3, item.target)
       .bind_blob(4, item.payload).bind(5, item.now);
   if (auto s = st.run(); !s) return s;
   if (!item.held) return {};

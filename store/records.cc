@@ -1,4 +1,4 @@
-// store/records.cc - event kind names, as stored and as logged.
+// store/records.cc - event and outbox kind names, as stored and as logged.
 #include "store/records.h"
 
 #include <array>
@@ -24,6 +24,21 @@ std::string_view to_string(EventKind kind) {
 std::optional<EventKind> event_kind_from(std::string_view text) {
   for (const auto& [k, name] : kNames)
     if (name == text) return k;
+  return std::nullopt;
+}
+
+std::string_view to_string(OutboxKind kind) {
+  switch (kind) {
+    case OutboxKind::receipt: return "receipt";
+    case OutboxKind::download_notice: return "download notice";
+    case OutboxKind::webhook: return "webhook";
+  }
+  panic("unknown OutboxKind");
+}
+
+std::optional<OutboxKind> outbox_kind_from(std::string_view text) {
+  for (OutboxKind k : kOutboxKinds)
+    if (to_string(k) == text) return k;
   return std::nullopt;
 }
 

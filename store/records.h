@@ -81,11 +81,20 @@ struct NewMessage {
   std::string outcome = "offloaded";
 };
 
+// What an outbox row is: written by the milter, the web server and the
+// webhook feed, read by the notifier. Stored as the names below (the
+// outbox table's CHECK lists the same).
+enum class OutboxKind { receipt, download_notice, webhook };
+std::string_view to_string(OutboxKind kind);  // "receipt", "download notice", "webhook"
+std::optional<OutboxKind> outbox_kind_from(std::string_view text);
+inline constexpr OutboxKind kOutboxKinds[] = {OutboxKind::receipt, OutboxKind::download_notice,
+                                              OutboxKind::webhook};
+
 // Something to send later: a receipt, a download notice, a webhook. The
 // payload is what the sender needs that the catalog does not hold (a
 // receipt's access code and status token; a webhook's JSON body).
 struct NewOutboxItem {
-  std::string kind;  // receipt | download notice | webhook
+  OutboxKind kind = OutboxKind::receipt;
   std::optional<std::int64_t> message_id;
   std::string target;  // a mail address or a URL
   std::string payload;
@@ -97,7 +106,7 @@ struct NewOutboxItem {
 
 struct OutboxItem {
   std::int64_t id = 0;
-  std::string kind;
+  OutboxKind kind = OutboxKind::receipt;
   std::optional<std::int64_t> message_id;
   std::string target, payload;
   int attempts = 0;

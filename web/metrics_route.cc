@@ -31,13 +31,14 @@ Response Handler::metrics_page() {
     log_warn("metrics: " + stored.error().message);
   }
   Exposition::Samples depth;
-  for (const char* kind : {"download notice", "receipt", "webhook"}) {
+  using store::OutboxKind;
+  for (OutboxKind kind : {OutboxKind::download_notice, OutboxKind::receipt, OutboxKind::webhook}) {
     auto n = store_.catalog.outbox_depth(kind);
     if (!n) {
       log_warn("metrics: " + n.error().message);
       break;
     }
-    depth.emplace_back(kind, static_cast<double>(*n));
+    depth.emplace_back(std::string(store::to_string(kind)), static_cast<double>(*n));
   }
   if (depth.size() == 3)
     e.gauge("attachgate_outbox_depth",

@@ -181,7 +181,7 @@ void Handler::queue_download_notice(std::int64_t message_id,
                          {"at", now},
                          {"remote_addr", who.remote_addr},
                          {"user_agent", clean_display_text(who.user_agent, 256)}};
-  auto queued = store_.catalog.enqueue({"download notice", message_id, m.sender,
+  auto queued = store_.catalog.enqueue({store::OutboxKind::download_notice, message_id, m.sender,
                                         payload.dump(-1, ' ', false,
                                                      nlohmann::json::error_handler_t::replace),
                                         now});

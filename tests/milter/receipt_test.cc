@@ -40,7 +40,7 @@ TEST_F(ReceiptTest, ReceiptCarriesTheStatusTokenAndTheCodeThatOpensTheLink) {
   ASSERT_TRUE(due.ok());
   ASSERT_EQ(due->size(), 1u);
   const store::OutboxItem& receipt = due->front();
-  EXPECT_EQ(receipt.kind, "receipt");
+  EXPECT_EQ(receipt.kind, store::OutboxKind::receipt);
   EXPECT_EQ(receipt.target, "alice@example.org");
   EXPECT_EQ(receipt.message_id, r.outcome.message_id);
 

@@ -71,7 +71,7 @@ class NotifierTest : public ::testing::Test {
   }
 
   static store::NewOutboxItem receipt(const std::string& code) {
-    return {"receipt", std::nullopt, "alice@example.org",
+    return {store::OutboxKind::receipt, std::nullopt, "alice@example.org",
             nlohmann::json{{"status_token", "STATUSTOKEN"}, {"access_code", code}}.dump(), kNow};
   }
 
@@ -106,7 +106,7 @@ TEST_F(NotifierTest, ReceiptNamesFilesTermsCodeAndStatusPageAndIsMarked) {
   EXPECT_FALSE(store::check_notice_mark(store_->tokens, mark, id, "bob@example.net", kNow));
   // Sent once; the payload (the code) is gone from the catalog.
   EXPECT_EQ(notifier_->run_once()->sent, 0);
-  EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 0);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::receipt).value(), 0);
 }
 
 TEST_F(NotifierTest, WithoutCodeTheReceiptSaysNothingAboutOne) {
@@ -138,13 +138,13 @@ TEST_F(NotifierTest, FailuresRetryWithGrowingPausesThenGiveUp) {
   transport_.fail = true;
   now_ += 2 * 86400;
   EXPECT_EQ(notifier_->run_once()->given_up, 1);
-  EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 0);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::receipt).value(), 0);
 }
 
 TEST_F(NotifierTest, DownloadNoticeSaysWhatWhenWhereAndItemsWithoutMessageAreDropped) {
   const std::int64_t message = offload({});
   const auto file_id = store_->catalog.show_message("Q1").value().value().files.at(0).public_id;
-  ASSERT_TRUE(store_->catalog.enqueue({"download notice", message, "alice@example.org",
+  ASSERT_TRUE(store_->catalog.enqueue({store::OutboxKind::download_notice, message, "alice@example.org",
                                        nlohmann::json{{"files", {file_id}},
                                                       {"at", kNow + 3600},
                                                       {"remote_addr", "198.51.100.7"},
@@ -159,7 +159,7 @@ TEST_F(NotifierTest, DownloadNoticeSaysWhatWhenWhereAndItemsWithoutMessageAreDro
   EXPECT_EQ(data.find("\r\nX: y"), std::string::npos);
 
   // Rows go with their message (ON DELETE CASCADE); one without is dropped.
-  ASSERT_TRUE(store_->catalog.enqueue({"receipt", std::nullopt, "alice@example.org", "{}", now_}).ok());
+  ASSERT_TRUE(store_->catalog.enqueue({store::OutboxKind::receipt, std::nullopt, "alice@example.org", "{}", now_}).ok());
   EXPECT_EQ(notifier_->run_once()->given_up, 1);
 }
 
@@ -170,7 +170,7 @@ TEST_F(NotifierTest, ADeadRelayCostsOneAttemptAPassNotOneARow) {
   auto pass = notifier_->run_once();
   ASSERT_TRUE(pass.ok());
   EXPECT_EQ(pass->retried, 1) << "the second receipt waits for the next pass";
-  EXPECT_EQ(store_->catalog.outbox_depth("receipt").value(), 2);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::receipt).value(), 2);
   transport_.fail = false;
   EXPECT_EQ(notifier_->run_once()->sent, 1) << "the one not tried is due at once";
   now_ += 60;
@@ -179,12 +179,12 @@ TEST_F(NotifierTest, ADeadRelayCostsOneAttemptAPassNotOneARow) {
 
 TEST_F(NotifierTest, AWebhookBacklogDoesNotHoldUpReceipts) {
   for (int i = 0; i < 80; ++i)
-    ASSERT_TRUE(store_->catalog.enqueue({"webhook", std::nullopt, "https://hooks.example.org/x",
+    ASSERT_TRUE(store_->catalog.enqueue({store::OutboxKind::webhook, std::nullopt, "https://hooks.example.org/x",
                                          "{}", kNow - 100}).ok());
   offload({receipt("4711")});
   auto mail = store_->catalog.due_outbox(kNow, 50, false).value();
   ASSERT_EQ(mail.size(), 1u);
-  EXPECT_EQ(mail[0].kind, "receipt");
+  EXPECT_EQ(mail[0].kind, store::OutboxKind::receipt);
   EXPECT_EQ(store_->catalog.due_outbox(kNow, 50, true)->size(), 50u);
   EXPECT_EQ(notifier_->run_once()->sent, 1);
   ASSERT_EQ(transport_.sent.size(), 1u);

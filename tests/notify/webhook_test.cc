@@ -163,7 +163,7 @@ TEST_F(WebhookTest, TheQueueBoundDropsTheOldest) {
   auto pass = notifier_->run_once();
   EXPECT_EQ(pass->webhooks_queued, 3);
   EXPECT_EQ(pass->retried, 1) << "one failure per receiver per pass";
-  EXPECT_EQ(store_->catalog.outbox_depth("webhook").value(), 2);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::webhook).value(), 2);
   ASSERT_EQ(hooks_.requests.size(), 1u);
   EXPECT_EQ(hooks_.header(0, "X-Attachgate-Event"), "opened") << "the offload was dropped";
   hooks_.status = 200;
@@ -218,7 +218,7 @@ TEST_F(WebhookTest, A500IsRetriedAfterTheConfiguredPauseThenSent) {
   EXPECT_EQ(hooks_.header(0, "X-Attachgate-Delivery"), hooks_.header(2, "X-Attachgate-Delivery"))
       << "one delivery id across retries";
   EXPECT_EQ(hooks_.requests[0].body, hooks_.requests[2].body);
-  EXPECT_EQ(store_->catalog.outbox_depth("webhook").value(), 0);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::webhook).value(), 0);
   EXPECT_EQ(Notifier::backoff_seconds(0, 1), 1);
   EXPECT_EQ(Notifier::backoff_seconds(20, 1), 3600);
 }

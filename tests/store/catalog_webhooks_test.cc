@@ -53,7 +53,7 @@ class CatalogWebhooksTest : public ::testing::Test {
     b.max_queue = max_queue;
     b.now = kNow;
     for (const auto& e : *events) {
-      b.items.push_back({"webhook", e.event.message_id, "https://hooks.example.org/x",
+      b.items.push_back({OutboxKind::webhook, e.event.message_id, "https://hooks.example.org/x",
                          std::to_string(e.event.id), kNow});
       b.last_event_id = e.event.id;
     }
@@ -92,10 +92,10 @@ TEST_F(CatalogWebhooksTest, OnlyReportedKindsAndTheCursorMovesWithTheRows) {
   EXPECT_EQ((*events)[0].event.kind, EventKind::offloaded);
   EXPECT_EQ((*events)[1].event.kind, EventKind::downloaded);
   EXPECT_EQ(enqueue_all(), 0);
-  EXPECT_EQ(catalog_->outbox_depth("webhook").value(), 2);
+  EXPECT_EQ(catalog_->outbox_depth(OutboxKind::webhook).value(), 2);
   EXPECT_TRUE(catalog_->webhook_events(100)->empty());
   EXPECT_EQ(enqueue_all(), 0);
-  EXPECT_EQ(catalog_->outbox_depth("webhook").value(), 2);
+  EXPECT_EQ(catalog_->outbox_depth(OutboxKind::webhook).value(), 2);
 }
 
 TEST_F(CatalogWebhooksTest, TheQueueBoundGivesUpTheOldest) {
@@ -104,7 +104,7 @@ TEST_F(CatalogWebhooksTest, TheQueueBoundGivesUpTheOldest) {
   std::vector<std::int64_t> opens;
   for (int i = 0; i < 4; ++i) opens.push_back(event(m, EventKind::opened));
   EXPECT_EQ(enqueue_all(3), 2) << "five rows, three kept";
-  EXPECT_EQ(catalog_->outbox_depth("webhook").value(), 3);
+  EXPECT_EQ(catalog_->outbox_depth(OutboxKind::webhook).value(), 3);
   auto due = catalog_->due_outbox(kNow, 10).value();
   ASSERT_EQ(due.size(), 3u);
   // The offload and the first open were dropped, the newest kept.

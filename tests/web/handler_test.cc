@@ -564,10 +564,10 @@ TEST_F(HandlerTest, FirstCompleteDownloadQueuesOneNoticeAndInterruptionsNone) {
     r.on_done(sent == 0 ? r.length : sent);
   };
   download(10'000);  // interrupted
-  EXPECT_EQ(store_->catalog.outbox_depth("download notice").value(), 0);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::download_notice).value(), 0);
   download(0);
   download(0);
-  EXPECT_EQ(store_->catalog.outbox_depth("download notice").value(), 1) << "policy: first only";
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::download_notice).value(), 1) << "policy: first only";
   auto due = store_->catalog.due_outbox(now_, 10).value();
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].target, "alice@example.org");
