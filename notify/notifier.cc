@@ -160,6 +160,7 @@ Status Notifier::settle(const store::OutboxItem& item, const Status& sent, std::
 
 // Why a row cannot be sent whatever a retry does, or "" when it can be tried.
 std::string Notifier::unsendable(const store::OutboxItem& item) const {
+  if (!item.unreadable.empty()) return item.unreadable;
   if (item.kind != store::OutboxKind::webhook) return "";
   if (!webhook_transport_) return "webhooks are no longer configured";
   const auto& urls = webhooks_.urls;

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "store/keys.h"
 #include "store/records.h"
+#include "store/sealer.h"
 #include "store/sqlite.h"
 #include "store/watch_records.h"
 #include "store/webhook_records.h"
@@ -84,7 +86,7 @@ struct StoredTotals {
 class Catalog {
  public:
   static Result<Catalog> open(const std::string& path);
-  Catalog(Catalog&& o) noexcept : db_(std::move(o.db_)) {}
+  Catalog(Catalog&& o) noexcept : db_(std::move(o.db_)), outbox_sealer_(o.outbox_sealer_) {}
 
   int schema_version();
   static int latest_schema_version();
@@ -163,7 +165,11 @@ class Catalog {
   // Outbox and the sender's status page (catalog_outbox.cc). An outbox row
   // is a receipt, download notice or webhook waiting to go out; a sender
   // takes due rows, and marks each sent (its payload is then cleared: a
-  // receipt's payload holds the access code) or failed for good.
+  // receipt's payload holds the access code) or failed for good. Payloads
+  // are sealed with the key given here (KeyRing::outbox_seal_key) and bound
+  // to their row; without it the outbox refuses to write or read. Setting
+  // it also seals the waiting rows an older attachgate wrote in clear.
+  Status set_outbox_key(const Key& key);
   Result<std::int64_t> enqueue(const NewOutboxItem& item);
   // webhooks: only webhook rows (true), only mail (false), or both.
   // Makes a message's held rows due now (the milter, once the MTA has the
@@ -227,6 +233,7 @@ class Catalog {
 
   Db db_;
   std::mutex mu_;
+  std::optional<Sealer> outbox_sealer_;
 };
 
 }  // namespace attachgate::store

@@ -4,12 +4,14 @@
 #pragma once
 
 #include "store/records.h"
+#include "store/sealer.h"
 #include "store/sqlite.h"
 
 namespace attachgate::store {
 
 Status insert_event(Db& db, const EventRecord& event);
-Status insert_outbox(Db& db, const NewOutboxItem& item);
+// Seals the payload with sealer, bound to the new row; null: an Error.
+Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item);
 // An event from the first ten columns of a row: id, message_id, file_id,
 // link_id, kind, at, recipient, remote_addr, user_agent, detail.
 EventRecord read_event(const Stmt& st);

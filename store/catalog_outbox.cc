@@ -3,11 +3,29 @@
 // caused them (an offload, a download), so a crash loses none; a sender
 // process takes due rows and marks each one. Sent rows keep their metadata
 // for the audit trail but lose the payload, which may hold an access code.
+// Payloads are sealed before they are written (sealer.h): SQLite's WAL and
+// free pages, and backups, keep what a row once held.
 #include "store/catalog.h"
 #include "store/catalog_internal.h"
 
 namespace attachgate::store {
 namespace {
+
+// What a sealed payload is bound to: its row and what the row says to do
+// with it, so a payload cannot be moved to another row or retargeted.
+std::string row_binding(std::int64_t id, std::string_view kind,
+                        std::optional<std::int64_t> message_id, std::string_view target) {
+  std::string ad = "attachgate outbox v1";
+  ad += '\0';
+  ad += std::to_string(id);
+  ad += '\0';
+  ad += kind;
+  ad += '\0';
+  ad += message_id ? std::to_string(*message_id) : "-";
+  ad += '\0';
+  ad += target;
+  return ad;
+}
 
 OutboxKind kind_of(const Stmt& st, int col) {
   auto kind = outbox_kind_from(st.text(col));
@@ -17,10 +35,59 @@ OutboxKind kind_of(const Stmt& st, int col) {
 
 }  // namespace
 
+Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item) {
+  if (sealer == nullptr) return make_error("catalog: the outbox key is not set");
+  // The row id is part of the associated data, so the row is made first,
+  // empty, and its sealed payload set in the same transaction.
+  const std::string_view kind = to_string(item.kind);
+  Stmt st(db,
+          "INSERT INTO outbox (kind, message_id, target, payload, next_attempt_at, created_at)"
+          " VALUES (?1, ?2, ?3, x'', ?4, ?4)");
+  st.bind(1, kind).bind(2, item.message_id).bind(3, item.target).bind(4, item.now);
+  if (auto s = st.run(); !s) return s;
+  const std::int64_t id = db.last_insert_id();
+  Stmt seal(db, "UPDATE outbox SET payload = ?2, next_attempt_at = ?3 WHERE id = ?1");
+  seal.bind(1, id)
+      .bind_blob(2, sealer->seal(item.payload, row_binding(id, kind, item.message_id, item.target)))
+      .bind(3, item.held ? kOutboxHeld : item.now);
+  return seal.run();
+}
+
+Status Catalog::set_outbox_key(const Key& key) {
+  std::lock_guard lock(mu_);
+  outbox_sealer_.emplace(key);
+  // Rows an older attachgate wrote in clear, still waiting: sealed now. Sent
+  // and given-up rows have no payload left.
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s;
+  Stmt rows(db_,
+            "SELECT id, kind, message_id, target, payload FROM outbox"
+            " WHERE sent_at IS NULL AND failed_at IS NULL AND length(payload) > 0");
+  for (;;) {
+    auto row = rows.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const std::string payload = rows.text(4);
+    if (Sealer::looks_sealed(payload)) continue;
+    const std::int64_t id = rows.int64(0);
+    Stmt seal(db_, "UPDATE outbox SET payload = ?2 WHERE id = ?1");
+    seal.bind(1, id).bind_blob(
+        2, outbox_sealer_->seal(payload, row_binding(id, rows.text(1), rows.opt_int64(2),
+                                                     rows.text(3))));
+    if (auto s = seal.run(); !s) return s;
+  }
+  return tx.commit();
+}
+
 Result<std::int64_t> Catalog::enqueue(const NewOutboxItem& item) {
   std::lock_guard lock(mu_);
-  if (auto s = insert_outbox(db_, item); !s) return s.error();
-  return db_.last_insert_id();
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  if (auto s = insert_outbox(db_, outbox_sealer_ ? &*outbox_sealer_ : nullptr, item); !s)
+    return s.error();
+  const std::int64_t id = db_.last_insert_id();
+  if (auto s = tx.commit(); !s) return s.error();
+  return id;
 }
 
 Status Catalog::release_outbox(std::int64_t message_id, std::int64_t now) {
@@ -34,6 +101,7 @@ Status Catalog::release_outbox(std::int64_t message_id, std::int64_t now) {
 Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
                                                     std::optional<bool> webhooks) {
   std::lock_guard lock(mu_);
+  if (!outbox_sealer_) return make_error("catalog: the outbox key is not set");
   Stmt st(db_,
           "SELECT id, kind, message_id, target, payload, attempts, created_at FROM outbox"
           " WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1"
@@ -47,8 +115,13 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
     auto row = st.step();
     if (!row) return row.error();
     if (!*row) break;
-    out.push_back(OutboxItem{st.int64(0), kind_of(st, 1), st.opt_int64(2), st.text(3),
-                             st.text(4), static_cast<int>(st.int64(5)), st.int64(6)});
+    OutboxItem item{st.int64(0), kind_of(st, 1), st.opt_int64(2), st.text(3), "",
+                    static_cast<int>(st.int64(5)), st.int64(6), ""};
+    auto payload = outbox_sealer_->open(
+        st.text(4), row_binding(item.id, st.text(1), item.message_id, item.target));
+    if (payload) item.payload = std::move(*payload);
+    else item.unreadable = "payload " + payload.error().message;
+    out.push_back(std::move(item));
   }
   return out;
 }

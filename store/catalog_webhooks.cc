@@ -78,7 +78,8 @@ Result<std::int64_t> Catalog::enqueue_webhooks(const WebhookBatch& batch) {
   Transaction tx(db_);
   if (auto s = tx.begin(); !s) return s.error();
   for (const auto& item : batch.items)
-    if (auto s = insert_outbox(db_, item); !s) return s.error();
+    if (auto s = insert_outbox(db_, outbox_sealer_ ? &*outbox_sealer_ : nullptr, item); !s)
+      return s.error();
   Stmt cur(db_,
            "UPDATE webhook_cursor SET last_event_id = max(last_event_id, ?1) WHERE id = 1");
   if (auto s = cur.bind(1, batch.last_event_id).run(); !s) return s.error();

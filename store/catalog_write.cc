@@ -18,18 +18,6 @@ Status insert_event(Db& db, const EventRecord& e) {
   return st.run();
 }
 
-Status insert_outbox(Db& db, const NewOutboxItem& item) {
-  Stmt st(db,
-          "INSERT INTO outbox (kind, message_id, target, payload, next_attempt_at, created_at)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?5)");
-  st.bind(1, to_string(item.kind)).bind(2, item.message_id).bind(3, item.target)
-      .bind_blob(4, item.payload).bind(5, item.now);
-  if (auto s = st.run(); !s) return s;
-  if (!item.held) return {};
-  Stmt hold(db, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1");
-  return hold.bind(1, db.last_insert_id()).bind(2, kOutboxHeld).run();
-}
-
 Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
@@ -92,7 +80,8 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   if (auto s = insert_event(db_, event); !s) return s.error();
   for (NewOutboxItem item : o.outbox) {
     item.message_id = ids.message_id;
-    if (auto s = insert_outbox(db_, item); !s) return s.error();
+    if (auto s = insert_outbox(db_, outbox_sealer_ ? &*outbox_sealer_ : nullptr, item); !s)
+      return s.error();
   }
   if (auto s = tx.commit(); !s) return s.error();
   return ids;

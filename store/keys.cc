@@ -15,7 +15,7 @@ namespace attachgate::store {
 namespace {
 
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "agkeys01";
-enum : std::uint64_t { kBlobWrapId = 1, kTokenHashId = 2 };
+enum : std::uint64_t { kBlobWrapId = 1, kTokenHashId = 2, kOutboxSealId = 3 };
 
 Status create_master(const std::string& path, const std::string& dir) {
   Key key;
@@ -81,6 +81,8 @@ Result<KeyRing> KeyRing::load_or_create(const std::string& state_dir) {
   crypto_kdf_derive_from_key(ring.blob_wrap_.data(), ring.blob_wrap_.size(), kBlobWrapId,
                              kKdfContext, master.data());
   crypto_kdf_derive_from_key(ring.token_hash_.data(), ring.token_hash_.size(), kTokenHashId,
+                             kKdfContext, master.data());
+  crypto_kdf_derive_from_key(ring.outbox_seal_.data(), ring.outbox_seal_.size(), kOutboxSealId,
                              kKdfContext, master.data());
   sodium_memzero(master.data(), master.size());
   return ring;

@@ -3,7 +3,8 @@
 // The master key is 32 random bytes in `<state_dir>/master.key`, created 0600
 // on first start. A key file readable by group or others is refused: a copy
 // of it decrypts every blob. Subkeys are derived with crypto_kdf so one file
-// serves blob wrapping and token hashing without reusing a key for two jobs.
+// serves blob wrapping, token hashing and outbox sealing without reusing a
+// key for two jobs.
 #pragma once
 
 #include <array>
@@ -25,10 +26,12 @@ class KeyRing {
 
   const Key& blob_wrap_key() const { return blob_wrap_; }
   const Key& token_hash_key() const { return token_hash_; }
+  const Key& outbox_seal_key() const { return outbox_seal_; }
 
  private:
   Key blob_wrap_{};
   Key token_hash_{};
+  Key outbox_seal_{};
 };
 
 }  // namespace attachgate::store

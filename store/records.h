@@ -92,7 +92,8 @@ inline constexpr OutboxKind kOutboxKinds[] = {OutboxKind::receipt, OutboxKind::d
 
 // Something to send later: a receipt, a download notice, a webhook. The
 // payload is what the sender needs that the catalog does not hold (a
-// receipt's access code and status token; a webhook's JSON body).
+// receipt's access code and status token; a webhook's JSON body). The
+// catalog seals it (see sealer.h): it never reaches the disk in clear.
 struct NewOutboxItem {
   OutboxKind kind = OutboxKind::receipt;
   std::optional<std::int64_t> message_id;
@@ -108,9 +109,12 @@ struct OutboxItem {
   std::int64_t id = 0;
   OutboxKind kind = OutboxKind::receipt;
   std::optional<std::int64_t> message_id;
-  std::string target, payload;
+  std::string target, payload;  // payload opened: plaintext
   int attempts = 0;
   std::int64_t created_at = 0;
+  // Not empty: the payload could not be opened (sealed under another key, or
+  // altered); payload is then empty and no retry can help.
+  std::string unreadable;
 };
 
 struct NewFile {

@@ -34,6 +34,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& state_dir) {
   if (auto s = make_private(state_dir + "/catalog.db"); !s) return s.error();
   auto catalog = Catalog::open(state_dir + "/catalog.db");
   if (!catalog) return catalog.error();
+  if (auto s = catalog->set_outbox_key(keys->outbox_seal_key()); !s)
+    return make_error(state_dir + "/catalog.db: " + s.error().message);
   TokenHasher tokens(keys->token_hash_key());
   return std::unique_ptr<Store>(new Store{std::move(*keys), std::move(*blobs),
                                           std::move(*catalog), tokens});

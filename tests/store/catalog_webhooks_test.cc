@@ -22,6 +22,9 @@ class CatalogWebhooksTest : public ::testing::Test {
     auto c = Catalog::open(dir_ / "catalog.db");
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
+    Key key;
+    key.fill(7);
+    ASSERT_TRUE(catalog_->set_outbox_key(key).ok());
   }
 
   std::int64_t offload(const std::string& queue_id) {

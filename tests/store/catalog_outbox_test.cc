@@ -1,0 +1,158 @@
+// Tests store/catalog_outbox.cc: payloads never reach the catalog's files in
+// clear (the database, its WAL), are bound to their row, rows an older
+// attachgate left in clear are sealed at start.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+
+#include "store/catalog.h"
+#include "store/catalog_schema.h"
+#include "store/secrets.h"
+#include "tests/support/temp_dir.h"
+
+namespace attachgate::store {
+namespace {
+
+constexpr std::int64_t kNow = 1'790'000'000;
+constexpr char kCode[] = "1268126515";
+const std::string kPayload = std::string(R"({"access_code":")") + kCode + R"(","status_token":"S"})";
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+Key key_of(unsigned char fill) {
+  Key k;
+  k.fill(fill);
+  return k;
+}
+
+class CatalogOutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open(key_of(7)); }
+
+  void open(const Key& key) {
+    catalog_.reset();
+    auto c = Catalog::open(path_);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    catalog_.emplace(std::move(*c));
+    ASSERT_TRUE(catalog_->set_outbox_key(key).ok());
+  }
+
+  // Everything SQLite wrote: the database and its WAL.
+  std::string on_disk() const { return file_bytes(path_) + file_bytes(path_ + "-wal"); }
+
+  NewOutboxItem receipt() const {
+    return {OutboxKind::receipt, std::nullopt, "alice@example.org", kPayload, kNow};
+  }
+
+  testing::TempDir dir_;
+  const std::string path_ = dir_ / "catalog.db";
+  std::optional<Catalog> catalog_;
+};
+
+TEST_F(CatalogOutboxTest, APayloadIsReadBackButNeverWrittenInClear) {
+  auto id = catalog_->enqueue(receipt());
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto due = catalog_->due_outbox(kNow, 10).value();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].kind, OutboxKind::receipt);
+  EXPECT_EQ(due[0].payload, kPayload);
+  EXPECT_EQ(due[0].unreadable, "");
+  ASSERT_TRUE(catalog_->outbox_sent(*id, kNow).ok());
+  EXPECT_EQ(on_disk().find(kCode), std::string::npos) << "the access code is on disk in clear";
+}
+
+TEST_F(CatalogOutboxTest, AnOffloadsHeldReceiptIsSealedToo) {
+  Offload o;
+  o.now = kNow;
+  o.message.sender = "alice@example.org";
+  NewOutboxItem r = receipt();
+  r.held = true;
+  o.outbox.push_back(r);
+  auto ids = catalog_->record_offload(o);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_TRUE(catalog_->due_outbox(kNow, 10)->empty()) << "held";
+  ASSERT_TRUE(catalog_->release_outbox(ids->message_id, kNow).ok());
+  auto due = catalog_->due_outbox(kNow, 10).value();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].payload, kPayload);
+  EXPECT_EQ(due[0].message_id, ids->message_id);
+  EXPECT_EQ(on_disk().find(kCode), std::string::npos);
+}
+
+TEST_F(CatalogOutboxTest, APayloadMovedToAnotherRowOrUnderAnotherKeyIsUnreadable) {
+  ASSERT_TRUE(catalog_->enqueue(receipt()).ok());
+  NewOutboxItem other = receipt();
+  other.target = "mallory@example.net";
+  other.payload = "{}";
+  ASSERT_TRUE(catalog_->enqueue(other).ok());
+  {
+    // Someone with write access to the catalog copies the receipt's sealed
+    // payload into the row addressed to them.
+    auto db = Db::open(path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("UPDATE outbox SET payload = (SELECT payload FROM outbox WHERE id = 1)"
+                         " WHERE id = 2").ok());
+  }
+  auto due = catalog_->due_outbox(kNow, 10).value();
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].payload, kPayload);
+  EXPECT_EQ(due[1].payload, "");
+  EXPECT_NE(due[1].unreadable.find("failed authentication"), std::string::npos)
+      << due[1].unreadable;
+
+  open(key_of(8));
+  due = catalog_->due_outbox(kNow, 10).value();
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_FALSE(due[0].unreadable.empty()) << "another key opens nothing";
+}
+
+TEST_F(CatalogOutboxTest, WithoutTheKeyTheOutboxRefusesToWriteOrRead) {
+  catalog_.reset();
+  auto c = Catalog::open(path_);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->enqueue(receipt()).ok());
+  EXPECT_FALSE(c->due_outbox(kNow, 10).ok());
+  EXPECT_EQ(c->count("outbox").value(), 0) << "nothing written in clear";
+}
+
+// A catalog from before sealing: its waiting rows are sealed at the next
+// start, and read back the same.
+TEST(CatalogOutboxMigration, RowsLeftInClearAreSealedAtStart) {
+  testing::TempDir dir;
+  const std::string path = dir / "catalog.db";
+  {
+    auto db = Db::open(path);
+    ASSERT_TRUE(db.ok());
+    for (int v = 0; v < 4; ++v) ASSERT_TRUE(db->exec(kMigrations[v]).ok()) << v;
+    const std::string insert =
+        "INSERT INTO outbox (kind, target, payload, next_attempt_at, created_at)"
+        " VALUES ('receipt', 'alice@example.org', CAST('" + kPayload + "' AS BLOB), 5, 5);"
+        "INSERT INTO outbox (kind, target, payload, next_attempt_at, created_at, sent_at)"
+        " VALUES ('receipt', 'bob@example.org', x'', 5, 5, 6);"
+        "PRAGMA user_version = 4";
+    ASSERT_TRUE(db->exec(insert.c_str()).ok());
+  }
+  auto c = Catalog::open(path);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->schema_version(), Catalog::latest_schema_version());
+  ASSERT_TRUE(c->set_outbox_key(key_of(7)).ok());
+  auto due = c->due_outbox(kNow, 10).value();
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].payload, kPayload);
+  {
+    auto db = Db::open(path);
+    ASSERT_TRUE(db.ok());
+    Stmt st(*db, "SELECT payload FROM outbox WHERE id = 1");
+    ASSERT_TRUE(st.step().value());
+    EXPECT_TRUE(Sealer::looks_sealed(st.text(0)));
+  }
+}
+
+}  // namespace
+}  // namespace attachgate::store
