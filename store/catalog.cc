@@ -16,8 +16,10 @@ Result<Catalog> Catalog::open(const std::string& path) {
   // WAL: one writer and many readers, and readers never block the milter.
   // add_event's synchronous = NORMAL is only safe in WAL mode, so a catalog
   // that will not switch (a filesystem without shared memory) is refused.
+  // secure_delete: a cleared payload or a forgotten message is overwritten
+  // with zeros in the database file, not left in a free page.
   for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                             "PRAGMA foreign_keys = ON"}) {
+                             "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
     if (auto s = catalog.db_.exec(pragma); !s)
       return make_error(path + ": " + s.error().message);
   }

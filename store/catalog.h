@@ -85,6 +85,7 @@ struct StoredTotals {
 
 class Catalog {
  public:
+  // Deleted content is overwritten (PRAGMA secure_delete), not just freed.
   static Result<Catalog> open(const std::string& path);
   Catalog(Catalog&& o) noexcept : db_(std::move(o.db_)), outbox_sealer_(o.outbox_sealer_) {}
 

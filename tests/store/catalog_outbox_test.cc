@@ -1,6 +1,7 @@
 // Tests store/catalog_outbox.cc: payloads never reach the catalog's files in
 // clear (the database, its WAL), are bound to their row, rows an older
-// attachgate left in clear are sealed at start.
+// attachgate left in clear are sealed at start, and deleted content is
+// overwritten (secure_delete).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -152,6 +153,23 @@ TEST(CatalogOutboxMigration, RowsLeftInClearAreSealedAtStart) {
     ASSERT_TRUE(st.step().value());
     EXPECT_TRUE(Sealer::looks_sealed(st.text(0)));
   }
+}
+
+// secure_delete: what a deleted row held is zeroed in the database file, so
+// once the WAL is checkpointed and truncated nothing of it is left. Debian
+// builds SQLite with SECURE_DELETE on by default, others do not; this fails
+// when the catalog sets the pragma OFF.
+TEST_F(CatalogOutboxTest, DeletedContentIsOverwrittenNotJustFreed) {
+  Offload o;
+  o.now = kNow;
+  o.message.subject = "a subject that must go";
+  auto ids = catalog_->record_offload(o);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_TRUE(catalog_->remove_message(ids->message_id).ok());
+  auto db = Db::open(path_);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  EXPECT_EQ(on_disk().find("a subject that must go"), std::string::npos);
 }
 
 }  // namespace
