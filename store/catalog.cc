@@ -77,4 +77,25 @@ Result<std::int64_t> Catalog::count(const char* table) {
   return st.int64(0);
 }
 
+Result<std::optional<std::string>> Catalog::key_check() {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT value FROM key_check WHERE id = 1");
+  auto row = st.step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st.text(0));
+}
+
+Result<std::string> Catalog::adopt_key_check(const std::string& value, std::int64_t now) {
+  {
+    std::lock_guard lock(mu_);
+    Stmt st(db_, "INSERT OR IGNORE INTO key_check (id, value, created_at) VALUES (1, ?1, ?2)");
+    if (auto s = st.bind_blob(1, value).bind(2, now).run(); !s) return s.error();
+  }
+  auto recorded = key_check();
+  if (!recorded) return recorded.error();
+  if (!*recorded) return make_error("catalog: key check value vanished after it was written");
+  return std::move(**recorded);
+}
+
 }  // namespace attachgate::store

@@ -163,6 +163,13 @@ class Catalog {
   Result<std::vector<std::string>> blob_ids_in_use();
   Result<std::int64_t> count(const char* table);  // for tests and stats
 
+  // The master key's check value (keys.h), or none before the first start
+  // with a key. adopt_key_check records value unless one is recorded already,
+  // and returns the one recorded (a racing starter's, maybe): the caller
+  // compares it with its own.
+  Result<std::optional<std::string>> key_check();
+  Result<std::string> adopt_key_check(const std::string& value, std::int64_t now);
+
   // Outbox and the sender's status page (catalog_outbox.cc). An outbox row
   // is a receipt, download notice or webhook waiting to go out; a sender
   // takes due rows, and marks each sent (its payload is then cleared: a

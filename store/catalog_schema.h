@@ -175,6 +175,17 @@ CREATE TABLE webhook_cursor (
 ALTER TABLE downloads ADD COLUMN lease_owner TEXT;
 ALTER TABLE downloads ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 6: the master key's check value (an HMAC of a fixed label, never the
+    // key), written on the first start with a key; a start with a key whose
+    // check value differs is refused. Outbox payloads are sealed from now
+    // on; rows left in clear are sealed by the first start (set_outbox_key).
+    R"sql(
+CREATE TABLE key_check (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  value      BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace attachgate::store

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@ namespace {
 
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "agkeys01";
 enum : std::uint64_t { kBlobWrapId = 1, kTokenHashId = 2, kOutboxSealId = 3 };
+constexpr std::string_view kCheckLabel = "attachgate master key check v1";
 
 Status create_master(const std::string& path, const std::string& dir) {
   Key key;
@@ -48,14 +50,43 @@ void init_sodium() {
   if (sodium_init() < 0) panic("libsodium could not be initialised");
 }
 
+Result<KeyLocation> locate_master_key(const std::string& master_key_file,
+                                      const std::string& state_dir,
+                                      const char* credentials_directory) {
+  if (master_key_file.empty()) return KeyLocation{state_dir + "/master.key", true};
+  const std::string prefix = kCredentialPrefix;
+  if (master_key_file.rfind(prefix, 0) != 0) return KeyLocation{master_key_file, false};
+  const std::string name = master_key_file.substr(prefix.size());
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    return make_error("master_key_file \"" + master_key_file +
+                      "\": a credential name is one path component, e.g. credential:master.key");
+  if (credentials_directory == nullptr || *credentials_directory == '\0')
+    return make_error("master_key_file \"" + master_key_file +
+                      "\" names a systemd credential, but $CREDENTIALS_DIRECTORY is not set: "
+                      "run under the unit with LoadCredential=" + name +
+                      ":/path/to/key (contrib/systemd/attachgate.service), or for an admin "
+                      "command set CREDENTIALS_DIRECTORY to the directory that holds " + name);
+  return KeyLocation{std::string(credentials_directory) + "/" + name, false};
+}
+
 Result<KeyRing> KeyRing::load_or_create(const std::string& state_dir) {
-  init_sodium();
   if (auto s = make_dirs(state_dir, 0700); !s) return s.error();
-  const std::string path = state_dir + "/master.key";
+  return load(KeyLocation{state_dir + "/master.key", true});
+}
+
+Result<KeyRing> KeyRing::load(const KeyLocation& where) {
+  init_sodium();
+  const std::string& path = where.path;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) return make_error(errno_text("cannot stat " + path));
-    if (auto s = create_master(path, state_dir); !s) return s.error();
+    if (!where.may_create)
+      return make_error(path + ": no master key there; put the key this state directory was "
+                        "created with there, or for a new state directory make one: "
+                        "(umask 077; head -c 32 /dev/urandom > " + path + ")");
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (auto s = create_master(path, dir); !s) return s.error();
   }
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return make_error(errno_text("cannot open " + path));
@@ -84,6 +115,10 @@ Result<KeyRing> KeyRing::load_or_create(const std::string& state_dir) {
                              kKdfContext, master.data());
   crypto_kdf_derive_from_key(ring.outbox_seal_.data(), ring.outbox_seal_.size(), kOutboxSealId,
                              kKdfContext, master.data());
+  ring.check_.assign(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256(reinterpret_cast<unsigned char*>(ring.check_.data()),
+                         reinterpret_cast<const unsigned char*>(kCheckLabel.data()),
+                         kCheckLabel.size(), master.data());
   sodium_memzero(master.data(), master.size());
   return ring;
 }

@@ -1,8 +1,12 @@
 // store/store.h - everything under one state directory, opened together.
 //
-// Opening checks the master key (refusing a key file others can read),
-// creates what is missing, migrates the catalog, and hands back the parts.
-// Layout: <state_dir>/master.key, <state_dir>/catalog.db, <state_dir>/blobs/.
+// Opening finds the master key (master_key_file: the state directory's
+// master.key by default, or a file or systemd credential elsewhere),
+// refuses a key file others can read and a key that is not the catalog's
+// (its check value differs), creates what is missing, migrates the catalog,
+// and hands back the parts.
+// Layout: <state_dir>/catalog.db, <state_dir>/blobs/, and by default
+// <state_dir>/master.key.
 #pragma once
 
 #include <memory>
@@ -21,7 +25,10 @@ struct Store {
   Catalog catalog;
   TokenHasher tokens;
 
-  static Result<std::unique_ptr<Store>> open(const std::string& state_dir);
+  // master_key_file as in locate_master_key() (keys.h); $CREDENTIALS_DIRECTORY
+  // is read from the environment.
+  static Result<std::unique_ptr<Store>> open(const std::string& state_dir,
+                                             const std::string& master_key_file = "");
 };
 
 }  // namespace attachgate::store

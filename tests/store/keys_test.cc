@@ -78,5 +78,34 @@ TEST(KeyRing, RefusesDamagedKey) {
   EXPECT_NE(ring.error().message.find("exactly 32 bytes"), std::string::npos);
 }
 
+TEST(LocateMasterKey, DefaultFileCredentialAndTheirErrors) {
+  auto def = locate_master_key("", "/srv/state", nullptr);
+  ASSERT_TRUE(def.ok());
+  EXPECT_EQ(def->path, "/srv/state/master.key");
+  EXPECT_TRUE(def->may_create);
+  auto file = locate_master_key("/etc/attachgate/master.key", "/srv/state", "/run/creds");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->path, "/etc/attachgate/master.key");
+  EXPECT_FALSE(file->may_create);
+  auto cred = locate_master_key("credential:ag.key", "/srv/state", "/run/credentials/ag.service");
+  ASSERT_TRUE(cred.ok());
+  EXPECT_EQ(cred->path, "/run/credentials/ag.service/ag.key");
+  EXPECT_FALSE(cred->may_create);
+  EXPECT_FALSE(locate_master_key("credential:ag.key", "/srv/state", nullptr).ok());
+  EXPECT_FALSE(locate_master_key("credential:ag.key", "/srv/state", "").ok());
+  for (const char* bad : {"credential:", "credential:../x", "credential:a/b", "credential:.."})
+    EXPECT_FALSE(locate_master_key(bad, "/srv/state", "/run/creds").ok()) << bad;
+}
+
+TEST(KeyRing, OutboxKeyAndCheckValueAreDerivedApart) {
+  testing::TempDir dir;
+  auto ring = KeyRing::load_or_create(dir.path());
+  ASSERT_TRUE(ring.ok());
+  EXPECT_NE(ring->outbox_seal_key(), ring->blob_wrap_key());
+  EXPECT_NE(ring->outbox_seal_key(), ring->token_hash_key());
+  EXPECT_EQ(ring->check_value().size(), 32u);
+  EXPECT_EQ(KeyRing::load_or_create(dir.path())->check_value(), ring->check_value());
+}
+
 }  // namespace
 }  // namespace attachgate::store
