@@ -29,7 +29,7 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
     log_warn(notices.error().message);
     return 2;
   }
-  auto store = store::Store::open(loaded.service.state_dir);
+  auto store = store::Store::open(loaded.service.state_dir, loaded.service.master_key_file);
   if (!store) {
     log_warn(store.error().message);
     return 2;
@@ -79,7 +79,8 @@ Runner serve(GlobalOptions& options, Roles which) {
     // here, once, before the roles start together: several processes
     // creating a fresh catalog at the same moment can meet SQLITE_BUSY on
     // the switch to WAL, which no busy timeout covers.
-    if (auto created = store::Store::open(config.service.state_dir); !created) {
+    const auto& service = config.service;
+    if (auto created = store::Store::open(service.state_dir, service.master_key_file); !created) {
       std::cerr << "attachgate: " << created.error().message << "\n";
       return 2;
     }

@@ -28,6 +28,9 @@ void add_global_options(CLI::App& app, GlobalOptions& o) {
                  "Policy rules (TOML). Default: policy.toml beside the config file; if that "
                  "does not exist, the embedded default policy");
   app.add_option("--state-dir", o.overrides.state_dir, "Override state_dir (catalog, blobs, keys)");
+  app.add_option("--master-key-file", o.overrides.master_key_file,
+                 "Override master_key_file: a path, or credential:NAME for a systemd "
+                 "credential (LoadCredential=NAME:...)");
   app.add_option("--milter-socket", o.overrides.milter_socket,
                  "Override the milter socket, e.g. unix:./var/milter.sock or inet:8891@127.0.0.1");
   app.add_option("--listen", o.overrides.listen, "Override the HTTP listen address, host:port");
@@ -91,7 +94,7 @@ Result<store::Catalog> open_catalog(const GlobalOptions& options) {
 Result<std::unique_ptr<store::Store>> open_store(const GlobalOptions& options) {
   auto service = load_service(options);
   if (!service) return service.error();
-  auto store = store::Store::open(service->state_dir);
+  auto store = store::Store::open(service->state_dir, service->master_key_file);
   if (!store) return make_error("attachgate: " + store.error().message);
   return store;
 }

@@ -14,7 +14,7 @@ int watch_role(const Loaded& loaded, int control_fd) {
   const config::ServiceConfig& service = loaded.service;
   // Opened whole, as the other roles do, so a watcher started first still
   // creates the state directory and a private catalog.
-  auto store = store::Store::open(service.state_dir);
+  auto store = store::Store::open(service.state_dir, service.master_key_file);
   if (!store) {
     log_warn(store.error().message);
     return 2;

@@ -77,6 +77,16 @@ std::string check_public_url(std::string_view name, std::string_view s) {
   return "";
 }
 
+std::string check_master_key_file(std::string_view name, std::string_view s) {
+  constexpr std::string_view kCredential = "credential:";
+  if (s.rfind(kCredential, 0) != 0) return "";
+  const std::string_view credential = s.substr(kCredential.size());
+  if (credential.empty() || credential.find('/') != std::string_view::npos || credential == "." ||
+      credential == "..")
+    return quoted(name, s) + " must name one credential, e.g. credential:master.key";
+  return "";
+}
+
 std::string check_relay(std::string_view name, std::string_view s) {
   if ((s.rfind("smtp://", 0) == 0 && s.size() > 7) || (s.rfind("smtps://", 0) == 0 && s.size() > 8))
     return has_blank(s) ? quoted(name, s) + " must not contain spaces" : "";
@@ -233,6 +243,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   TableReader top(*doc, path, "", "", out.problems);
   read_checked(top, "state_dir", nullptr, c.state_dir);
   read_checked(top, "templates_dir", nullptr, c.templates_dir);
+  read_checked(top, "master_key_file", check_master_key_file, c.master_key_file);
   set(c.event_retention_seconds, top.duration("event_retention", "1h", "3650d"));
   read_section(top, "milter", read_milter, path, out.problems, c);
   read_section(top, "http", read_http, path, out.problems, c);
@@ -251,6 +262,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
 
 ServiceConfig apply(ServiceConfig config, const Overrides& overrides) {
   if (overrides.state_dir) config.state_dir = *overrides.state_dir;
+  if (overrides.master_key_file) config.master_key_file = *overrides.master_key_file;
   if (overrides.milter_socket) config.milter_socket = *overrides.milter_socket;
   if (overrides.listen) config.listen = *overrides.listen;
   if (overrides.public_url) config.public_url = without_trailing_slashes(*overrides.public_url);
@@ -272,6 +284,7 @@ std::vector<Problem> check_overrides(const Overrides& overrides) {
     if (!why.empty()) problems.push_back({"(command line)", 0, why});
   };
   check(overrides.state_dir, "state_dir", nullptr);
+  check(overrides.master_key_file, "master_key_file", check_master_key_file);
   check(overrides.milter_socket, "milter_socket", check_milter_socket);
   check(overrides.listen, "listen", check_listen);
   check(overrides.public_url, "public_url", check_public_url);

@@ -68,6 +68,10 @@ struct ServiceConfig {
   // Relative directories are relative to the working directory, not to the
   // config file, so a checkout runs with `./var` wherever the config lives.
   std::string state_dir = "./var";
+  // The master key: "" is <state_dir>/master.key (created on first start);
+  // "credential:NAME" is a systemd credential (LoadCredential=NAME:...),
+  // read from $CREDENTIALS_DIRECTORY; anything else is a file path.
+  std::string master_key_file;
   std::string templates_dir = "./templates";
   std::int64_t event_retention_seconds = 90 * 86400;
   // [watch] postfix_log: Postfix's log for the delivery watcher; empty: no watcher.
@@ -83,7 +87,8 @@ struct ServiceConfig {
 
 // Command-line settings that take precedence over the file.
 struct Overrides {
-  std::optional<std::string> state_dir, milter_socket, listen, public_url, metrics_listen;
+  std::optional<std::string> state_dir, master_key_file, milter_socket, listen, public_url,
+      metrics_listen;
   std::optional<std::string> postfix_log;
   std::optional<std::string> relay;  // [notify] relay
 };

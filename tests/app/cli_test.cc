@@ -182,5 +182,34 @@ TEST_F(CliTest, ExportWritesThePlaintextPrivately) {
   EXPECT_EQ(unknown.status, 1);
 }
 
+// --master-key-file credential:NAME reads the key systemd's LoadCredential=
+// put in $CREDENTIALS_DIRECTORY; a key that is not the catalog's is refused
+// with status 2 (start-up) and a message that names it and says what to do.
+TEST_F(CliTest, ExportUsesTheCredentialAndRefusesAnotherKey) {
+  const std::string id = seed();  // the key is state/master.key
+  auto detail = nlohmann::json::parse(run(cmd("show --json " + id)).out);
+  const std::string file_id = detail["files"][0]["id"];
+  ASSERT_EQ(::mkdir((dir_ / "creds").c_str(), 0700), 0);
+  ASSERT_EQ(::rename((dir_ / "state/master.key").c_str(), (dir_ / "creds/ag.key").c_str()), 0);
+  const std::string out = dir_ / "out.pdf";
+  auto r = run("CREDENTIALS_DIRECTORY=" + shell_quote(dir_ / "creds") + " " +
+               cmd("--master-key-file credential:ag.key export " + file_id + " -o " +
+                   shell_quote(out)));
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream in(out, std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()),
+            "%PDF-1.4 pretend");
+
+  write("other.key", std::string(32, 'o'));
+  ASSERT_EQ(::chmod((dir_ / "other.key").c_str(), 0600), 0);
+  auto wrong = run(cmd("--master-key-file " + shell_quote(dir_ / "other.key") + " export " +
+                       file_id + " -o " + shell_quote(dir_ / "x")));
+  EXPECT_EQ(wrong.status, 2) << wrong.out;
+  EXPECT_NE(wrong.out.find("this master key is not the one"), std::string::npos) << wrong.out;
+  auto missing = run(cmd("export " + file_id + " -o " + shell_quote(dir_ / "y")));
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.out.find("no master key there"), std::string::npos) << missing.out;
+}
+
 }  // namespace
 }  // namespace attachgate

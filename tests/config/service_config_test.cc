@@ -100,6 +100,7 @@ TEST_F(ServiceConfigTest, EmptyFileGivesTheDefaults) {
 TEST_F(ServiceConfigTest, EveryKeyIsRead) {
   Loaded<ServiceConfig> loaded = load(
       "state_dir = \"/var/lib/attachgate\"\n"
+      "master_key_file = \"credential:master.key\"\n"
       "templates_dir = \"/usr/share/attachgate/templates\"\n"
       "event_retention = \"30d\"\n"
       "[milter]\nsocket = \"inet:8891@127.0.0.1\"\n"
@@ -113,6 +114,7 @@ TEST_F(ServiceConfigTest, EveryKeyIsRead) {
   ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
   const ServiceConfig& c = *loaded.value;
   EXPECT_EQ(c.state_dir, "/var/lib/attachgate");
+  EXPECT_EQ(c.master_key_file, "credential:master.key");
   EXPECT_EQ(c.templates_dir, "/usr/share/attachgate/templates");
   EXPECT_EQ(c.event_retention_seconds, 30 * 86400);
   EXPECT_EQ(c.milter_socket, "inet:8891@127.0.0.1");
@@ -213,6 +215,24 @@ TEST(ServiceConfigOverrides, ReplaceOnlyWhatIsGiven) {
   EXPECT_EQ(c.listen, "0.0.0.0:80");
   EXPECT_EQ(c.milter_socket, "inet:8891@localhost");
   EXPECT_TRUE(check_overrides(o).empty());
+}
+
+// Unset, the key is state_dir/master.key (store/keys.h); a credential must
+// be named, as one path component.
+TEST_F(ServiceConfigTest, MasterKeyFileIsAPathOrOneCredential) {
+  EXPECT_EQ(ServiceConfig{}.master_key_file, "");
+  auto file = load("master_key_file = \"/etc/attachgate/master.key\"\n");
+  ASSERT_TRUE(file.ok()) << format_problems(file.problems);
+  EXPECT_EQ(file.value->master_key_file, "/etc/attachgate/master.key");
+  EXPECT_EQ(problems("master_key_file = \"credential:../k\"\n"),
+            (Lines{"FILE:1: master_key_file \"credential:../k\" must name one credential, e.g. "
+                   "credential:master.key"}));
+  Overrides o;
+  o.master_key_file = "credential:";
+  ASSERT_EQ(check_overrides(o).size(), 1u);
+  o.master_key_file = "credential:ag.key";
+  EXPECT_TRUE(check_overrides(o).empty());
+  EXPECT_EQ(apply(ServiceConfig{}, o).master_key_file, "credential:ag.key");
 }
 
 TEST(ServiceConfigOverrides, AreCheckedLikeTheFile) {
