@@ -42,7 +42,9 @@ def hidden_fields(page: str) -> dict[str, str]:
     return parser.fields
 
 
-class SenderTest(MilterTestCase):
+class SenderStackTestCase(MilterTestCase):
+    """`attachgate run` behind a private Postfix that relays to smtp-sink,
+    with the notifier's relay that same Postfix; no tests of its own."""
 
     def setUp(self) -> None:
         super().setUp()
@@ -62,9 +64,14 @@ class SenderTest(MilterTestCase):
 
     def sink_mail(self, kind: str, timeout: float = 60) -> email.message.EmailMessage:
         """The first mail in the sink whose X-Attachgate-Kind is kind."""
+        return self.sink_mails(kind, 1, timeout)[0]
+
+    def sink_mails(self, kind: str, count: int, timeout: float = 60) -> list:
+        """At least count mails in the sink whose X-Attachgate-Kind is kind."""
         found: list = []
 
         def look() -> bool:
+            found.clear()
             for path in self.sink.files():
                 try:
                     msg = parse_sink_dump(path).parse()
@@ -72,13 +79,15 @@ class SenderTest(MilterTestCase):
                     continue  # still being written
                 if msg.get("X-Attachgate-Kind") == kind:
                     found.append(msg)
-                    return True
-            return False
+            return len(found) >= count
 
         if not wait_until(look, timeout, 0.5):
-            self.fail("no %s in the sink after %g s; attachgate log:\n%s"
-                      % (kind, timeout, self.milter.log_text()[-3000:]))
-        return found[0]
+            self.fail("%d %s(s) in the sink after %g s, not %d; attachgate log:\n%s"
+                      % (len(found), kind, timeout, count, self.milter.log_text()[-3000:]))
+        return list(found)
+
+
+class SenderTest(SenderStackTestCase):
 
     def browser_click(self, url: str, button: str, name: str) -> dict:
         """Opens url in headless Chromium, screenshots it, presses the button
