@@ -1,6 +1,7 @@
 // milter/offload.cc - see offload.h.
 #include "milter/offload.h"
 
+#include <algorithm>
 #include <variant>
 #include <vector>
 
