@@ -24,12 +24,13 @@ namespace attachgate::milter {
 // Follows GMime 3's rules: a boundary line of an enclosing multipart also
 // closes the inner ones; a part's header block ends at an empty line or a
 // boundary line (other lines, fields or not, belong to it), and its last
-// Content-Type counts; message/rfc822 parts that are not
-// base64/quoted-printable/uuencoded are parsed as messages (their header
-// block counts like a part's). Not followed, so counted conservatively:
-// RFC 2231 `boundary*` parameters and boundaries over 200 bytes (the
-// multipart is then all preamble); multiparts nested deeper than max_depth
-// (left untracked, as body). A top level that is not multipart is not checked.
+// Content-Type counts, read by GMime's own g_mime_content_type_parse (so
+// its leniency, and RFC 2231 parameters, are the same); message/rfc822
+// parts that are not base64/quoted-printable/uuencoded are parsed as
+// messages (their header block counts like a part's). Not followed, so
+// counted conservatively: boundaries over 200 bytes (the multipart is then
+// all preamble); multiparts nested deeper than max_depth (left untracked,
+// as body). A top level that is not multipart is not checked.
 class StructureCheck {
  public:
   // top_content_type: the message's Content-Type header value (unfolded or

@@ -4,11 +4,14 @@
 #include "milter/structure_check.h"
 
 #include <gtest/gtest.h>
+#include <gmime/gmime.h>
 
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "milter/processor.h"  // init_gmime
 
 namespace attachgate::milter {
 namespace {
@@ -114,8 +117,65 @@ TEST(StructureCheck, BoundaryThatNeverAppearsIsAllPreamble) {
 TEST(StructureCheck, MultipartWithoutBoundaryParameterIsAllPreamble) {
   const std::string body = "--frontier\n\n" + base64_body();
   EXPECT_EQ(run("multipart/mixed", body), "multipart preamble over 1 KiB");
-  EXPECT_EQ(run("multipart/mixed; boundary*=utf-8''frontier", body),
+}
+
+// GMime decodes an RFC 2231 boundary*, and the check reads the Content-Type
+// with GMime's own parser.
+TEST(StructureCheck, Rfc2231BoundaryIsFollowed) {
+  const std::string body = "--frontier\n\n" + base64_body();
+  EXPECT_EQ(run("multipart/mixed; boundary*=utf-8''frontier", body), std::nullopt);
+  EXPECT_EQ(run("multipart/mixed; boundary*=utf-8''frontier", std::string(2000, 'p') + "\n" + body),
             "multipart preamble over 1 KiB");
+}
+
+// The parts GMime 3.2 builds from a message with this Content-Type and body
+// (children of every multipart in its tree).
+std::uint64_t gmime_parts(const std::string& content_type, const std::string& body) {
+  init_gmime();
+  const std::string raw = "Content-Type: " + content_type + "\r\n\r\n" + body;
+  GMimeStream* stream = g_mime_stream_mem_new_with_buffer(raw.data(), raw.size());
+  GMimeParser* parser = g_mime_parser_new_with_stream(stream);
+  GMimeMessage* message = g_mime_parser_construct_message(parser, nullptr);
+  std::uint64_t parts = 0;
+  std::vector<GMimeObject*> todo;
+  if (message) todo.push_back(g_mime_message_get_mime_part(message));
+  while (!todo.empty()) {
+    GMimeObject* obj = todo.back();
+    todo.pop_back();
+    if (GMIME_IS_MULTIPART(obj)) {
+      const int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+      parts += static_cast<std::uint64_t>(n);
+      for (int i = 0; i < n; ++i) todo.push_back(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i));
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+      if (GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)))
+        todo.push_back(g_mime_message_get_mime_part(inner));
+    }
+  }
+  if (message) g_object_unref(message);
+  g_object_unref(parser);
+  g_object_unref(stream);
+  return parts;
+}
+
+// Content-Type values whose parameters are broken in ways the fuzzer found:
+// the check must see at least the parts GMime builds (fewer would let a
+// preamble GMime holds in memory go unchecked).
+TEST(StructureCheck, CountsWhatGMimeBuildsForBrokenContentTypes) {
+  const std::string body = crlf("--m\nContent-Type: text/plain\n\nx\n--m\n\ny\n--m--\n");
+  for (const std::string ct : {
+           "multipart/mixed; boundary=\"m\"",
+           "multipart/mixe\"d; boundary=\"m\"",
+           "multipart/mi\x93xed; boundary=m",
+           "multipart/mixed; boundary*=utf-8''m",
+           "multipart/mixed; bofilename*0*=undary=oumvulipartiy=\"framultipart/diges#multipart"
+           "\xff\x82G\xf1/lixed; boundary=\"m\"",
+           "multipart/mixed; x=\"unterminated; boundary=m",
+           "multipart/mixed; boundary=m; boundary=other",
+       }) {
+    StructureCheck check(ct, kLimit, 8);
+    feed_string(check, body, 5);
+    EXPECT_GE(check.part_count(), gmime_parts(ct, body)) << ct;
+  }
 }
 
 TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
