@@ -83,7 +83,8 @@ std::optional<ContentType> parse_content_type(std::string_view s) {
   const char* subtype = g_mime_content_type_get_media_subtype(parsed);
   const char* boundary = g_mime_content_type_get_parameter(parsed, "boundary");
   ContentType out{ascii_lower(type ? type : ""), ascii_lower(subtype ? subtype : ""), std::nullopt};
-  if (boundary && *boundary && std::strlen(boundary) <= kMaxBoundary) out.boundary = boundary;
+  // An empty boundary="" is one too: GMime then splits at lines of "--".
+  if (boundary && std::strlen(boundary) <= kMaxBoundary) out.boundary = boundary;
   g_object_unref(parsed);
   if (out.type.empty()) return std::nullopt;
   return out;

@@ -178,6 +178,17 @@ TEST(StructureCheck, CountsWhatGMimeBuildsForBrokenContentTypes) {
   }
 }
 
+// Found by fuzz/structure_check_fuzz.cc: GMime takes boundary="" as a
+// boundary, and splits at lines of "--"; the check took it for none.
+TEST(StructureCheck, AnEmptyBoundaryIsABoundary) {
+  const std::string ct = "multipart/d;boundary=\"\"";
+  const std::string body = crlf("--\n\nx\n--\n\ny\n----\n");
+  StructureCheck check(ct, kLimit, 8);
+  feed_string(check, body, 3);
+  EXPECT_EQ(check.part_count(), gmime_parts(ct, body));
+  EXPECT_EQ(check.part_count(), 2u);
+}
+
 TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
   const std::string body =
       "preamble\n--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\nepilogue\n";
