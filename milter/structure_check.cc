@@ -189,9 +189,16 @@ void StructureCheck::note_line_bytes(const unsigned char* p, std::size_t n) {
 // then has an empty body.
 void StructureCheck::end_line() {
   const bool blank = head_.empty() || head_ == "\r";
-  const auto m = match_boundary();
+  auto m = match_boundary();
   if (!m) count(pending_);
   pending_ = 0;
+  if (m && (mode_ == Mode::kHeaders || mode_ == Mode::kMessageStart)) {
+    // The boundary line ends the header block first, and GMime then reads
+    // it again inside the part that block began: a multipart declared
+    // there sees its own boundary in it (innermost first).
+    end_header_block();
+    m = match_boundary();
+  }
   if (m) {
     on_boundary(*m);
   } else if (mode_ == Mode::kHeaders || mode_ == Mode::kMessageStart) {

@@ -189,6 +189,21 @@ TEST(StructureCheck, AnEmptyBoundaryIsABoundary) {
   EXPECT_EQ(check.part_count(), 2u);
 }
 
+// Found by fuzz/structure_check_fuzz.cc: a boundary line that ends a part's
+// header block is read again inside that part, where a multipart declared
+// in the block takes it as its own first boundary (same name as an outer
+// one). The check took it for the outer multipart's next part.
+TEST(StructureCheck, ABoundaryLineEndingAHeaderBlockOpensTheMultipartItDeclares) {
+  const std::string ct = "multipart/mixed;boundary=\"u\"";
+  const std::string body = crlf(
+      "--u\nContent-Type: multipart/mixed;boundary=\"v\"\n\n"
+      "--v\nContent-Type: multipart/mixed;boundary=\"u\"\n--u\n\n--v\n y\n");
+  StructureCheck check(ct, kLimit, 8);
+  feed_string(check, body, 4);
+  EXPECT_GE(check.part_count(), gmime_parts(ct, body));
+  EXPECT_EQ(check.problem(), std::nullopt);
+}
+
 TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
   const std::string body =
       "preamble\n--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\nepilogue\n";
