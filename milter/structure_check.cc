@@ -76,8 +76,12 @@ std::string_view read_token(std::string_view s, std::size_t& i) {
 // GMime cannot read a type at all and falls back to its default.
 std::optional<ContentType> parse_content_type(std::string_view s) {
   init_gmime();
-  const std::string value(s);
-  GMimeContentType* parsed = g_mime_content_type_parse(nullptr, value.c_str());
+  // GMime's parser reads a header's 8-bit bytes as text in its fallback
+  // charsets (UTF-8, else Latin-1) before it parses the value: a boundary
+  // "m\xd4" is "m\xc3\x94" to it.
+  char* value = g_mime_utils_decode_8bit(nullptr, std::string(s).c_str(), s.size());
+  GMimeContentType* parsed = value ? g_mime_content_type_parse(nullptr, value) : nullptr;
+  g_free(value);
   if (parsed == nullptr) return std::nullopt;
   const char* type = g_mime_content_type_get_media_type(parsed);
   const char* subtype = g_mime_content_type_get_media_subtype(parsed);

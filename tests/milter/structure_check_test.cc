@@ -204,6 +204,18 @@ TEST(StructureCheck, ABoundaryLineEndingAHeaderBlockOpensTheMultipartItDeclares)
   EXPECT_EQ(check.problem(), std::nullopt);
 }
 
+// Found by fuzz/structure_check_fuzz.cc: GMime reads a header's 8-bit
+// bytes as Latin-1 when they are not UTF-8, so boundary="m\xd4" splits at
+// lines of "--m\xc3\x94".
+TEST(StructureCheck, AnEightBitBoundaryIsReadAsGMimeReadsIt) {
+  const std::string ct = "multipart/mixed; boundary=\"m\xd4\"";
+  const std::string body = crlf("--m\xc3\x94\n\nx\n--m\xc3\x94\n\ny\n--m\xc3\x94--\n");
+  StructureCheck check(ct, kLimit, 8);
+  feed_string(check, body, 3);
+  EXPECT_EQ(gmime_parts(ct, body), 2u);
+  EXPECT_EQ(check.part_count(), 2u);
+}
+
 TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
   const std::string body =
       "preamble\n--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\nepilogue\n";
