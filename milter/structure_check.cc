@@ -330,7 +330,16 @@ void StructureCheck::enter_multipart(std::string_view subtype,
     start_block(Mode::kBody, 0);
     return;
   }
-  frames_.push_back(Frame{boundary ? "--" + *boundary : std::string(), subtype == "digest"});
+  // To write a multipart without a boundary GMime makes one up and encodes
+  // the part's Content-Type again, and GMime 3.2's parameter encoder can
+  // exhaust memory on hostile parameters (fuzz/structure_check_fuzz.cc:
+  // a 1 GiB allocation, then abort). Such mail passes unchanged, unwritten.
+  if (!boundary) {
+    if (!problem_) problem_ = "multipart without a usable boundary";
+    mode_ = Mode::kIdle;
+    return;
+  }
+  frames_.push_back(Frame{"--" + *boundary, subtype == "digest"});
   start_block(Mode::kPreamble, 0);
 }
 
