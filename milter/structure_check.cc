@@ -91,6 +91,20 @@ std::optional<ContentType> parse_content_type(std::string_view s) {
   if (boundary && std::strlen(boundary) <= kMaxBoundary) out.boundary = boundary;
   g_object_unref(parsed);
   if (out.type.empty()) return std::nullopt;
+  // On a value it cannot read, g_mime_content_type_parse answers
+  // application/octet-stream, but GMime's message parser then uses its
+  // default (message/rfc822 in a digest): only a value that names
+  // application/octet-stream is one (a fuzz finding).
+  if (out.type == "application" && out.subtype == "octet-stream") {
+    std::size_t i = 0;
+    skip_cfws(s, i);
+    if (!equals_nocase(read_token(s, i), "application")) return std::nullopt;
+    skip_cfws(s, i);
+    if (i >= s.size() || s[i] != '/') return std::nullopt;
+    ++i;
+    skip_cfws(s, i);
+    if (!equals_nocase(read_token(s, i), "octet-stream")) return std::nullopt;
+  }
   return out;
 }
 
