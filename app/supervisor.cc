@@ -27,11 +27,16 @@ struct Child {
 bool start(Child& c, const sigset_t& old_mask) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
     ::close(fds[1]);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed parent stops its children cleanly
+    // A parent killed between fork and prctl sends no signal: the worker
+    // would serve on, orphaned, holding the milter socket (the kill -9
+    // campaign found one still listening minutes later).
+    if (::getppid() != parent) std::_Exit(1);
     ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     set_log_name("attachgate/" + c.role->name);
     std::_Exit(c.role->run(fds[0]));
