@@ -200,8 +200,13 @@ class Service(harness.Milter):
         env.pop("ATTACHGATE_FAULT_KILL_AT", None)
         if fault:
             env["ATTACHGATE_FAULT_KILL_AT"] = fault
-        # A killed predecessor's worker may still hold the port a moment.
-        harness.wait_until(lambda: not any(harness.port_accepts(p) for p in self.ports()), 10)
+        # A killed predecessor's worker may still hold the port a moment;
+        # one that holds it for long outlived its supervisor's SIGKILL,
+        # which is a bug to report, not to wait out.
+        if not harness.wait_until(lambda: not any(harness.port_accepts(p) for p in self.ports()), 30):
+            holders = subprocess.run(["ss", "-ltnpH"], stdout=subprocess.PIPE, text=True).stdout
+            raise AssertionError("a process from a killed attachgate %s still listens on %s:\n%s"
+                                 % (self.role, self.ports(), holders))
         with open(self.log, "ab") as logf:
             logf.write(("--- start%s: %s\n" % (" with %s" % fault if fault else "",
                                                " ".join(self.command()))).encode())
@@ -213,6 +218,12 @@ class Service(harness.Milter):
                                    timeout)
         if self.proc.poll() is not None or not ready:
             raise AssertionError("attachgate %s did not start (%s); its log:\n%s"
+                                 % (self.role, self.proc.returncode, harness.tail(self.log)))
+        # Accepting, but is it this process that listens? One that could not
+        # bind exits at once.
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise AssertionError("attachgate %s exited after start (%s); its log:\n%s"
                                  % (self.role, self.proc.returncode, harness.tail(self.log)))
 
     def kill_all(self) -> None:
