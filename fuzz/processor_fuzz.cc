@@ -17,6 +17,7 @@
 
 #include "config/policy.h"
 #include "fuzz/fuzz_check.h"
+#include "fuzz/mta_text.h"
 #include "milter/processor.h"
 #include "tests/support/temp_dir.h"
 
@@ -68,15 +69,6 @@ struct World {
   }
 };
 
-std::string to_crlf(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out += '\r';
-    out += text[i];
-  }
-  return out;
-}
-
 // The header fields as the MTA passes them: name, and the value after the
 // colon with folds as "\n" + continuation (SMFIP_HDR_LEADSPC style).
 std::vector<Header> header_fields(std::string_view crlf) {
@@ -107,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     world.reset();
     world = std::make_unique<World>();
   }
-  const std::string crlf = to_crlf(std::string_view(reinterpret_cast<const char*>(data), size));
+  const std::string crlf = fuzz::to_crlf(std::string_view(reinterpret_cast<const char*>(data), size));
   Spool spool(world->dir.path() + "/spool", world->service.limits.spool_memory_threshold);
   FUZZ_CHECK(spool.append(crlf).ok(), "spool append");
   MessageInput in;

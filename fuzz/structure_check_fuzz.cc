@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "fuzz/fuzz_check.h"
+#include "fuzz/mta_text.h"
 #include "fuzz/gmime_view.h"
 #include "milter/structure_check.h"
 #include "util/text.h"
@@ -34,15 +35,6 @@ namespace {
 constexpr std::uint64_t kLimit = 512;
 constexpr int kMaxDepth = 32;  // as ServiceConfig's max_mime_depth
 constexpr std::uint64_t kSlack = 2;
-
-std::string to_crlf(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out += '\r';
-    out += text[i];
-  }
-  return out;
-}
 
 struct Verdict {
   std::optional<std::string> problem;
@@ -118,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (eol == std::string_view::npos) return 0;
   const std::string_view content_type = in.substr(0, eol);
   if (content_type.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) return 0;
-  const std::string body = to_crlf(in.substr(eol + 1));
+  const std::string body = fuzz::to_crlf(in.substr(eol + 1));
 
   std::uint32_t seed = 1;
   for (char c : body) seed = seed * 31 + static_cast<unsigned char>(c);
