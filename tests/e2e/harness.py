@@ -48,6 +48,7 @@ SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime
 # ---------------------------------------------------------------- ports ----
 
 _ports_handed_out: set[int] = set()
+_port_rng = random.SystemRandom()  # unaffected by any test seeding random
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -71,7 +72,7 @@ def free_port() -> int:
     if os.environ.get("ATTACHGATE_E2E_PORTS"):  # "LOW-HIGH": a share of a busy machine
         low, high = (int(x) for x in os.environ["ATTACHGATE_E2E_PORTS"].split("-"))
     for _ in range(1000):
-        port = random.randint(low, high)
+        port = _port_rng.randint(low, high)
         if port in _ports_handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
