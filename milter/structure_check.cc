@@ -121,14 +121,20 @@ bool is_rfc822(std::string_view subtype) {
   return subtype == "rfc822" || subtype == "rfc2822" || subtype == "global" || subtype == "news";
 }
 
-// GMime does not parse an encoded message/rfc822 part as a message.
+// GMime does not parse an encoded message/rfc822 part as a message. Which
+// values name an encoding is GMime's call, so ask it: it takes the name
+// followed by the end or white space ("base64 x"), and nothing else
+// ("quoted-printable/1" is no encoding, and the message is parsed).
 bool is_encoded(const std::optional<std::string>& transfer_encoding) {
   if (!transfer_encoding) return false;
-  std::size_t i = 0;
-  skip_cfws(*transfer_encoding, i);
-  const std::string name = ascii_lower(read_token(*transfer_encoding, i));
-  return name == "base64" || name == "quoted-printable" || name == "uuencode" ||
-         name == "x-uuencode" || name == "x-uue";
+  switch (g_mime_content_encoding_from_string(transfer_encoding->c_str())) {
+    case GMIME_CONTENT_ENCODING_BASE64:
+    case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+    case GMIME_CONTENT_ENCODING_UUENCODE:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string describe_size(std::uint64_t n) {

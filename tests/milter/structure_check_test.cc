@@ -235,6 +235,22 @@ TEST(StructureCheck, AnUnreadableContentTypeInADigestIsAMessage) {
   }
 }
 
+// Found by fuzz/structure_check_fuzz.cc: the check read
+// "quoted-printable/1" as quoted-printable and took the embedded message
+// for an opaque body; GMime reads no encoding in it and parses the message.
+TEST(StructureCheck, AnEmbeddedMessageIsEncodedOnlyWhenGMimeSaysSo) {
+  const std::string ct = "multipart/x; boundary=\"m\"";
+  for (const std::string value : {"quoted-printable/1", "base64x", "(c) base64", "base64 x",
+                                  " Quoted-Printable", "x-uue", "7bit"}) {
+    const std::string body = crlf("--m\nContent-Type: message/rfc822\nContent-Transfer-Encoding:" +
+                                  value + "\n\nContent-Type: multipart/mixed; boundary=\"v\"\n\n"
+                                  "--v\n\nx\n--v\n\ny\n--v--\n--m--\n");
+    StructureCheck check(ct, kLimit, 8);
+    feed_string(check, body, 3);
+    EXPECT_GE(check.part_count(), gmime_parts(ct, body)) << value;
+  }
+}
+
 TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
   const std::string body =
       "preamble\n--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\nepilogue\n";
