@@ -12,7 +12,9 @@ int Catalog::latest_schema_version() { return static_cast<int>(std::size(kMigrat
 Result<Catalog> Catalog::open(const std::string& path) {
   auto db = Db::open(path);
   if (!db) return db.error();
-  Catalog catalog(std::move(db.value()));
+  auto reader = Db::open(path);
+  if (!reader) return reader.error();
+  Catalog catalog(std::move(db.value()), std::move(reader.value()));
   // WAL: one writer and many readers, and readers never block the milter.
   // add_event's synchronous = NORMAL is only safe in WAL mode, so a catalog
   // that will not switch (a filesystem without shared memory) is refused.
@@ -31,6 +33,8 @@ Result<Catalog> Catalog::open(const std::string& path) {
       return make_error(path + ": the catalog cannot use WAL journal mode; put state_dir on a local filesystem");
   }
   if (auto s = catalog.migrate(path); !s) return s.error();
+  if (auto s = catalog.reader_.exec("PRAGMA query_only = ON"); !s)
+    return make_error(path + ": " + s.error().message);
   return catalog;
 }
 
@@ -69,17 +73,17 @@ Status Catalog::migrate(const std::string& path) {
 }
 
 Result<std::int64_t> Catalog::count(const char* table) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql = std::string("SELECT count(*) FROM ") + table;  // table names are ours
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   auto row = st.step();
   if (!row) return row.error();
   return st.int64(0);
 }
 
 Result<std::optional<std::string>> Catalog::key_check() {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT value FROM key_check WHERE id = 1");
+  std::lock_guard lock(read_mu_);
+  Stmt st(reader_, "SELECT value FROM key_check WHERE id = 1");
   auto row = st.step();
   if (!row) return row.error();
   if (!*row) return std::optional<std::string>();

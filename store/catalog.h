@@ -87,7 +87,8 @@ class Catalog {
  public:
   // Deleted content is overwritten (PRAGMA secure_delete), not just freed.
   static Result<Catalog> open(const std::string& path);
-  Catalog(Catalog&& o) noexcept : db_(std::move(o.db_)), outbox_sealer_(o.outbox_sealer_) {}
+  Catalog(Catalog&& o) noexcept
+      : db_(std::move(o.db_)), reader_(std::move(o.reader_)), outbox_sealer_(o.outbox_sealer_) {}
 
   int schema_version();
   static int latest_schema_version();
@@ -234,13 +235,18 @@ class Catalog {
   Result<std::int64_t> enqueue_webhooks(const WebhookBatch& batch);
 
  private:
-  explicit Catalog(Db db) : db_(std::move(db)) {}
+  Catalog(Db db, Db reader) : db_(std::move(db)), reader_(std::move(reader)) {}
   Status migrate(const std::string& path);
-  Result<std::optional<MessageRecord>> message_by(const std::string& id);
+  Result<std::optional<MessageRecord>> message_by(Db& db, const std::string& id);
   Result<Claim> claim_one(std::int64_t link_id, std::int64_t file_id, std::int64_t now);
 
+  // Writes go through db_ (under mu_); the reads above through reader_
+  // (under read_mu_). In WAL mode a reader never waits for a writer, so a
+  // page or /healthz does not queue behind a claim's fsync.
   Db db_;
   std::mutex mu_;
+  Db reader_;
+  std::mutex read_mu_;
   std::optional<Sealer> outbox_sealer_;
 };
 

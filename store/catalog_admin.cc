@@ -57,7 +57,7 @@ Result<std::vector<std::pair<std::int64_t, std::int64_t>>> changed_links(Stmt& s
 Result<std::optional<std::int64_t>> Catalog::message_row_id(const std::string& id) {
   std::lock_guard lock(mu_);
   if (id.empty()) return std::optional<std::int64_t>{};
-  auto message = message_by(id);
+  auto message = message_by(db_, id);
   if (!message) return message.error();
   if (!*message) return std::optional<std::int64_t>{};
   return std::optional<std::int64_t>{(*message)->id};

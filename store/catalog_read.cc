@@ -78,9 +78,9 @@ Result<std::vector<T>> collect(Stmt& st, F read) {
 }  // namespace
 
 Result<std::optional<LinkRecord>> Catalog::find_link_by_token_hash(const std::string& token_hash) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql = std::string("SELECT ") + kLinkCols + " FROM links WHERE token_hash = ?1";
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   auto row = st.bind_blob(1, token_hash).step();
   if (!row) return row.error();
   if (!*row) return std::optional<LinkRecord>{};
@@ -88,9 +88,9 @@ Result<std::optional<LinkRecord>> Catalog::find_link_by_token_hash(const std::st
 }
 
 Result<std::optional<LinkRecord>> Catalog::find_link_by_pixel(const std::string& pixel_id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql = std::string("SELECT ") + kLinkCols + " FROM links WHERE pixel_id = ?1";
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   auto row = st.bind(1, pixel_id).step();
   if (!row) return row.error();
   if (!*row) return std::optional<LinkRecord>{};
@@ -98,9 +98,9 @@ Result<std::optional<LinkRecord>> Catalog::find_link_by_pixel(const std::string&
 }
 
 Result<std::optional<MessageRecord>> Catalog::find_message(std::int64_t id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql = std::string("SELECT ") + kMessageCols + " FROM messages WHERE id = ?1";
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   auto row = st.bind(1, id).step();
   if (!row) return row.error();
   if (!*row) return std::optional<MessageRecord>{};
@@ -108,8 +108,8 @@ Result<std::optional<MessageRecord>> Catalog::find_message(std::int64_t id) {
 }
 
 Result<std::optional<DownloadRecord>> Catalog::find_download(const std::string& ticket_hash) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_,
+  std::lock_guard lock(read_mu_);
+  Stmt st(reader_,
           "SELECT id, link_id, is_zip, claimed_at, resume_until, completed_at FROM downloads"
           " WHERE ticket_hash = ?1");
   auto row = st.bind_blob(1, ticket_hash).step();
@@ -125,7 +125,7 @@ Result<std::optional<DownloadRecord>> Catalog::find_download(const std::string& 
   std::string sql = std::string("SELECT ") + kFileCols +
                     " FROM download_files df JOIN files f ON f.id = df.file_id"
                     " WHERE df.download_id = ?1 ORDER BY f.id";
-  Stmt files(db_, sql.c_str());
+  Stmt files(reader_, sql.c_str());
   files.bind(1, d.id);
   auto f = collect<FileRecord>(files, read_file);
   if (!f) return f.error();
@@ -134,11 +134,11 @@ Result<std::optional<DownloadRecord>> Catalog::find_download(const std::string& 
 }
 
 Result<std::vector<LinkFile>> Catalog::link_files(std::int64_t link_id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql = std::string("SELECT ") + kFileCols +
                     ", lf.downloads FROM link_files lf JOIN files f ON f.id = lf.file_id"
                     " WHERE lf.link_id = ?1 ORDER BY f.id";
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   st.bind(1, link_id);
   return collect<LinkFile>(st, [](const Stmt& s) {
     return LinkFile{read_file(s), static_cast<int>(s.int64(10))};
@@ -146,9 +146,9 @@ Result<std::vector<LinkFile>> Catalog::link_files(std::int64_t link_id) {
 }
 
 Result<std::optional<FileRecord>> Catalog::find_file(const std::string& public_id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql = std::string("SELECT ") + kFileCols + " FROM files f WHERE f.public_id = ?1";
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   auto row = st.bind(1, public_id).step();
   if (!row) return row.error();
   if (!*row) return std::optional<FileRecord>{};
@@ -156,8 +156,8 @@ Result<std::optional<FileRecord>> Catalog::find_file(const std::string& public_i
 }
 
 Result<std::vector<MessageSummary>> Catalog::list_messages(int limit) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_,
+  std::lock_guard lock(read_mu_);
+  Stmt st(reader_,
           "SELECT m.id, m.public_id, m.queue_id, m.sender, m.subject, m.auth_user, m.client_addr,"
           " m.outcome, m.created_at,"
           " (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),"
@@ -173,10 +173,10 @@ Result<std::vector<MessageSummary>> Catalog::list_messages(int limit) {
 
 Result<std::optional<MessageRecord>> Catalog::find_message_by_status_token(
     const std::string& token_hash) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   std::string sql =
       std::string("SELECT ") + kMessageCols + " FROM messages WHERE status_token_hash = ?1";
-  Stmt st(db_, sql.c_str());
+  Stmt st(reader_, sql.c_str());
   st.bind_blob(1, token_hash);
   auto row = st.step();
   if (!row) return row.error();
@@ -185,8 +185,8 @@ Result<std::optional<MessageRecord>> Catalog::find_message_by_status_token(
 }
 
 Result<int> Catalog::completed_downloads(std::int64_t message_id) {
-  std::lock_guard lock(mu_);
-  Stmt st(db_,
+  std::lock_guard lock(read_mu_);
+  Stmt st(reader_,
           "SELECT count(*) FROM downloads d JOIN links l ON l.id = d.link_id"
           " WHERE l.message_id = ?1 AND d.completed_at IS NOT NULL");
   st.bind(1, message_id);
@@ -195,11 +195,11 @@ Result<int> Catalog::completed_downloads(std::int64_t message_id) {
   return static_cast<int>(st.int64(0));
 }
 
-Result<std::optional<MessageRecord>> Catalog::message_by(const std::string& id) {
+Result<std::optional<MessageRecord>> Catalog::message_by(Db& db, const std::string& id) {
   std::string sql = std::string("SELECT ") + kMessageCols +
                     " FROM messages WHERE public_id = ?1 OR queue_id = ?1"
                     " ORDER BY public_id = ?1 DESC, id DESC LIMIT 1";
-  Stmt st(db_, sql.c_str());
+  Stmt st(db, sql.c_str());
   auto row = st.bind(1, id).step();
   if (!row) return row.error();
   if (!*row) return std::optional<MessageRecord>{};
@@ -207,30 +207,30 @@ Result<std::optional<MessageRecord>> Catalog::message_by(const std::string& id) 
 }
 
 Result<std::optional<MessageDetail>> Catalog::show_message(const std::string& id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(read_mu_);
   if (id.empty()) return std::optional<MessageDetail>{};
-  auto message = message_by(id);
+  auto message = message_by(reader_, id);
   if (!message) return message.error();
   if (!*message) return std::optional<MessageDetail>{};
   MessageDetail d;
   d.message = **message;
   const std::int64_t mid = d.message.id;
 
-  Stmt rcpt(db_, "SELECT address FROM recipients WHERE message_id = ?1 ORDER BY id");
+  Stmt rcpt(reader_, "SELECT address FROM recipients WHERE message_id = ?1 ORDER BY id");
   rcpt.bind(1, mid);
   auto recipients = collect<std::string>(rcpt, [](const Stmt& s) { return s.text(0); });
   if (!recipients) return recipients.error();
   d.recipients = std::move(*recipients);
 
   std::string fsql = std::string("SELECT ") + kFileCols + " FROM files f WHERE f.message_id = ?1 ORDER BY f.id";
-  Stmt files(db_, fsql.c_str());
+  Stmt files(reader_, fsql.c_str());
   files.bind(1, mid);
   auto f = collect<FileRecord>(files, read_file);
   if (!f) return f.error();
   d.files = std::move(*f);
 
   std::string lsql = std::string("SELECT ") + kLinkCols + " FROM links WHERE message_id = ?1 ORDER BY id";
-  Stmt links(db_, lsql.c_str());
+  Stmt links(reader_, lsql.c_str());
   links.bind(1, mid);
   auto l = collect<LinkRecord>(links, read_link);
   if (!l) return l.error();
@@ -239,7 +239,7 @@ Result<std::optional<MessageDetail>> Catalog::show_message(const std::string& id
   for (const auto& link : d.links) {
     std::vector<int> row;
     for (const auto& file : d.files) {
-      Stmt dl(db_, "SELECT downloads FROM link_files WHERE link_id = ?1 AND file_id = ?2");
+      Stmt dl(reader_, "SELECT downloads FROM link_files WHERE link_id = ?1 AND file_id = ?2");
       auto has = dl.bind(1, link.id).bind(2, file.id).step();
       if (!has) return has.error();
       row.push_back(*has ? static_cast<int>(dl.int64(0)) : 0);
@@ -247,7 +247,7 @@ Result<std::optional<MessageDetail>> Catalog::show_message(const std::string& id
     d.downloads.push_back(std::move(row));
   }
 
-  Stmt events(db_,
+  Stmt events(reader_,
               "SELECT id, message_id, file_id, link_id, kind, at, recipient, remote_addr,"
               " user_agent, detail FROM events WHERE message_id = ?1 ORDER BY at, id");
   events.bind(1, mid);
@@ -258,8 +258,8 @@ Result<std::optional<MessageDetail>> Catalog::show_message(const std::string& id
 }
 
 Result<std::vector<std::string>> Catalog::blob_ids_in_use() {
-  std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT blob_id FROM files WHERE state != 'purged'");
+  std::lock_guard lock(read_mu_);
+  Stmt st(reader_, "SELECT blob_id FROM files WHERE state != 'purged'");
   return collect<std::string>(st, [](const Stmt& s) { return s.text(0); });
 }
 
