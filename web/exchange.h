@@ -30,8 +30,9 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // when stream is null
   // A download: `length` bytes of `stream` (already moved to the range's
-  // start). The server calls on_done once with how many bytes reached the
-  // socket; a HEAD gets the headers and no stream.
+  // start); a HEAD gets the headers and no stream. Whatever the body, the
+  // server calls on_done (when set) once, after the response went out or
+  // failed, with how many body bytes reached the socket.
   std::unique_ptr<ByteSource> stream;
   std::uint64_t length = 0;
   std::function<void(std::uint64_t sent)> on_done;

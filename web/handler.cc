@@ -119,18 +119,17 @@ Response Handler::pixel(const Request& request, std::string_view name) {
   // Whatever the id, the answer is the same image: the pixel tells a
   // stranger nothing about which ids exist.
   constexpr std::string_view kSuffix = ".gif";
+  Response r;
+  r.headers = security_headers();
+  r.headers.emplace_back("Content-Type", "image/gif");
+  r.body.assign(reinterpret_cast<const char*>(kPixel), sizeof kPixel);
   if (request.method == "GET" && name.size() == 32 + kSuffix.size() && name.ends_with(kSuffix) &&
       is_lower_hex(name.substr(0, 32))) {
     auto link = store_.catalog.find_link_by_pixel(std::string(name.substr(0, 32)));
     if (!link) log_warn("pixel: " + link.error().message);
     else if (*link && (*link)->track_opens)
-      record(store::EventKind::opened, request, (*link)->message_id, (*link)->id, std::nullopt,
-             "");
+      record_when_sent(r, store::EventKind::opened, request, (*link)->message_id, (*link)->id);
   }
-  Response r;
-  r.headers = security_headers();
-  r.headers.emplace_back("Content-Type", "image/gif");
-  r.body.assign(reinterpret_cast<const char*>(kPixel), sizeof kPixel);
   return r;
 }
 
@@ -149,9 +148,9 @@ Response Handler::healthz() {
   return r;
 }
 
-void Handler::record(store::EventKind kind, const Request& request, std::int64_t message_id,
-                     std::optional<std::int64_t> link_id, std::optional<std::int64_t> file_id,
-                     std::string detail) {
+store::EventRecord Handler::event_of(store::EventKind kind, const Request& request,
+                                    std::int64_t message_id, std::optional<std::int64_t> link_id,
+                                    std::optional<std::int64_t> file_id, std::string detail) const {
   store::EventRecord e;
   e.message_id = message_id;
   e.link_id = link_id;
@@ -161,10 +160,35 @@ void Handler::record(store::EventKind kind, const Request& request, std::int64_t
   e.remote_addr = clean_display_text(request.remote_addr, 64);
   e.user_agent = clean_display_text(request.user_agent, 256);
   e.detail = std::move(detail);
-  // An event that cannot be written is logged, not shown to the visitor:
-  // the audit trail is ours to mend, the download is theirs.
-  if (auto s = store_.catalog.add_event(e); !s)
-    log_warn("event " + std::string(to_string(kind)) + ": " + s.error().message);
+  return e;
+}
+
+namespace {
+
+// An event that cannot be written is logged, not shown to the visitor:
+// the audit trail is ours to mend, the download is theirs.
+void write_event(store::Catalog& catalog, const store::EventRecord& e) {
+  if (auto s = catalog.add_event(e); !s)
+    log_warn("event " + std::string(to_string(e.kind)) + ": " + s.error().message);
+}
+
+}  // namespace
+
+void Handler::record(store::EventKind kind, const Request& request, std::int64_t message_id,
+                     std::optional<std::int64_t> link_id, std::optional<std::int64_t> file_id,
+                     std::string detail) {
+  write_event(store_.catalog, event_of(kind, request, message_id, link_id, file_id, std::move(detail)));
+}
+
+void Handler::record_when_sent(Response& response, store::EventKind kind, const Request& request,
+                               std::int64_t message_id, std::int64_t link_id) {
+  auto before = std::move(response.on_done);
+  response.on_done = [&catalog = store_.catalog, before = std::move(before),
+                      e = event_of(kind, request, message_id, link_id, std::nullopt, "")](
+                         std::uint64_t sent) {
+    if (before) before(sent);
+    write_event(catalog, e);
+  };
 }
 
 Response Handler::page(int status, std::string html) {

@@ -90,9 +90,17 @@ class Handler : public Service {
   Response page(int status, std::string html);
   Response not_found();
   Response problem(int status, std::string title, std::string detail);
+  store::EventRecord event_of(store::EventKind kind, const Request& request,
+                              std::int64_t message_id, std::optional<std::int64_t> link_id,
+                              std::optional<std::int64_t> file_id, std::string detail) const;
   void record(store::EventKind kind, const Request& request, std::int64_t message_id,
               std::optional<std::int64_t> link_id, std::optional<std::int64_t> file_id,
               std::string detail);
+  // `viewed` and `opened` only record interest: they are written once the
+  // response has gone out (Response::on_done), so no visitor waits for the
+  // catalog's write lock, which a download claim holds through its fsync.
+  void record_when_sent(Response& response, store::EventKind kind, const Request& request,
+                        std::int64_t message_id, std::int64_t link_id);
 
   store::Store& store_;
   mutable std::mutex pages_mu_;

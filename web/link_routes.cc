@@ -65,10 +65,10 @@ Response Handler::landing(const Request& request, std::string_view token) {
   const Link& link = **found;
   if (link.state != store::LinkState::active) return gone_page(to_string(link.state));
   if (link.record.locked_until == store::kLockedForGood) return gone_page("locked");
+  Response r = show_link(link, "", "", 200);
   if (request.method == "GET")
-    record(store::EventKind::viewed, request, link.record.message_id, link.record.id,
-           std::nullopt, "");
-  return show_link(link, "", "", 200);
+    record_when_sent(r, store::EventKind::viewed, request, link.record.message_id, link.record.id);
+  return r;
 }
 
 Response Handler::show_link(const Link& link, const std::string& code, const std::string& message,

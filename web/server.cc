@@ -263,10 +263,15 @@ awaitable<bool> Server::Impl::write_response(beast::tcp_stream& stream, Response
     if (response.on_done) co_await work.run([&response] { response.on_done(0); });
     co_return false;
   }
-  if (head) co_return true;
+  if (head) {
+    if (response.on_done) co_await work.run([&response] { response.on_done(0); });
+    co_return true;
+  }
   if (!response.stream) {
     stream.expires_after(config.timeout);
     co_await net::async_write(stream, net::buffer(response.body), net::redirect_error(use_awaitable, ec));
+    const std::uint64_t sent = ec ? 0 : response.body.size();
+    if (response.on_done) co_await work.run([&response, sent] { response.on_done(sent); });
     co_return !ec;
   }
   // The download: pull a chunk, write it, repeat; one chunk in memory.

@@ -131,7 +131,7 @@ TEST_F(ApiTest, MultipartUploadStoresTheFileAndTheLinkServesIt) {
   Request landing;
   landing.method = "GET";
   landing.target = "/d/" + token_of(r);
-  EXPECT_EQ(handler_->handle(landing).status, 200);
+  EXPECT_EQ(serve(landing).status, 200);
 
   Response shown = send(request("GET", "/api/v1/files/" + j.at("id").get<std::string>()), "");
   ASSERT_EQ(shown.status, 200) << shown.body;
@@ -219,7 +219,7 @@ TEST_F(ApiTest, DeleteRevokesAndTheLinkThenAnswers410) {
   Request landing;
   landing.method = "GET";
   landing.target = "/d/" + token_of(created);
-  EXPECT_EQ(handler_->handle(landing).status, 410);
+  EXPECT_EQ(serve(landing).status, 410);
   auto s = json_of(send(request("GET", "/api/v1/files/" + id), ""));
   EXPECT_EQ(s.at("status"), "revoked");
   EXPECT_EQ(s.at("revoked_at"), "2026-09-21T14:14:20Z");

@@ -88,7 +88,7 @@ class HandlerTest : public WebFixture {
     r.range = range;
     r.remote_addr = "198.51.100.7";
     r.user_agent = "test-agent";
-    return handler_->handle(r);
+    return serve(r);
   }
 
   Response post(const std::string& target, const std::string& body) {
@@ -98,7 +98,7 @@ class HandlerTest : public WebFixture {
     r.content_type = "application/x-www-form-urlencoded";
     r.body = body;
     r.remote_addr = "198.51.100.7";
-    return handler_->handle(r);
+    return serve(r);
   }
 
   int events(const char* kind) {
