@@ -12,8 +12,10 @@ build_pkgs=(cmake g++ make pkg-config
 # chromium + fonts-liberation drive the browser tests (tests/browser); the fonts
 # are only a Recommends, which --no-install-recommends would drop.
 # clang + libclang-rt-14-dev (libFuzzer, ASan, UBSan runtimes) build fuzz/.
+# opendkim signs after attachgate in tests/e2e/test_dkim.py (opendkim-tools
+# makes its key), and python3-dkim checks the signatures.
 test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3 curl
-  chromium fonts-liberation clang libclang-rt-14-dev)
+  chromium fonts-liberation clang libclang-rt-14-dev opendkim opendkim-tools python3-dkim)
 # bench/run: Postfix (smtp-source, smtp-sink) and curl as for the tests, GTest
 # to configure the build that has the seed_link fixture, nginx and wrk as the
 # download baselines, perf for profiling.

@@ -10,7 +10,8 @@ or always with ATTACHGATE_E2E_KEEP=1.
 
 Needs root (Postfix's master runs as root), postfix, smtp-sink and swaks.
 The attachgate binary comes from $ATTACHGATE_BIN, the checkout from
-$ATTACHGATE_SOURCE_DIR (both set by ctest). Python standard library only.
+$ATTACHGATE_SOURCE_DIR (both set by ctest). Python standard library only,
+but for the DKIM tests: OpenDKIM, and python3-dkim imported when first used.
 """
 
 from __future__ import annotations
@@ -283,20 +284,35 @@ def postfix_received_re(queue_id: str) -> str:
 # ------------------------------------------------------------- postfix ----
 
 class PrivatePostfix:
-    """A Postfix instance run by contrib/private-postfix.sh."""
+    """A Postfix instance run by contrib/private-postfix.sh.
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    milter is one Postfix milter spec, or a list of them called in that
+    order (attachgate, then a DKIM signer). With inject_milters (a list,
+    maybe empty), a second smtpd listens on inject_port: the injection
+    service of contrib/postfix/master.cf, whose only milters those are.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None,
+                 inject_port: int | None = None):
         self.dir = workdir / "postfix"
         self.port = port or free_port()
+        self.inject_port = inject_port  # picked at start if an injection service is asked for
         self.maillog_path = self.dir / "maillog"
         self.started = False
 
-    def start(self, milter: str = "none", relay_to: str | None = None,
-              mailbox_dir: Path | None = None, chroot: bool = False) -> None:
-        args = [str(PRIVATE_POSTFIX), "start", str(self.dir), "--port", str(self.port),
-                "--milter", milter]
+    def start(self, milter: str | list[str] = "none", relay_to: str | None = None,
+              mailbox_dir: Path | None = None, chroot: bool = False,
+              inject_milters: list[str] | None = None) -> None:
+        args = [str(PRIVATE_POSTFIX), "start", str(self.dir), "--port", str(self.port)]
+        for spec in [milter] if isinstance(milter, str) else milter:
+            args += ["--milter", spec]
         args += ["--relay-to", relay_to] if relay_to else ["--mailbox-dir", str(mailbox_dir)]
         args += ["--chroot"] if chroot else []
+        if inject_milters is not None:
+            self.inject_port = self.inject_port or free_port()
+            args += ["--inject-port", str(self.inject_port)]
+            for spec in inject_milters:
+                args += ["--inject-milter", spec]
         self.started = True  # stop even if start failed half way
         run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              timeout=120)
@@ -340,6 +356,98 @@ class PrivatePostfix:
         if m.group(1) != "sent":
             raise AssertionError("message %s was not delivered:\n%s" % (queue_id, m.group(0)))
         return m.group(0)
+
+
+# ------------------------------------------------------------- opendkim ---
+
+class OpenDkim:
+    """Debian's OpenDKIM as a signing milter on inet:PORT@127.0.0.1.
+
+    start() makes a fresh key with opendkim-genkey in WORKDIR/opendkim and
+    runs `opendkim -f` (in the foreground, so it is stopped like the other
+    pieces) with a config of its own that signs mail From: domain with
+    relaxed/relaxed. OpenDKIM 2.11 runs as root without a UserID. It logs
+    only to syslog, which these tests do not have, so its log file holds
+    only its start-up errors. txt_record() is the key's DNS TXT value, for
+    dkim_verify.
+    """
+
+    def __init__(self, workdir: Path, domain: str, selector: str, port: int | None = None):
+        self.domain, self.selector = domain, selector
+        self.port = port or free_port()
+        self.dir = workdir / "opendkim"
+        self.key_file = self.dir / ("%s.private" % selector)
+        self.conf = self.dir / "opendkim.conf"
+        self.log = workdir / "opendkim.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def milter_spec(self) -> str:
+        """The milter as Postfix names it, for smtpd_milters."""
+        return "inet:%s:%d" % (LOOPBACK, self.port)
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["opendkim-genkey", "--directory", str(self.dir), "--domain", self.domain,
+                        "--selector", self.selector, "--bits", "2048"], check=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        # RequireSafeKeys: OpenDKIM refuses a key on a path through a
+        # directory others may write, and the temp dir is under /tmp.
+        self.conf.write_text(
+            "Mode s\n"
+            "Domain %s\n"
+            "Selector %s\n"
+            "KeyFile %s\n"
+            "RequireSafeKeys no\n"
+            "Socket inet:%d@%s\n"
+            "Canonicalization relaxed/relaxed\n"
+            "Syslog no\n" % (self.domain, self.selector, self.key_file, self.port, LOOPBACK))
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(["opendkim", "-f", "-x", str(self.conf)],
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        if not wait_until(lambda: port_accepts(self.port) or self.proc.poll() is not None, 10) \
+                or self.proc.poll() is not None:
+            raise RuntimeError("opendkim did not start on port %d:\n%s" % (self.port, tail(self.log)))
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+        self.proc = None
+
+    def txt_record(self) -> str:
+        """The TXT value opendkim-genkey wrote for SELECTOR._domainkey.DOMAIN
+        ("v=DKIM1; h=sha256; k=rsa; p=..."): its quoted strings joined."""
+        zone = (self.dir / ("%s.txt" % self.selector)).read_text()
+        return "".join(re.findall(r'"([^"]*)"', zone))
+
+
+def _dkim_module():
+    """python3-dkim, Debian's package. An interpreter not from Debian (pyenv,
+    a venv) does not see Debian's dist-packages; then they are looked in last."""
+    try:
+        import dkim
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            import dkim
+        except ImportError:
+            raise AssertionError("python3-dkim is not installed (contrib/install-deps.sh --with-tests)")
+    return dkim
+
+
+def dkim_verify(message: bytes, signer: OpenDkim) -> bool:
+    """Does the message's first DKIM-Signature verify against signer's key?
+    No DNS: the selector's TXT query is answered from the generated key, and
+    every other name has no record."""
+    dkim = _dkim_module()
+    want = ("%s._domainkey.%s" % (signer.selector, signer.domain)).lower()
+
+    def txt(name: bytes, timeout: float = 5) -> bytes | None:
+        if name.decode("ascii", "replace").lower().rstrip(".") == want:
+            return signer.txt_record().encode()
+        return None
+
+    return bool(dkim.verify(message, dnsfunc=txt))
 
 
 # ---------------------------------------------------------------- swaks ----
@@ -729,13 +837,23 @@ class E2ETestCase(unittest.TestCase):
         sink.start()
         return sink
 
-    def start_postfix(self, milter: str = "none", sink: SmtpSink | None = None,
-                      mailbox_dir: Path | None = None, chroot: bool = False) -> PrivatePostfix:
+    def start_postfix(self, milter: str | list[str] = "none", sink: SmtpSink | None = None,
+                      mailbox_dir: Path | None = None, chroot: bool = False,
+                      inject_milters: list[str] | None = None) -> PrivatePostfix:
         pf = PrivatePostfix(self.workdir)
         self.addCleanup(pf.stop)
         pf.start(milter, relay_to="%s:%d" % (LOOPBACK, sink.port) if sink else None,
-                 mailbox_dir=mailbox_dir, chroot=chroot)
+                 mailbox_dir=mailbox_dir, chroot=chroot, inject_milters=inject_milters)
         return pf
+
+    def start_opendkim(self, domain: str, selector: str) -> OpenDkim:
+        for tool in ("opendkim", "opendkim-genkey"):
+            if shutil.which(tool, path=os.environ["PATH"]) is None:
+                self.fail("%s is not installed (contrib/install-deps.sh --with-tests)" % tool)
+        signer = OpenDkim(self.workdir, domain, selector)
+        self.addCleanup(signer.stop)
+        signer.start()
+        return signer
 
     def start_milter(self, policy_text: str, role: str = "milter") -> Milter:
         policy = self.workdir / "policy.toml"
