@@ -65,7 +65,8 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 std::string describe_terms(const LinkTerms& t) {
   return "expires " + format_duration(t.expires_seconds) + ", " + std::to_string(t.max_downloads) +
          (t.max_downloads == 1 ? " download, " : " downloads, ") +
-         (t.access_code ? "code, " : "no code, ") + (t.track_opens ? "tracking" : "no tracking");
+         (t.access_code ? (t.code_per_recipient ? "a code per recipient, " : "code, ") : "no code, ") +
+         (t.track_opens ? "tracking" : "no tracking");
 }
 
 std::string describe_conditions(const Rule& r) {
@@ -102,6 +103,10 @@ std::string_view to_string(DownloadNotice notice) {
     case DownloadNotice::every: return "every";
   }
   return "never";
+}
+
+std::string_view to_string(LinkMode mode) {
+  return mode == LinkMode::shared ? "shared" : "per_recipient";
 }
 
 std::string_view to_string(RecipientScope scope) {
@@ -160,6 +165,11 @@ std::string Policy::summary() const {
          "\n";
   out += "receipts to senders: " + std::string(receipts ? "on" : "off") +
          "; download notices: " + std::string(to_string(download_notice)) + "\n";
+  out += "links: " + std::string(to_string(links)) +
+         (links == LinkMode::per_recipient
+              ? " (one shared link above " + std::to_string(max_split_recipients) + " recipients)"
+              : std::string()) +
+         "\n";
   out += "defaults: " + describe_terms(defaults) + "\n";
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules[i];

@@ -26,11 +26,20 @@ enum class RecipientScope {
   any_external,  // at least one recipient is external
 };
 
+// How the recipients of one offloaded message get their links.
+enum class LinkMode {
+  per_recipient,  // each recipient their own link, limit, pixel and trail (default)
+  shared,         // one link for all, its limit max_downloads times the recipients
+};
+
 struct LinkTerms {
   std::int64_t expires_seconds = 7 * 86400;
   int max_downloads = 1;
   bool access_code = false;
   bool track_opens = true;
+  // With per-recipient links: each link its own code (access_code =
+  // "per_recipient"), instead of one code for the message.
+  bool code_per_recipient = false;
   bool operator==(const LinkTerms&) const = default;
 };
 
@@ -88,6 +97,9 @@ class Policy {
   LinkTerms defaults;
   std::vector<Rule> rules;
   bool receipts = true;  // mail the sender a receipt after each offload
+  LinkMode links = LinkMode::per_recipient;
+  // Above this many recipients with links, one shared link (logged).
+  int max_split_recipients = 20;
   DownloadNotice download_notice = DownloadNotice::first;
   std::string source = "(embedded defaults)";
 
@@ -111,6 +123,7 @@ Loaded<Policy> load_policy(const std::string& path);
 std::string_view to_string(Action action);
 std::string_view to_string(OnError on_error);
 std::string_view to_string(DownloadNotice notice);
+std::string_view to_string(LinkMode mode);
 std::string_view to_string(RecipientScope scope);
 
 }  // namespace attachgate::config

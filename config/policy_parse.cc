@@ -59,7 +59,19 @@ std::string check_rule_name(std::string_view name) {
 void read_terms(TableReader& r, LinkTerms& t) {
   set(t.expires_seconds, r.duration("expires", "1m", "365d"));
   set(t.max_downloads, r.integer("max_downloads", 1, 1000));
-  set(t.access_code, r.flag("access_code"));
+  // access_code: true (one code for the message), false, or "per_recipient".
+  const toml::value* code = r.take("access_code");
+  if (code && code->is_string()) {
+    if (code->as_string().str == "per_recipient")
+      t.access_code = t.code_per_recipient = true;
+    else
+      r.report(detail::line_of(*code), r.name("access_code") +
+                                           " must be true, false or \"per_recipient\", not \"" +
+                                           code->as_string().str + "\"");
+  } else if (auto f = r.flag("access_code")) {
+    t.access_code = *f;
+    t.code_per_recipient = false;
+  }
   set(t.track_opens, r.flag("track_opens"));
 }
 
@@ -174,6 +186,9 @@ Loaded<Policy> load_policy(const std::string& path) {
   if (auto d = top.text_list("internal_domains", true, check_domain))
     p.internal_domains = lowered(*d);
   if (auto f = top.flag("receipts")) p.receipts = *f;
+  if (auto l = top.choice("links", {"per_recipient", "shared"}))
+    p.links = *l == "shared" ? LinkMode::shared : LinkMode::per_recipient;
+  set(p.max_split_recipients, top.integer("max_split_recipients", 1, 1000));
   if (auto n = top.choice("download_notice", {"never", "first", "every"}))
     p.download_notice = *n == "never"   ? DownloadNotice::never
                         : *n == "every" ? DownloadNotice::every

@@ -151,6 +151,12 @@ void read_metrics(TableReader& r, ServiceConfig& c) {
 void read_notify(TableReader& r, ServiceConfig& c) {
   read_checked(r, "relay", check_relay, c.relay.url);
   read_checked(r, "from", check_from, c.relay.from);
+  // "" is the documented "the relay, too", which text() would refuse as empty.
+  const toml::value* inject = r.take("inject");
+  if (inject && inject->is_string() && inject->as_string().str.empty())
+    c.relay.inject_url.clear();
+  else
+    read_checked(r, "inject", check_relay, c.relay.inject_url);
 }
 
 // A receiver's URL; a query is allowed (some receivers take a key there).

@@ -20,6 +20,10 @@ namespace attachgate::config {
 struct SmtpRelay {
   std::string url = "smtp://127.0.0.1:25";  // smtp:// or smtps://
   std::string from = "attachgate@localhost";
+  // [notify] inject: where recipient copies go, an MTA service that runs the
+  // DKIM signer but not attachgate (contrib/postfix/master.cf); "" = url.
+  std::string inject_url;
+  const std::string& copies_url() const { return inject_url.empty() ? url : inject_url; }
   bool operator==(const SmtpRelay&) const = default;
 };
 

@@ -119,7 +119,7 @@ TEST_F(PolicyCheck, HugeFileIsRefused) {
 TEST_F(PolicyCheck, UnknownKeys) {
   EXPECT_EQ(problems("colour = 1\n"),
             Lines{"FILE:1: unknown key \"colour\"; expected one of on_error, internal_domains, "
-                  "receipts, download_notice, defaults, rule"});
+                  "receipts, links, max_split_recipients, download_notice, defaults, rule"});
   EXPECT_EQ(problems("[default]\nexpires = \"1d\"\n"),
             Lines{"FILE:1: unknown table [default]; did you mean [defaults]?"});
   EXPECT_EQ(problems("[defaults]\nexpire = \"1d\"\n"),
@@ -158,7 +158,13 @@ TEST_F(PolicyCheck, WrongTypes) {
   EXPECT_EQ(problems(std::string(kHead) + "min_size = 5\n"),
             Lines{"FILE:4: min_size must be a quoted size such as \"10MB\", not an integer"});
   EXPECT_EQ(problems(std::string(kHead) + "access_code = \"yes\"\n"),
-            Lines{"FILE:4: access_code must be true or false, not a string"});
+            Lines{"FILE:4: access_code must be true, false or \"per_recipient\", not \"yes\""});
+  EXPECT_EQ(problems(std::string(kHead) + "access_code = 1\n"),
+            Lines{"FILE:4: access_code must be true or false, not an integer"});
+  EXPECT_EQ(problems("links = \"per_message\"\n"),
+            Lines{"FILE:1: links \"per_message\" is not one of per_recipient, shared"});
+  EXPECT_EQ(problems("max_split_recipients = 0\n"),
+            Lines{"FILE:1: max_split_recipients must be between 1 and 1000, not 0"});
   EXPECT_EQ(problems("receipts = \"on\"\n"),
             Lines{"FILE:1: receipts must be true or false, not a string"});
   EXPECT_EQ(problems(std::string(kHead) + "filenames = \"*.zip\"\n"),

@@ -233,6 +233,7 @@ TEST(PolicyDefault, SummaryDescribesEachRule) {
             "on error: tempfail\n"
             "internal domains: the sender's own domain\n"
             "receipts to senders: on; download notices: first\n"
+            "links: per_recipient (one shared link above 20 recipients)\n"
             "defaults: expires 7d, 1 download, no code, tracking\n"
             "1. internal-only: keep if all recipients internal\n"
             "2. large-to-external: offload if any external recipient and size > 5.0 MB "
