@@ -140,7 +140,8 @@ class Catalog {
                                          const CodeLimits& limits);
   Status refund_code_attempt(std::int64_t link_id, const CodeAttempt& attempt);
   // Deletes a message and everything hanging off it (an offload whose mail
-  // never left); returns the blob ids the caller must now remove.
+  // never left); returns the blob ids the caller must now remove (its files'
+  // and its recipient copies').
   Result<std::vector<std::string>> remove_message(std::int64_t message_id);
   // true if a stored row was marked now (false: already marked, or no row).
   Result<bool> mark_blob_missing(const std::string& blob_id);
@@ -189,6 +190,11 @@ class Catalog {
   Status outbox_sent(std::int64_t id, std::int64_t now);
   Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error);
   Status outbox_give_up(std::int64_t id, std::int64_t now, const std::string& error);
+  // A recipient copy reached the MTA as queue_id: the row is sent, the link
+  // learns its queue id (for the delivery watcher) and a `queued` event is
+  // recorded, together. The caller then removes the copy's blob. A row
+  // marked already changes nothing.
+  Status copy_queued(const OutboxItem& item, const std::string& queue_id, std::int64_t now);
   Result<std::int64_t> outbox_depth(OutboxKind kind);  // waiting, not given up
   Result<std::optional<MessageRecord>> find_message_by_status_token(const std::string& token_hash);
   // For a download notice: how many completed downloads the message has.

@@ -11,7 +11,9 @@ namespace attachgate::store {
 
 Status insert_event(Db& db, const EventRecord& event);
 // Seals the payload with sealer, bound to the new row; null: an Error.
-Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item);
+// link_id: the link a recipient copy carries (see NewOutboxItem::link_index).
+Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item,
+                     std::optional<std::int64_t> link_id = std::nullopt);
 // An event from the first ten columns of a row: id, message_id, file_id,
 // link_id, kind, at, recipient, remote_addr, user_agent, detail.
 EventRecord read_event(const Stmt& st);

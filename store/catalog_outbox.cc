@@ -35,15 +35,18 @@ OutboxKind kind_of(const Stmt& st, int col) {
 
 }  // namespace
 
-Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item) {
+Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item,
+                     std::optional<std::int64_t> link_id) {
   if (sealer == nullptr) return make_error("catalog: the outbox key is not set");
   // The row id is part of the associated data, so the row is made first,
   // empty, and its sealed payload set in the same transaction.
   const std::string_view kind = to_string(item.kind);
   Stmt st(db,
-          "INSERT INTO outbox (kind, message_id, target, payload, next_attempt_at, created_at)"
-          " VALUES (?1, ?2, ?3, x'', ?4, ?4)");
-  st.bind(1, kind).bind(2, item.message_id).bind(3, item.target).bind(4, item.now);
+          "INSERT INTO outbox (kind, message_id, target, payload, next_attempt_at, created_at,"
+          " blob_id, link_id) VALUES (?1, ?2, ?3, x'', ?4, ?4, ?5, ?6)");
+  st.bind(1, kind).bind(2, item.message_id).bind(3, item.target).bind(4, item.now).bind(6, link_id);
+  if (item.blob_id.empty()) st.bind_null(5);
+  else st.bind(5, item.blob_id);
   if (auto s = st.run(); !s) return s;
   const std::int64_t id = db.last_insert_id();
   Stmt seal(db, "UPDATE outbox SET payload = ?2, next_attempt_at = ?3 WHERE id = ?1");
@@ -103,7 +106,8 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
   std::lock_guard lock(mu_);
   if (!outbox_sealer_) return make_error("catalog: the outbox key is not set");
   Stmt st(db_,
-          "SELECT id, kind, message_id, target, payload, attempts, created_at FROM outbox"
+          "SELECT id, kind, message_id, target, payload, attempts, created_at, blob_id, link_id"
+          " FROM outbox"
           " WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1"
           " AND (?3 IS NULL OR (kind = 'webhook') = ?3)"
           " ORDER BY next_attempt_at, id LIMIT ?2");
@@ -116,7 +120,8 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
     if (!row) return row.error();
     if (!*row) break;
     OutboxItem item{st.int64(0), kind_of(st, 1), st.opt_int64(2), st.text(3), "",
-                    static_cast<int>(st.int64(5)), st.int64(6), ""};
+                    static_cast<int>(st.int64(5)), st.int64(6), "",
+                    st.opt_text(7).value_or(""), st.opt_int64(8)};
     auto payload = outbox_sealer_->open(
         st.text(4), row_binding(item.id, st.text(1), item.message_id, item.target));
     if (payload) item.payload = std::move(*payload);
@@ -129,8 +134,8 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
 Status Catalog::outbox_sent(std::int64_t id, std::int64_t now) {
   std::lock_guard lock(mu_);
   Stmt st(db_,
-          "UPDATE outbox SET sent_at = ?2, payload = x'', attempts = attempts + 1, last_error = ''"
-          " WHERE id = ?1");
+          "UPDATE outbox SET sent_at = ?2, payload = x'', attempts = attempts + 1, last_error = '',"
+          " blob_id = NULL WHERE id = ?1");
   return st.bind(1, id).bind(2, now).run();
 }
 
@@ -147,8 +152,33 @@ Status Catalog::outbox_give_up(std::int64_t id, std::int64_t now, const std::str
   std::lock_guard lock(mu_);
   Stmt st(db_,
           "UPDATE outbox SET failed_at = ?2, payload = x'', attempts = attempts + 1,"
-          " last_error = ?3 WHERE id = ?1");
+          " last_error = ?3, blob_id = NULL WHERE id = ?1");
   return st.bind(1, id).bind(2, now).bind(3, error).run();
+}
+
+Status Catalog::copy_queued(const OutboxItem& item, const std::string& queue_id,
+                            std::int64_t now) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  Stmt sent(db_,
+            "UPDATE outbox SET sent_at = ?2, payload = x'', attempts = attempts + 1,"
+            " last_error = '', blob_id = NULL WHERE id = ?1 AND sent_at IS NULL");
+  if (auto s = sent.bind(1, item.id).bind(2, now).run(); !s) return s;
+  if (db_.changes() == 0) return {};  // marked already: nothing more to record
+  if (item.link_id) {
+    Stmt link(db_, "UPDATE links SET queue_id = ?2 WHERE id = ?1");
+    if (auto s = link.bind(1, *item.link_id).bind(2, queue_id).run(); !s) return s;
+  }
+  EventRecord e;
+  e.message_id = item.message_id;
+  e.link_id = item.link_id;
+  e.kind = EventKind::queued;
+  e.at = now;
+  e.recipient = item.target;
+  e.detail = queue_id.empty() ? "copy handed to the MTA" : "copy queued as " + queue_id;
+  if (auto s = insert_event(db_, e); !s) return s;
+  return tx.commit();
 }
 
 Result<std::int64_t> Catalog::outbox_depth(OutboxKind kind) {

@@ -13,7 +13,7 @@ constexpr const char* kFileCols =
     " f.state, f.created_at";
 constexpr const char* kLinkCols =
     "id, message_id, recipient, pixel_id, expires_at, max_downloads, code_hash, track_opens,"
-    " failed_codes, locked_until, revoked_at, created_at";
+    " failed_codes, locked_until, revoked_at, created_at, queue_id";
 
 MessageRecord read_message(const Stmt& st, int c = 0) {
   return MessageRecord{st.int64(c), st.text(c + 1), st.text(c + 2), st.text(c + 3),
@@ -41,6 +41,7 @@ LinkRecord read_link(const Stmt& st) {
   l.locked_until = st.int64(9);
   l.revoked_at = st.opt_int64(10);
   l.created_at = st.int64(11);
+  l.queue_id = st.text(12);
   return l;
 }
 
@@ -259,7 +260,10 @@ Result<std::optional<MessageDetail>> Catalog::show_message(const std::string& id
 
 Result<std::vector<std::string>> Catalog::blob_ids_in_use() {
   std::lock_guard lock(read_mu_);
-  Stmt st(reader_, "SELECT blob_id FROM files WHERE state != 'purged'");
+  // A recipient copy's blob is in use until the copy has been sent.
+  Stmt st(reader_,
+          "SELECT blob_id FROM files WHERE state != 'purged'"
+          " UNION ALL SELECT blob_id FROM outbox WHERE blob_id IS NOT NULL");
   return collect<std::string>(st, [](const Stmt& s) { return s.text(0); });
 }
 

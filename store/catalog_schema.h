@@ -186,6 +186,61 @@ CREATE TABLE key_check (
   created_at INTEGER NOT NULL
 );
 )sql",
+    // 7: links per recipient. A recipient copy is the mail that carries one
+    // recipient's own link when the MTA's original went to someone else: a
+    // whole message, kept as an encrypted blob (outbox.blob_id) until the
+    // notify role has injected it, for the link outbox.link_id. The MTA's
+    // queue id for it goes on the link (links.queue_id), so the delivery
+    // watcher can match it. New event kinds: queued (a copy reached the MTA)
+    // and resent (a sender or admin sent a recipient a fresh link).
+    R"sql(
+CREATE TABLE outbox_v7 (
+  id              INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('receipt', 'download notice', 'webhook',
+                    'recipient copy')),
+  message_id      INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+  target          TEXT NOT NULL,
+  payload         BLOB NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL,
+  sent_at         INTEGER,
+  failed_at       INTEGER,
+  blob_id         TEXT,
+  link_id         INTEGER REFERENCES links(id) ON DELETE SET NULL
+);
+INSERT INTO outbox_v7 (id, kind, message_id, target, payload, attempts, next_attempt_at,
+                       last_error, created_at, sent_at, failed_at)
+  SELECT id, kind, message_id, target, payload, attempts, next_attempt_at, last_error,
+         created_at, sent_at, failed_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v7 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+
+ALTER TABLE links ADD COLUMN queue_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX links_queue_id ON links(queue_id) WHERE queue_id != '';
+
+CREATE TABLE events_v7 (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: webhooks follow ids
+  message_id  INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+  file_id     INTEGER REFERENCES files(id) ON DELETE SET NULL,
+  link_id     INTEGER REFERENCES links(id) ON DELETE SET NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('offloaded', 'delivered', 'deferred', 'bounced',
+                'opened', 'viewed', 'downloaded', 'denied', 'expired', 'revoked', 'purged',
+                'extended', 'queued', 'resent')),
+  at          INTEGER NOT NULL,
+  recipient   TEXT NOT NULL DEFAULT '',
+  remote_addr TEXT NOT NULL DEFAULT '',
+  user_agent  TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO events_v7 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v7 RENAME TO events;
+CREATE INDEX events_message ON events(message_id, at);
+CREATE INDEX events_at ON events(at);
+)sql",
 };
 
 }  // namespace attachgate::store

@@ -34,21 +34,32 @@ std::string delivery_detail(const DeliveryReport& r) {
   return clean_display_text(detail, 500);
 }
 
-// One event per message with the report's queue id; the same event twice
-// (a log read again after its position was lost) is recorded once.
+// One event per message with the report's queue id: the message the milter
+// handled under it, or the recipient copy the notify role injected as it
+// (then the event names the copy's link). The same event twice (a log read
+// again after its position was lost) is recorded once.
 Result<int> insert_delivery(Db& db, const DeliveryReport& r) {
   if (r.queue_id.empty()) return 0;
-  Stmt st(db,
-          "INSERT INTO events (message_id, kind, at, recipient, detail)"
-          " SELECT m.id, ?2, ?3, ?4, ?5 FROM messages m"
-          " WHERE m.queue_id = ?1 AND m.created_at BETWEEN ?3 - ?6 AND ?3 + ?7"
-          "   AND NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id"
-          "     AND e.kind = ?2 AND e.at = ?3 AND e.recipient = ?4 AND e.detail = ?5)");
-  st.bind(1, r.queue_id).bind(2, to_string(r.kind)).bind(3, r.at)
-      .bind(4, clean_display_text(r.recipient, 320)).bind(5, delivery_detail(r))
-      .bind(6, kQueueLifetime).bind(7, kClockSlack);
-  if (auto s = st.run(); !s) return s.error();
-  return db.changes();
+  int recorded = 0;
+  for (const char* source :
+       {"SELECT m.id AS message_id, NULL AS link_id FROM messages m"
+        " WHERE m.queue_id = ?1 AND m.created_at BETWEEN ?3 - ?6 AND ?3 + ?7",
+        "SELECT l.message_id AS message_id, l.id AS link_id FROM links l"
+        " WHERE l.queue_id = ?1 AND l.created_at BETWEEN ?3 - ?6 AND ?3 + ?7"}) {
+    const std::string sql =
+        std::string("INSERT INTO events (message_id, link_id, kind, at, recipient, detail)"
+                    " SELECT t.message_id, t.link_id, ?2, ?3, ?4, ?5 FROM (") +
+        source +
+        ") t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = t.message_id"
+        "   AND e.kind = ?2 AND e.at = ?3 AND e.recipient = ?4 AND e.detail = ?5)";
+    Stmt st(db, sql.c_str());
+    st.bind(1, r.queue_id).bind(2, to_string(r.kind)).bind(3, r.at)
+        .bind(4, clean_display_text(r.recipient, 320)).bind(5, delivery_detail(r))
+        .bind(6, kQueueLifetime).bind(7, kClockSlack);
+    if (auto s = st.run(); !s) return s.error();
+    recorded += db.changes();
+  }
+  return recorded;
 }
 
 Status upsert_position(Db& db, const WatchPosition& p, std::int64_t now) {

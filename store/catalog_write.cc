@@ -23,7 +23,7 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   Transaction tx(db_);
   if (auto s = tx.begin(); !s) return s.error();
   OffloadIds ids;
-  ids.message_public_id = new_public_id();
+  ids.message_public_id = o.public_id.empty() ? new_public_id() : o.public_id;
   {
     Stmt st(db_,
             "INSERT INTO messages (public_id, queue_id, sender, subject, auth_user, client_addr,"
@@ -80,7 +80,12 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   if (auto s = insert_event(db_, event); !s) return s.error();
   for (NewOutboxItem item : o.outbox) {
     item.message_id = ids.message_id;
-    if (auto s = insert_outbox(db_, outbox_sealer_ ? &*outbox_sealer_ : nullptr, item); !s)
+    std::optional<std::int64_t> link_id;
+    if (item.link_index) {
+      if (*item.link_index >= ids.link_ids.size()) return make_error("catalog: outbox row names no link");
+      link_id = ids.link_ids[*item.link_index];
+    }
+    if (auto s = insert_outbox(db_, outbox_sealer_ ? &*outbox_sealer_ : nullptr, item, link_id); !s)
       return s.error();
   }
   if (auto s = tx.commit(); !s) return s.error();
@@ -181,7 +186,9 @@ Result<std::vector<std::string>> Catalog::remove_message(std::int64_t message_id
   if (auto s = tx.begin(); !s) return s.error();
   std::vector<std::string> blobs;
   {
-    Stmt st(db_, "SELECT blob_id FROM files WHERE message_id = ?1");
+    Stmt st(db_,
+            "SELECT blob_id FROM files WHERE message_id = ?1"
+            " UNION ALL SELECT blob_id FROM outbox WHERE message_id = ?1 AND blob_id IS NOT NULL");
     st.bind(1, message_id);
     for (;;) {
       auto row = st.step();

@@ -5,13 +5,14 @@
 
 namespace attachgate::store {
 namespace {
-constexpr std::array<std::pair<EventKind, std::string_view>, 12> kNames{{
+constexpr std::array<std::pair<EventKind, std::string_view>, 14> kNames{{
     {EventKind::offloaded, "offloaded"}, {EventKind::delivered, "delivered"},
     {EventKind::deferred, "deferred"},   {EventKind::bounced, "bounced"},
     {EventKind::opened, "opened"},       {EventKind::viewed, "viewed"},
     {EventKind::downloaded, "downloaded"}, {EventKind::denied, "denied"},
     {EventKind::expired, "expired"},     {EventKind::revoked, "revoked"},
     {EventKind::purged, "purged"},       {EventKind::extended, "extended"},
+    {EventKind::queued, "queued"},       {EventKind::resent, "resent"},
 }};
 }  // namespace
 
@@ -32,6 +33,7 @@ std::string_view to_string(OutboxKind kind) {
     case OutboxKind::receipt: return "receipt";
     case OutboxKind::download_notice: return "download notice";
     case OutboxKind::webhook: return "webhook";
+    case OutboxKind::recipient_copy: return "recipient copy";
   }
   panic("unknown OutboxKind");
 }

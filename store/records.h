@@ -18,7 +18,9 @@ namespace attachgate::store {
 
 enum class EventKind {
   offloaded, delivered, deferred, bounced, opened, viewed, downloaded,
-  denied, expired, revoked, purged, extended
+  denied, expired, revoked, purged, extended,
+  queued,  // a recipient copy reached the MTA (detail: its queue id)
+  resent,  // a recipient was sent a fresh link
 };
 std::string_view to_string(EventKind kind);
 std::optional<EventKind> event_kind_from(std::string_view text);
@@ -53,6 +55,7 @@ struct LinkRecord {
   std::int64_t locked_until = 0;
   std::optional<std::int64_t> revoked_at;
   std::int64_t created_at = 0;
+  std::string queue_id;  // a recipient copy's own queue id in the MTA, once injected
 };
 
 struct LinkFile {
@@ -83,12 +86,14 @@ struct NewMessage {
 
 // What an outbox row is: written by the milter, the web server and the
 // webhook feed, read by the notifier. Stored as the names below (the
-// outbox table's CHECK lists the same).
-enum class OutboxKind { receipt, download_notice, webhook };
-std::string_view to_string(OutboxKind kind);  // "receipt", "download notice", "webhook"
+// outbox table's CHECK lists the same). A recipient copy is a whole mail
+// kept as a blob, injected through the MTA for one recipient.
+enum class OutboxKind { receipt, download_notice, webhook, recipient_copy };
+// "receipt", "download notice", "webhook", "recipient copy"
+std::string_view to_string(OutboxKind kind);
 std::optional<OutboxKind> outbox_kind_from(std::string_view text);
 inline constexpr OutboxKind kOutboxKinds[] = {OutboxKind::receipt, OutboxKind::download_notice,
-                                              OutboxKind::webhook};
+                                              OutboxKind::webhook, OutboxKind::recipient_copy};
 
 // Something to send later: a receipt, a download notice, a webhook. The
 // payload is what the sender needs that the catalog does not hold (a
@@ -103,6 +108,10 @@ struct NewOutboxItem {
   // Not sent until release_outbox(): a receipt waits until the milter knows
   // the MTA took the rewritten mail.
   bool held = false;
+  // A recipient copy: the blob holding the whole mail, and which of the
+  // offload's links (index into Offload::links) it carries.
+  std::string blob_id = {};
+  std::optional<std::size_t> link_index = {};
 };
 
 struct OutboxItem {
@@ -115,6 +124,8 @@ struct OutboxItem {
   // Not empty: the payload could not be opened (sealed under another key, or
   // altered); payload is then empty and no retry can help.
   std::string unreadable;
+  std::string blob_id = {};                  // a recipient copy's mail
+  std::optional<std::int64_t> link_id = {};  // the link a recipient copy carries
 };
 
 struct NewFile {
@@ -133,6 +144,7 @@ struct NewLink {
 };
 
 struct Offload {
+  std::string public_id;  // the message's, made by the caller; empty: made here
   NewMessage message;
   std::vector<NewFile> files;
   std::vector<NewLink> links;  // each link grants every file

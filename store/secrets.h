@@ -43,6 +43,12 @@ bool check_notice_mark(const TokenHasher& hasher, std::string_view mark,
                        std::string_view message_id, std::string_view recipient,
                        std::int64_t now, std::int64_t max_age_seconds = 3600);
 inline constexpr char kNoticeHeader[] = "X-Attachgate-Notice";
+// The same mark on a recipient copy (X-Attachgate-Copy), made over this
+// label in place of a Message-ID (the notify role does not parse the copy)
+// and the copy's one recipient: it lets that recipient's copy through a
+// Postfix service that runs attachgate, and nothing else.
+inline constexpr char kCopyHeader[] = "X-Attachgate-Copy";
+inline constexpr char kCopyMarkLabel[] = "attachgate recipient copy";
 
 Result<std::string> hash_access_code(std::string_view code);
 bool verify_access_code(const std::string& stored_hash, std::string_view code);
