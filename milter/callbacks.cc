@@ -140,6 +140,17 @@ Status apply_body(SMFICTX* ctx, const Spool& body) {
   });
 }
 
+// Recipients who get their own recipient copy come off the MTA's message.
+// Postfix compares the address without its angle brackets.
+Status remove_recipients(SMFICTX* ctx, const std::vector<std::string>& recipients) {
+  for (const auto& r : recipients) {
+    std::string address = "<" + r + ">";
+    if (smfi_delrcpt(ctx, address.data()) != MI_SUCCESS)
+      return make_error("MTA refused to remove recipient " + terminal_safe(r, 200));
+  }
+  return {};
+}
+
 // The catalog rows and blobs of a message whose new body did not reach the
 // MTA: the mail is tempfailed and will come again.
 void undo(std::int64_t message_id) {
@@ -166,13 +177,15 @@ sfsistat on_eom(SMFICTX* ctx) {
   if (out.message_id) fault_point("catalog_committed");  // rows and blobs in place, MTA unaware
   Status applied = apply_headers(ctx, out.header_changes);
   if (applied && out.body) applied = apply_body(ctx, *out.body);
+  if (applied) applied = remove_recipients(ctx, out.removed_recipients);
   if (!applied) {
     if (out.message_id) undo(out.message_id);
     log_warn(qid + ": error: " + applied.error().message + "; tempfail");
     s->end_message();
     return to_status(ctx, Verdict::tempfail);
   }
-  // The MTA has the rewritten mail: the sender's receipt may go now.
+  // The MTA has the rewritten mail: the sender's receipt and the recipient
+  // copies may go now.
   if (out.message_id) {
     if (auto released = g_runtime->store().catalog.release_outbox(out.message_id, std::time(nullptr)); !released)
       log_warn(qid + ": receipt stays queued: " + released.error().message);
@@ -189,7 +202,8 @@ sfsistat on_eom(SMFICTX* ctx) {
 
 sfsistat xx_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
-  const unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST;
+  const unsigned long want =
+      SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_DELRCPT | SMFIF_SETSYMLIST;
   if ((f0 & want) != want) return SMFIS_REJECT;  // the MTA cannot do what we need
   *pf0 = want;
   // Skip the stages we do not use; keep header values byte for byte; and
@@ -324,7 +338,7 @@ struct Guard<Fn, Fallback> {
 smfiDesc g_desc = {
     const_cast<char*>("attachgate"),
     SMFI_VERSION,
-    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST,
+    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_DELRCPT | SMFIF_SETSYMLIST,
     Guard<xx_connect, after_throw_conn>::call,
     nullptr,
     Guard<xx_envfrom, after_throw_tempfail>::call,

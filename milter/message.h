@@ -47,6 +47,9 @@ struct Outcome {
   std::vector<HeaderChange> header_changes;
   std::optional<Spool> body;  // set when the body is replaced
   std::int64_t message_id = 0;  // catalog row, to undo if the MTA refuses the change
+  // Envelope recipients to remove (smfi_delrcpt): they get recipient copies
+  // through the outbox instead.
+  std::vector<std::string> removed_recipients = {};
 };
 
 }  // namespace attachgate::milter

@@ -105,11 +105,15 @@ class ProcessorFixture : public ::testing::Test {
     policy_ = std::make_shared<const config::Policy>(*loaded.value);
   }
 
+  void use_policy_text(const std::string& toml) {
+    const std::string policy = dir_.path() + "/policy-" + std::to_string(++policies_) + ".toml";
+    std::ofstream(policy) << toml;
+    use_policy(policy);
+  }
+
   // A policy that offloads every attachment, whatever its size or kind.
   void offload_everything() {
-    const std::string policy = dir_.path() + "/all.toml";
-    std::ofstream(policy) << "on_error = \"tempfail\"\n[[rule]]\nname = \"all\"\naction = \"offload\"\n";
-    use_policy(policy);
+    use_policy_text("on_error = \"tempfail\"\n[[rule]]\nname = \"all\"\naction = \"offload\"\n");
   }
 
   // A blob's plaintext, read back through the store as a download would.
@@ -148,8 +152,10 @@ class ProcessorFixture : public ::testing::Test {
     in.spool = &spool;
     ProcessorContext ctx{*store_, service_, policy_, notices_, {}, kNow};
     if (!random_ids_) {  // golden files need the same text every run
-      ctx.new_token = [] { return std::string("GoldenTokenGoldenTokenGoldenTokenGoldenTok"); };
-      ctx.new_pixel_id = [] { return std::string("0123456789abcdef0123456789abcdef"); };
+      // The first of each is the same on every run; later ones (a message
+      // with a link per recipient) differ from it in their last characters.
+      ctx.new_token = [n = 0]() mutable { return numbered("GoldenTokenGoldenTokenGoldenTokenGoldenTok", n++); };
+      ctx.new_pixel_id = [n = 0]() mutable { return numbered("0123456789abcdef0123456789abcdef", n++); };
     }
     Run r{process_message(in, ctx), ""};
     std::string body = eml.body;
@@ -164,9 +170,16 @@ class ProcessorFixture : public ::testing::Test {
     return r;
   }
 
+  static std::string numbered(std::string base, int n) {
+    if (n == 0) return base;
+    const std::string digits = std::to_string(n);
+    return base.replace(base.size() - digits.size(), digits.size(), digits);
+  }
+
   static constexpr std::int64_t kNow = 1'795'000'000;  // 2026-11-18
   std::string sender_ = "alice@example.org";
   bool random_ids_ = false;  // true: each offload gets fresh tokens, as in service
+  int policies_ = 0;
   attachgate::testing::TempDir dir_;
   std::unique_ptr<store::Store> store_;
   config::ServiceConfig service_;

@@ -64,12 +64,16 @@ TEST_F(ProcessorTest, InternalOnlyMailIsKept) {
   EXPECT_EQ(r.outcome.log, "kept: 1 attachment, none selected by policy");
 }
 
-TEST_F(ProcessorTest, DownloadLimitIsPerRecipientTimesRecipients) {
+TEST_F(ProcessorTest, ASharedLinksLimitIsPerRecipientTimesRecipients) {
+  use_policy_text("links = \"shared\"\n[[rule]]\nname = \"all\"\naction = \"offload\"\n");
   Run r = process(kPdfMessage, {"bob@example.net", "carol@example.com", "dave@example.net"});
-  ASSERT_EQ(r.outcome.action, Outcome::Action::modified);
+  ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
   auto d = store_->catalog.show_message("4F2A1B3C").value().value();
+  ASSERT_EQ(d.links.size(), 1u);
   EXPECT_EQ(d.links.at(0).max_downloads, 3);
+  EXPECT_EQ(d.links.at(0).recipient, std::nullopt);
   EXPECT_EQ(d.links.at(0).expires_at, kNow + 7 * 86400);
+  EXPECT_TRUE(r.outcome.removed_recipients.empty());
   EXPECT_NE(r.outcome.log.find("for 3 recipients"), std::string::npos) << r.outcome.log;
 }
 
