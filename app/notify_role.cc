@@ -53,6 +53,9 @@ int notify_role(const Loaded& loaded, int control_fd) {
                             relay, notify::NotifierConfig{service.public_url, service.relay.from},
                             [] { return static_cast<std::int64_t>(std::time(nullptr)); });
   log_info("notifier sending receipts and download notices through " + service.relay.url);
+  notify::CurlSmtp injector(service.relay.copies_url());
+  notifier.set_injector(injector);
+  log_info("notifier injecting recipient copies through " + injector.url());
   notify::CurlWebhook webhooks;
   if (!service.webhooks.urls.empty()) {
     const config::Webhooks& w = service.webhooks;

@@ -2,12 +2,14 @@
 #include "notify/notifier.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "notify/mail_text.h"
 #include "store/secrets.h"
+#include "util/text.h"
 #include "util/log.h"
 
 namespace attachgate::notify {
@@ -77,9 +79,23 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
     if (!d.links.empty()) {
       f.expires_at = d.links[0].expires_at;
       const int recipients = std::max<int>(1, static_cast<int>(d.recipients.size()));
-      f.downloads_per_recipient = std::max(1, d.links[0].max_downloads / recipients);
+      // A shared link's limit is per recipient times the recipients.
+      f.downloads_per_recipient = d.links[0].recipient
+                                      ? d.links[0].max_downloads
+                                      : std::max(1, d.links[0].max_downloads / recipients);
     }
+    for (const auto& link : d.links)
+      if (link.recipient) f.own_links.push_back(*link.recipient);
+    if (!f.own_links.empty())
+      for (const auto& r : d.recipients)
+        if (std::none_of(f.own_links.begin(), f.own_links.end(),
+                         [&r](const std::string& l) { return equals_nocase(l, r); }))
+          f.kept.push_back(r);
     f.access_code = payload.value("access_code", "");
+    if (payload.contains("access_codes") && payload["access_codes"].is_array())
+      for (const auto& c : payload["access_codes"])
+        if (c.is_object())
+          f.codes.emplace_back(c.value("recipient", ""), c.value("code", ""));
     const std::string token = payload.value("status_token", "");
     if (!token.empty()) f.status_url = config_.public_url + "/s/" + token;
     subject = "Sent as a download link: " + (d.message.subject.empty() ? "(no subject)" : d.message.subject);
@@ -134,6 +150,35 @@ Status Notifier::send_webhook(const store::OutboxItem& item) {
   return webhook_transport_->post(r);
 }
 
+Result<std::string> Notifier::send_copy(const store::OutboxItem& item, std::int64_t now,
+                                        std::string& unsendable) {
+  if (!item.message_id || item.blob_id.empty()) return unsendable = "no mail to send", std::string();
+  auto message = store_.catalog.find_message(*item.message_id);
+  if (!message) return message.error();
+  if (!*message) return unsendable = "its message is no longer in the catalog", std::string();
+  auto blob = store_.blobs.open_blob(item.blob_id);
+  if (!blob) return unsendable = "its mail cannot be read: " + blob.error().message, std::string();
+  // The mark first: a Postfix service that runs attachgate lets the copy
+  // through; then the mail as the milter wrote it.
+  std::string head = std::string(store::kCopyHeader) + ": " +
+                     store::notice_mark(store_.tokens, store::kCopyMarkLabel, item.target, now) +
+                     "\r\n";
+  std::size_t head_sent = 0;
+  MailSource source = [&](char* out, std::size_t size) -> Result<std::size_t> {
+    if (head_sent < head.size()) {
+      const std::size_t n = std::min(size, head.size() - head_sent);
+      std::memcpy(out, head.data() + head_sent, n);
+      head_sent += n;
+      return n;
+    }
+    return blob->read(out, size);
+  };
+  MailTransport& through = injector_ ? *injector_ : transport_;
+  auto reply = through.inject((*message)->sender, item.target, source);
+  if (!reply) return reply.error();
+  return queue_id_of(*reply);
+}
+
 Status Notifier::settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
                         std::int64_t first_pause, PassReport& report) {
   const std::string what =
@@ -147,6 +192,7 @@ Status Notifier::settle(const store::OutboxItem& item, const Status& sent, std::
     log_warn(what + " given up after " + std::to_string(item.attempts + 1) + " attempts: " +
              sent.error().message);
     if (auto s = store_.catalog.outbox_give_up(item.id, now, sent.error().message); !s) return s;
+    if (!item.blob_id.empty()) (void)store_.blobs.remove(item.blob_id);
     ++report.given_up;
   } else {
     const std::int64_t pause = backoff_seconds(item.attempts, first_pause);
@@ -199,7 +245,18 @@ Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int6
     if (!webhook && relay_failed) continue;
     std::string why = unsendable(item);
     Status sent;
-    if (why.empty() && webhook) {
+    if (why.empty() && item.kind == store::OutboxKind::recipient_copy) {
+      auto queued = send_copy(item, now, why);
+      if (queued && why.empty()) {
+        if (auto s = store_.catalog.copy_queued(item, *queued, now); !s) return s;
+        (void)store_.blobs.remove(item.blob_id);  // left behind, start-up reconciliation takes it
+        log_info("outbox " + std::to_string(item.id) + ": recipient copy to " + item.target +
+                 (queued->empty() ? " handed to the MTA" : " queued as " + *queued));
+        ++report.sent;
+        continue;
+      }
+      if (!queued) sent = queued.error();
+    } else if (why.empty() && webhook) {
       sent = send_webhook(item);
     } else if (why.empty()) {
       std::string subject;
@@ -212,6 +269,7 @@ Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int6
                std::string(store::to_string(item.kind)) + " to " + item.target +
                " given up: " + why);
       if (auto s = store_.catalog.outbox_give_up(item.id, now, why); !s) return s;
+      if (!item.blob_id.empty()) (void)store_.blobs.remove(item.blob_id);
       ++report.given_up;
       continue;
     }

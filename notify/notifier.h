@@ -1,5 +1,5 @@
 // notify/notifier.h - sends what the outbox holds: receipts and download
-// notices to senders, and webhooks.
+// notices to senders, recipient copies (through the MTA), and webhooks.
 //
 // Runs in its own process (the notify role of `attachgate run`), so a slow
 // relay never holds up the milter or a download. Each pass takes the rows
@@ -47,6 +47,11 @@ class Notifier {
   // Templates reloaded on SIGHUP; the next pass uses them.
   void set_mail(std::shared_ptr<const SenderMail> mail) { mail_ = std::move(mail); }
 
+  // Recipient copies go through this MTA service ([notify] inject: the one
+  // that runs the DKIM signer but not attachgate); without this call,
+  // through the relay.
+  void set_injector(MailTransport& injector) { injector_ = &injector; }
+
   // Without this call webhooks are off: the feed's cursor is forgotten and
   // any webhook rows left from an earlier configuration are given up.
   void enable_webhooks(WebhookTransport& transport, WebhookConfig config);
@@ -66,6 +71,10 @@ class Notifier {
                    const std::string& body, std::int64_t now);
   std::string unsendable(const store::OutboxItem& item) const;
   Status send_webhook(const store::OutboxItem& item);
+  // A recipient copy: the blob's mail, from the original sender, marked;
+  // on success the MTA's queue id for it ("" if its reply named none).
+  Result<std::string> send_copy(const store::OutboxItem& item, std::int64_t now,
+                                std::string& unsendable);
   // Marks the row after an attempt: sent, retried after a pause, or given up.
   Status settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
                 std::int64_t first_pause, PassReport& report);
@@ -73,6 +82,7 @@ class Notifier {
   store::Store& store_;
   std::shared_ptr<const SenderMail> mail_;
   MailTransport& transport_;
+  MailTransport* injector_ = nullptr;
   NotifierConfig config_;
   Clock clock_;
   WebhookTransport* webhook_transport_ = nullptr;

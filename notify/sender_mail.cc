@@ -21,7 +21,11 @@ constexpr TemplateName kReceiptNames[] = {
     {"size", Kind::kValue, "files"}, {"expires", Kind::kValue},
     {"downloads", Kind::kValue},     {"has_code", Kind::kFlag},
     {"access_code", Kind::kValue},   {"has_status_url", Kind::kFlag},
-    {"status_url", Kind::kValue},
+    {"status_url", Kind::kValue},    {"per_recipient", Kind::kFlag},
+    {"linked", Kind::kValue},        {"has_kept", Kind::kFlag},
+    {"kept", Kind::kValue},          {"has_codes", Kind::kFlag},
+    {"codes", Kind::kList},          {"recipient", Kind::kValue, "codes"},
+    {"code", Kind::kValue, "codes"},
 };
 
 constexpr TemplateName kNoticeNames[] = {
@@ -68,10 +72,19 @@ Result<SenderMail> SenderMail::load(const std::string& templates_dir) {
   return SenderMail(std::move(*receipt), std::move(*notice));
 }
 
+static std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
 std::string SenderMail::receipt(const ReceiptFacts& f) const {
-  std::string recipients;
-  for (const auto& r : f.recipients) recipients += (recipients.empty() ? "" : ", ") + r;
+  const std::string recipients = joined(f.recipients);
   const int n = f.downloads_per_recipient;
+  mstch::array codes;
+  for (const auto& [recipient, code] : f.codes)
+    codes.emplace_back(mstch::map{{"recipient", clean_display_text(recipient, 320)},
+                                  {"code", clean_display_text(code, 64)}});
   mstch::map view{
       {"subject", subject_of(f.subject)},
       {"recipients", clean_display_text(recipients, 500)},
@@ -82,6 +95,12 @@ std::string SenderMail::receipt(const ReceiptFacts& f) const {
       {"access_code", clean_display_text(f.access_code, 64)},
       {"has_status_url", !f.status_url.empty()},
       {"status_url", clean_display_text(f.status_url, 500)},
+      {"per_recipient", !f.own_links.empty()},
+      {"linked", clean_display_text(joined(f.own_links), 2000)},
+      {"has_kept", !f.kept.empty()},
+      {"kept", clean_display_text(joined(f.kept), 2000)},
+      {"has_codes", !codes.empty()},
+      {"codes", std::move(codes)},
   };
   return mstch::render(receipt_, view);
 }

@@ -24,8 +24,11 @@ struct ReceiptFacts {
   std::vector<MailFile> files;
   std::int64_t expires_at = 0;
   int downloads_per_recipient = 1;
-  std::string access_code;  // "" when none
+  std::string access_code;  // "" when none, or when each recipient has their own
   std::string status_url;   // "" when there is no status page
+  std::vector<std::string> own_links;  // recipients with a link of their own
+  std::vector<std::string> kept;       // recipients who got the attachments in the mail
+  std::vector<std::pair<std::string, std::string>> codes;  // recipient, their own code
 };
 
 struct DownloadFacts {

@@ -30,6 +30,9 @@ std::string source_dir() {
 class NoMail : public MailTransport {
  public:
   Status send(const std::string&, const std::string&, const std::string&) override { return {}; }
+  Result<std::string> inject(const std::string&, const std::string&, const MailSource&) override {
+    return std::string();
+  }
 };
 
 class HookRecorder : public WebhookTransport {
