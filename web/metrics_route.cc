@@ -32,7 +32,7 @@ Response Handler::metrics_page() {
   }
   Exposition::Samples depth;
   using store::OutboxKind;
-  for (OutboxKind kind : {OutboxKind::download_notice, OutboxKind::receipt, OutboxKind::webhook}) {
+  for (OutboxKind kind : store::kOutboxKinds) {
     auto n = store_.catalog.outbox_depth(kind);
     if (!n) {
       log_warn("metrics: " + n.error().message);
@@ -40,9 +40,10 @@ Response Handler::metrics_page() {
     }
     depth.emplace_back(std::string(store::to_string(kind)), static_cast<double>(*n));
   }
-  if (depth.size() == 3)
+  if (depth.size() == std::size(store::kOutboxKinds))
     e.gauge("attachgate_outbox_depth",
-            "Receipts, download notices and webhooks waiting to be sent (not given up).", "kind",
+            "Receipts, download notices, webhooks and recipient copies waiting to be sent (not "
+            "given up).", "kind",
             depth);
 
   Response r;
