@@ -76,6 +76,10 @@ std::string_view read_token(std::string_view s, std::size_t& i) {
 // GMime cannot read a type at all and falls back to its default.
 std::optional<ContentType> parse_content_type(std::string_view s) {
   init_gmime();
+  // GMime reads a header's value without its trailing white space, so an
+  // unterminated boundary=" ... ends where the visible text does.
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
   // GMime's parser reads a header's 8-bit bytes as text in its fallback
   // charsets (UTF-8, else Latin-1) before it parses the value: a boundary
   // "m\xd4" is "m\xc3\x94" to it.

@@ -251,6 +251,20 @@ TEST(StructureCheck, AnEmbeddedMessageIsEncodedOnlyWhenGMimeSaysSo) {
   }
 }
 
+// Found by fuzz/structure_check_fuzz.cc: GMime reads a header value
+// without its trailing white space, so boundary="a<space> (unterminated)
+// is "a; the check kept the space and saw no boundary lines.
+TEST(StructureCheck, TrailingWhiteSpaceIsNotPartOfAnUnterminatedBoundary) {
+  for (const std::string ct : {"multipart/l;boundary=\" ", "multipart/l;boundary=\"a  \t"}) {
+    const std::string b = ct.find("\"a") != std::string::npos ? "\"a" : "\"";
+    const std::string body = crlf("--" + b + "\n\nx\n--" + b + "\n\ny\n");
+    StructureCheck check(ct, kLimit, 8);
+    feed_string(check, body, 3);
+    EXPECT_EQ(gmime_parts(ct, body), 2u) << ct;
+    EXPECT_EQ(check.part_count(), 2u) << ct;
+  }
+}
+
 TEST(StructureCheck, SmallPreambleAndEpilogueAreFine) {
   const std::string body =
       "preamble\n--frontier\nContent-Type: text/plain\n\nhi\n--frontier--\nepilogue\n";
