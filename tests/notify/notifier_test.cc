@@ -124,6 +124,65 @@ TEST_F(NotifierTest, ReceiptNamesFilesTermsCodeAndStatusPageAndIsMarked) {
   EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::receipt).value(), 0);
 }
 
+// A recipient copy: the blob's mail goes from the original sender to its
+// one recipient, marked; the MTA's queue id lands on the link and in the
+// trail, the blob is removed, and the copy is sent once.
+TEST_F(NotifierTest, RecipientCopyIsInjectedOnceFromTheSenderAndItsQueueIdRecorded) {
+  auto writer = store_->blobs.create();
+  ASSERT_TRUE(writer.ok());
+  const std::string mail = "Subject: Quarterly report\r\nTo: bob@example.net\r\n\r\nyour link: /d/X\r\n";
+  ASSERT_TRUE(writer->write(mail.data(), mail.size()).ok());
+  auto blob = writer->commit();
+  ASSERT_TRUE(blob.ok());
+  store::NewOutboxItem copy{store::OutboxKind::recipient_copy, std::nullopt, "carol@example.com", "{}", kNow};
+  copy.blob_id = blob->id;
+  copy.link_index = 0;
+  const std::int64_t message = offload({copy});
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::recipient_copy).value(), 1);
+
+  ASSERT_EQ(notifier_->run_once()->sent, 1);
+  ASSERT_EQ(transport_.sent.size(), 1u);
+  const Sent& m = transport_.sent[0];
+  EXPECT_EQ(m.from, "alice@example.org") << "bounces go to the sender";
+  EXPECT_EQ(m.to, "carol@example.com");
+  ASSERT_EQ(m.data.rfind("X-Attachgate-Copy: ", 0), 0u) << m.data;
+  const std::string mark = m.data.substr(19, m.data.find("\r\n") - 19);
+  EXPECT_TRUE(store::check_notice_mark(store_->tokens, mark, store::kCopyMarkLabel, "carol@example.com", kNow));
+  EXPECT_FALSE(store::check_notice_mark(store_->tokens, mark, store::kCopyMarkLabel, "bob@example.net", kNow));
+  EXPECT_EQ(m.data.substr(m.data.find("\r\n") + 2), mail) << "the copy byte for byte";
+
+  auto d = store_->catalog.show_message("Q1").value().value();
+  EXPECT_EQ(d.links.at(0).queue_id, "4F2A1");
+  bool queued = false;
+  for (const auto& e : d.events)
+    queued = queued || (e.kind == store::EventKind::queued && e.recipient == "carol@example.com" &&
+                        e.detail == "copy queued as 4F2A1" && e.link_id == d.links.at(0).id);
+  EXPECT_TRUE(queued);
+  EXPECT_FALSE(store_->blobs.exists(blob->id)) << "the copy's blob is gone once sent";
+  EXPECT_EQ(notifier_->run_once()->sent, 0);
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::recipient_copy).value(), 0);
+  (void)message;
+}
+
+TEST_F(NotifierTest, ARecipientCopyWhoseInjectionFailsIsRetriedAndKeepsItsBlob) {
+  auto writer = store_->blobs.create();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->write("A: b\r\n\r\nc\r\n", 9).ok());
+  auto blob = writer->commit();
+  store::NewOutboxItem copy{store::OutboxKind::recipient_copy, std::nullopt, "carol@example.com", "{}", kNow};
+  copy.blob_id = blob->id;
+  copy.link_index = 0;
+  offload({copy});
+  transport_.fail = true;
+  EXPECT_EQ(notifier_->run_once()->retried, 1);
+  EXPECT_TRUE(store_->blobs.exists(blob->id));
+  EXPECT_EQ(store_->catalog.blob_ids_in_use().value().size(), 2u) << "file and copy, for reconciliation";
+  transport_.fail = false;
+  now_ += 60;
+  EXPECT_EQ(notifier_->run_once()->sent, 1);
+  EXPECT_FALSE(store_->blobs.exists(blob->id));
+}
+
 TEST_F(NotifierTest, WithoutCodeTheReceiptSaysNothingAboutOne) {
   offload({receipt("")});
   ASSERT_EQ(notifier_->run_once()->sent, 1);

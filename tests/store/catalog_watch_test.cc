@@ -69,6 +69,46 @@ TEST_F(CatalogWatchTest, RecordsOneEventPerMessageWithTheQueueId) {
   EXPECT_EQ(events[0].detail, "relay=127.0.0.1[127.0.0.1]:2526; dsn=2.0.0; 250 2.0.0 Ok: queued as ABC");
 }
 
+// A recipient copy has its own queue id, on its link: its deliveries are
+// the copy's recipient's, named by the link.
+TEST_F(CatalogWatchTest, ARecipientCopysQueueIdMatchesItsLink) {
+  Offload o;
+  o.now = kNow - 10;
+  o.message.queue_id = "4F2A1B3C";
+  o.message.recipients = {"bob@example.net", "carol@example.com"};
+  for (const char* r : {"bob@example.net", "carol@example.com"}) {
+    NewLink l;
+    l.token_hash = std::string("hash-") + r;
+    l.pixel_id = std::string("pixel-") + r;
+    l.recipient = r;
+    l.expires_at = kNow + 86400;
+    o.links.push_back(l);
+  }
+  auto ids = catalog_->record_offload(o);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  ASSERT_TRUE(catalog_->set_outbox_key(Key{}).ok());
+  NewOutboxItem copy{OutboxKind::recipient_copy, ids->message_id, "carol@example.com", "{}", kNow};
+  copy.blob_id = "0123456789abcdef0123456789abcdef";
+  ASSERT_TRUE(catalog_->enqueue(copy).ok());
+  OutboxItem item = catalog_->due_outbox(kNow, 10).value().at(0);
+  item.link_id = ids->link_ids[1];  // as the offload's transaction links it
+  ASSERT_TRUE(catalog_->copy_queued(item, "5B3C2D4E", kNow).ok());
+
+  DeliveryReport r = report("5B3C2D4E");
+  r.recipient = "carol@example.com";
+  EXPECT_EQ(catalog_->record_delivery(r).value(), 1);
+  EXPECT_EQ(catalog_->record_delivery(report("4F2A1B3C")).value(), 1) << "the original's, bob's";
+  auto events = deliveries(ids->message_public_id);
+  std::vector<EventRecord> delivered;
+  for (const auto& e : events)
+    if (e.kind == EventKind::delivered) delivered.push_back(e);
+  ASSERT_EQ(delivered.size(), 2u);
+  EXPECT_EQ(delivered[0].recipient, "carol@example.com");
+  EXPECT_EQ(delivered[0].link_id, ids->link_ids[1]);
+  EXPECT_EQ(delivered[1].recipient, "bob@example.net");
+  EXPECT_EQ(delivered[1].link_id, std::nullopt);
+}
+
 TEST_F(CatalogWatchTest, AReusedQueueIdMatchesOnlyTheRecentMessage) {
   const std::string old_id = offload("4F2A1B3C", kNow - 90 * 86400);
   const std::string new_id = offload("4F2A1B3C", kNow - 60);
