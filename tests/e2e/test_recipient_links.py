@@ -1,0 +1,170 @@
+"""Links per recipient, end to end: a real Postfix with attachgate and then
+Debian's OpenDKIM, its injection service (OpenDKIM only) for the recipient
+copies, `attachgate run` (milter, web server and notify role), and an
+smtp-sink that keeps every mail.
+
+One message with a 6 MiB attachment goes To two external addresses, Cc one
+internal and Bcc one external. The internal recipient gets the original
+with its attachment; each external one gets a mail with a link of their
+own, the first through the MTA's message and the others as recipient
+copies that the notify role injects. Each carries a DKIM signature that
+verifies, the headers are the same on every copy but for the MTA's own
+lines, and one recipient's download leaves the others' links alone.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import json
+import os
+import re
+import smtplib
+import unittest
+
+from harness import (DEFAULT_CONFIG, DEFAULT_POLICY, LOOPBACK, E2ETestCase, Milter,
+                     dkim_verify, mime_message, wait_until)
+from recipient import Recipient, file_buttons
+
+SENDER = "alice@example.org"
+TO = ["ann@example.net", "ben@example.com"]
+CC = "carol@example.org"  # internal: the sender's own domain
+BCC = "dan@example.net"
+ENVELOPE = TO + [CC, BCC]
+EXTERNAL = TO + [BCC]
+DOMAIN, SELECTOR = "example.org", "ag2026"
+ATTACHMENT_SIZE = 6 * 1024 * 1024
+LINK = re.compile(r"/d/([A-Za-z0-9_-]{43})")
+# Lines each MTA hop or the injection adds; everything else must match.
+OWN_LINES = {"received", "dkim-signature", "x-attachgate-copy"}
+
+
+class RecipientLinksTest(E2ETestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.sink = self.start_sink()
+        self.signer = self.start_opendkim(DOMAIN, SELECTOR)
+        # attachgate's ports first: Postfix needs the milter's address, and
+        # attachgate's config needs Postfix's injection port.
+        config = self.workdir / "attachgate.toml"
+        self.gateway = Milter(self.workdir, DEFAULT_POLICY, role="run", config=config)
+        self.postfix = self.start_postfix(
+            milter=[self.gateway.postfix_spec, self.signer.milter_spec], sink=self.sink,
+            inject_milters=[self.signer.milter_spec])
+        text = DEFAULT_CONFIG.read_text()
+        self.assertIn('inject = ""', text)
+        config.write_text(text.replace(
+            'inject = ""', 'inject = "smtp://%s:%d"' % (LOOPBACK, self.postfix.inject_port)))
+        self.gateway.relay = "smtp://%s:%d" % (LOOPBACK, self.postfix.port)
+        self.gateway.postfix_log = self.postfix.maillog_path  # the delivery watcher follows it
+        self.addCleanup(self.check_stopped_cleanly, self.gateway)
+        self.gateway.start()
+
+    def send(self, message: bytes) -> str:
+        with smtplib.SMTP(LOOPBACK, self.postfix.port, local_hostname="client.example.org",
+                          timeout=600) as smtp:
+            smtp.ehlo()
+            code, reply = smtp.mail(SENDER)
+            self.assertEqual(code, 250, reply)
+            for r in ENVELOPE:
+                code, reply = smtp.rcpt(r)
+                self.assertEqual(code, 250, reply)
+            code, reply = smtp.data(message)
+        self.assertEqual(code, 250, reply)
+        return re.search(r"queued as ([0-9A-Za-z]+)", reply.decode()).group(1)
+
+    def copy_queue_id(self, recipient: str) -> str:
+        m = self.gateway.wait_for_log(r"recipient copy to %s queued as ([0-9A-Za-z]+)"
+                                      % re.escape(recipient), timeout=60)
+        return m.group(1)
+
+    @staticmethod
+    def headers(raw: bytes) -> list[tuple[str, str]]:
+        """The header fields but the ones each hop adds, unfolded."""
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        return [(k, re.sub(r"\s+", " ", v)) for k, v in msg.items() if k.lower() not in OWN_LINES]
+
+    def test_each_external_recipient_gets_their_own_link(self):
+        attachment = os.urandom(ATTACHMENT_SIZE)
+        lf = mime_message("Hello all,\n\nthe plans.\n", attachment, "plans.bin",
+                          subject="plans for everyone")
+        lf = re.sub(rb"\nTo: [^\n]*", ("\nTo: %s\nCc: %s" % (", ".join(TO), CC)).encode(), lf, 1)
+        lf = re.sub(rb"\nMessage-ID: [^\n]*", b"\nMessage-ID: <plans-1@example.org>", lf, 1)
+        queue_id = self.send(lf.replace(b"\n", b"\r\n"))
+        self.gateway.wait_for_log(
+            r"%s: offloaded 1 file \(.*\) for 4 recipients, each their own link "
+            r"\(3 recipient copies queued\); 1 keeps the attachments" % re.escape(queue_id))
+
+        # The MTA's own message went to the internal recipient alone, with
+        # the attachment as the sender attached it.
+        original = self.sink.find(queue_id, timeout=60)
+        self.assertEqual(original.rcpt_to, [CC])
+        parts = [p for p in original.parse().walk() if p.get_filename() == "plans.bin"]
+        self.assertEqual(len(parts), 1)
+        self.assertEqual(hashlib.sha256(parts[0].get_payload(decode=True)).hexdigest(),
+                         hashlib.sha256(attachment).hexdigest())
+        self.assertTrue(dkim_verify(original.raw, self.signer))
+
+        # Each external recipient: a copy of their own, from the sender,
+        # signed, with a link nobody else has.
+        copies = {}
+        for r in EXTERNAL:
+            got = self.sink.find(self.copy_queue_id(r), timeout=60)
+            self.assertEqual(got.rcpt_to, [r])
+            self.assertEqual(got.mail_from, SENDER)
+            self.assertLess(len(got.raw), ATTACHMENT_SIZE // 10, "the attachment is out")
+            self.assertTrue(dkim_verify(got.raw, self.signer),
+                            "the copy for %s does not verify; see %s" % (r, got.path))
+            tokens = set(LINK.findall(got.raw.decode(errors="replace")))
+            self.assertEqual(len(tokens), 1, "one link in the copy for %s" % r)
+            copies[r] = (got, tokens.pop())
+        self.assertEqual(len({token for _, token in copies.values()}), 3, "three different links")
+
+        # The same headers on every copy (To, Cc, Message-ID, Subject ...),
+        # the Bcc recipient's included: it reveals nobody new.
+        first = self.headers(copies[EXTERNAL[0]][0].raw)
+        self.assertIn(("Message-ID", "<plans-1@example.org>"), first)
+        self.assertIn(("Cc", CC), first)
+        for r in EXTERNAL[1:]:
+            self.assertEqual(self.headers(copies[r][0].raw), first, r)
+        self.assertNotIn(BCC, str(first))
+
+        # Ann downloads; her second try is refused; Ben's link is untouched.
+        web = Recipient(self.gateway.public_url)
+        ann = copies[TO[0]][1]
+        landing = web.get("/d/" + ann)
+        self.assertEqual(landing.status, 200)
+        file_id = file_buttons(landing.text)[0]["value"]
+        claimed, got = web.download(ann, file_id)
+        self.assertEqual(claimed.status, 303)
+        self.assertEqual(got.sha256, hashlib.sha256(attachment).hexdigest())
+        again, _ = web.download(ann, file_id)
+        self.assertEqual(again.status, 410)
+        ben = copies[TO[1]][1]
+        self.assertEqual(web.get("/d/" + ben).status, 200)
+        claimed, got = web.download(ben, file_id, keep_body=False)
+        self.assertEqual(claimed.status, 303, "Ben's link still has its download")
+        self.assertEqual(got.sha256, hashlib.sha256(attachment).hexdigest())
+
+        # The trail: each copy queued under its own queue id, and the
+        # delivery watcher's word on every recipient, copies included.
+        def trail() -> list[dict]:
+            shown = self.gateway.cli("show", "--json", queue_id)
+            self.assertEqual(shown.returncode, 0, shown.stderr)
+            return json.loads(shown.stdout)["events"]
+
+        def delivered() -> set[str]:
+            return {e["recipient"] for e in trail() if e["kind"] == "delivered"}
+
+        wait_until(lambda: delivered() >= set(ENVELOPE), 30)
+        self.assertEqual(delivered(), set(ENVELOPE))
+        queued = {e["recipient"] for e in trail() if e["kind"] == "queued"}
+        self.assertEqual(queued, set(EXTERNAL))
+        links = json.loads(self.gateway.cli("show", "--json", queue_id).stdout)["links"]
+        self.assertEqual(sorted(l["recipient"] for l in links), sorted(EXTERNAL))
+
+
+if __name__ == "__main__":
+    unittest.main()
