@@ -21,10 +21,12 @@ import json
 import os
 import re
 import smtplib
+import socket
+import threading
 import unittest
 
 from harness import (DEFAULT_CONFIG, DEFAULT_POLICY, LOOPBACK, E2ETestCase, Milter,
-                     dkim_verify, mime_message, wait_until)
+                     dkim_verify, free_port, mime_message, parse_sink_dump, wait_until)
 from recipient import Recipient, file_buttons
 
 SENDER = "alice@example.org"
@@ -48,36 +50,43 @@ class RecipientLinksTest(E2ETestCase):
         self.signer = self.start_opendkim(DOMAIN, SELECTOR)
         # attachgate's ports first: Postfix needs the milter's address, and
         # attachgate's config needs Postfix's injection port.
-        config = self.workdir / "attachgate.toml"
-        self.gateway = Milter(self.workdir, DEFAULT_POLICY, role="run", config=config)
+        self.config = self.workdir / "attachgate.toml"
+        self.gateway = Milter(self.workdir, DEFAULT_POLICY, role="run", config=self.config)
         self.postfix = self.start_postfix(
             milter=[self.gateway.postfix_spec, self.signer.milter_spec], sink=self.sink,
             inject_milters=[self.signer.milter_spec])
-        text = DEFAULT_CONFIG.read_text()
-        self.assertIn('inject = ""', text)
-        config.write_text(text.replace(
-            'inject = ""', 'inject = "smtp://%s:%d"' % (LOOPBACK, self.postfix.inject_port)))
         self.gateway.relay = "smtp://%s:%d" % (LOOPBACK, self.postfix.port)
         self.gateway.postfix_log = self.postfix.maillog_path  # the delivery watcher follows it
         self.addCleanup(self.check_stopped_cleanly, self.gateway)
+
+    def start_gateway(self, inject_port: int | None = None, policy: str | None = None) -> None:
+        """`attachgate run` with [notify] inject at inject_port (default:
+        Postfix's injection service)."""
+        text = DEFAULT_CONFIG.read_text()
+        self.assertIn('inject = ""', text)
+        port = inject_port or self.postfix.inject_port
+        self.config.write_text(text.replace('inject = ""', 'inject = "smtp://%s:%d"' % (LOOPBACK, port)))
+        if policy is not None:
+            self.gateway.policy = self.workdir / "policy.toml"
+            self.gateway.policy.write_text(policy)
         self.gateway.start()
 
-    def send(self, message: bytes) -> str:
+    def send(self, message: bytes, envelope: list[str] = ENVELOPE) -> str:
         with smtplib.SMTP(LOOPBACK, self.postfix.port, local_hostname="client.example.org",
                           timeout=600) as smtp:
             smtp.ehlo()
             code, reply = smtp.mail(SENDER)
             self.assertEqual(code, 250, reply)
-            for r in ENVELOPE:
+            for r in envelope:
                 code, reply = smtp.rcpt(r)
                 self.assertEqual(code, 250, reply)
             code, reply = smtp.data(message)
         self.assertEqual(code, 250, reply)
         return re.search(r"queued as ([0-9A-Za-z]+)", reply.decode()).group(1)
 
-    def copy_queue_id(self, recipient: str) -> str:
+    def copy_queue_id(self, recipient: str, timeout: float = 60) -> str:
         m = self.gateway.wait_for_log(r"recipient copy to %s queued as ([0-9A-Za-z]+)"
-                                      % re.escape(recipient), timeout=60)
+                                      % re.escape(recipient), timeout=timeout)
         return m.group(1)
 
     @staticmethod
@@ -86,13 +95,18 @@ class RecipientLinksTest(E2ETestCase):
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         return [(k, re.sub(r"\s+", " ", v)) for k, v in msg.items() if k.lower() not in OWN_LINES]
 
-    def test_each_external_recipient_gets_their_own_link(self):
-        attachment = os.urandom(ATTACHMENT_SIZE)
+    @staticmethod
+    def message(attachment: bytes) -> bytes:
         lf = mime_message("Hello all,\n\nthe plans.\n", attachment, "plans.bin",
                           subject="plans for everyone")
         lf = re.sub(rb"\nTo: [^\n]*", ("\nTo: %s\nCc: %s" % (", ".join(TO), CC)).encode(), lf, 1)
         lf = re.sub(rb"\nMessage-ID: [^\n]*", b"\nMessage-ID: <plans-1@example.org>", lf, 1)
-        queue_id = self.send(lf.replace(b"\n", b"\r\n"))
+        return lf.replace(b"\n", b"\r\n")
+
+    def test_each_external_recipient_gets_their_own_link(self):
+        self.start_gateway()
+        attachment = os.urandom(ATTACHMENT_SIZE)
+        queue_id = self.send(self.message(attachment))
         self.gateway.wait_for_log(
             r"%s: offloaded 1 file \(.*\) for 4 recipients, each their own link "
             r"\(3 recipient copies queued\); 1 keeps the attachments" % re.escape(queue_id))
@@ -164,6 +178,85 @@ class RecipientLinksTest(E2ETestCase):
         self.assertEqual(queued, set(EXTERNAL))
         links = json.loads(self.gateway.cli("show", "--json", queue_id).stdout)["links"]
         self.assertEqual(sorted(l["recipient"] for l in links), sorted(EXTERNAL))
+
+
+    def test_copies_wait_while_the_injection_service_is_down(self):
+        # [notify] inject points at a port nothing listens on, until a relay
+        # to Postfix's injection service opens there.
+        port = free_port()
+        self.start_gateway(inject_port=port)
+        attachment = os.urandom(ATTACHMENT_SIZE)
+        queue_id = self.send(self.message(attachment))
+        self.gateway.wait_for_log(r"%s: offloaded 1 file" % re.escape(queue_id))
+        for r in EXTERNAL:
+            self.gateway.wait_for_log(r"recipient copy to %s not sent \(.*\); next try in 60 s"
+                                      % re.escape(r), timeout=60)
+        self.assertNotIn("queued as", self.gateway.log_text())
+        with TcpRelay(port, self.postfix.inject_port):
+            for r in EXTERNAL:  # the first retry comes a minute later
+                got = self.sink.find(self.copy_queue_id(r, timeout=120), timeout=60)
+                self.assertEqual(got.rcpt_to, [r])
+                self.assertTrue(dkim_verify(got.raw, self.signer))
+        self.assertEqual(self.sink.find(queue_id, timeout=60).rcpt_to, [CC])
+
+    def test_over_max_split_recipients_one_link_is_shared(self):
+        self.start_gateway()
+        envelope = ["r%03d@example.net" % i for i in range(200)]
+        queue_id = self.send(self.message(os.urandom(ATTACHMENT_SIZE)), envelope)
+        self.gateway.wait_for_log(
+            r"%s: offloaded 1 file \(.*\) for 200 recipients; one shared link: 200 recipients "
+            r"with links, over max_split_recipients \(20\)" % re.escape(queue_id))
+        shown = json.loads(self.gateway.cli("show", "--json", queue_id).stdout)
+        self.assertEqual(len(shown["links"]), 1)
+        self.assertIsNone(shown["links"][0]["recipient"])
+        self.assertNotIn("recipient copy", self.gateway.log_text())
+        # Postfix hands a relay 50 recipients per transaction: gather them all.
+        def delivered() -> list[str]:
+            needle = ("with ESMTP id %s" % queue_id).encode()
+            return sorted(r for p in self.sink.files() if needle in p.read_bytes()[:16384]
+                          for r in parse_sink_dump(p).rcpt_to)
+
+        wait_until(lambda: len(delivered()) >= len(envelope), 60)
+        self.assertEqual(delivered(), envelope)
+
+
+class TcpRelay:
+    """Forwards connections on 127.0.0.1:port to 127.0.0.1:target while open."""
+
+    def __init__(self, port: int, target: int):
+        self.server = socket.create_server((LOOPBACK, port))
+        self.target = target
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def __enter__(self) -> "TcpRelay":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.close()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((LOOPBACK, self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":
