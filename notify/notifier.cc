@@ -9,6 +9,7 @@
 
 #include "notify/mail_text.h"
 #include "store/secrets.h"
+#include "util/fault.h"
 #include "util/text.h"
 #include "util/log.h"
 
@@ -173,9 +174,16 @@ Result<std::string> Notifier::send_copy(const store::OutboxItem& item, std::int6
     }
     return blob->read(out, size);
   };
+  // Recorded first: a crash between the MTA's reply and copy_queued leaves
+  // the row due and marked, and the copy sent again says so in the trail.
+  if (auto s = store_.catalog.outbox_attempt(item.id); !s) return s.error();
+  if (item.interrupted)
+    log_warn("outbox " + std::to_string(item.id) + ": recipient copy to " + item.target +
+             " is sent again after an attempt that was cut off; the recipient may get it twice");
   MailTransport& through = injector_ ? *injector_ : transport_;
   auto reply = through.inject((*message)->sender, item.target, source);
   if (!reply) return reply.error();
+  fault_point("copy_injected");  // the MTA has the copy, the catalog does not know
   return queue_id_of(*reply);
 }
 

@@ -190,6 +190,9 @@ class Catalog {
   Status outbox_sent(std::int64_t id, std::int64_t now);
   Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at, const std::string& error);
   Status outbox_give_up(std::int64_t id, std::int64_t now, const std::string& error);
+  // Marks the start of an attempt to send a row: until it settles (sent,
+  // retried, given up), a later due_outbox reads it as interrupted.
+  Status outbox_attempt(std::int64_t id);
   // A recipient copy reached the MTA as queue_id: the row is sent, the link
   // learns its queue id (for the delivery watcher) and a `queued` event is
   // recorded, together. The caller then removes the copy's blob. A row

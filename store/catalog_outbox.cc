@@ -106,12 +106,12 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
   std::lock_guard lock(mu_);
   if (!outbox_sealer_) return make_error("catalog: the outbox key is not set");
   Stmt st(db_,
-          "SELECT id, kind, message_id, target, payload, attempts, created_at, blob_id, link_id"
-          " FROM outbox"
+          "SELECT id, kind, message_id, target, payload, attempts, created_at, blob_id, link_id,"
+          " last_error = ?4 FROM outbox"
           " WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1"
           " AND (?3 IS NULL OR (kind = 'webhook') = ?3)"
           " ORDER BY next_attempt_at, id LIMIT ?2");
-  st.bind(1, now).bind(2, limit);
+  st.bind(1, now).bind(2, limit).bind(4, kAttemptUnsettled);
   if (webhooks) st.bind(3, *webhooks ? 1 : 0);
   else st.bind_null(3);
   std::vector<OutboxItem> out;
@@ -121,7 +121,7 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
     if (!*row) break;
     OutboxItem item{st.int64(0), kind_of(st, 1), st.opt_int64(2), st.text(3), "",
                     static_cast<int>(st.int64(5)), st.int64(6), "",
-                    st.opt_text(7).value_or(""), st.opt_int64(8)};
+                    st.opt_text(7).value_or(""), st.opt_int64(8), st.int64(9) != 0};
     auto payload = outbox_sealer_->open(
         st.text(4), row_binding(item.id, st.text(1), item.message_id, item.target));
     if (payload) item.payload = std::move(*payload);
@@ -156,6 +156,12 @@ Status Catalog::outbox_give_up(std::int64_t id, std::int64_t now, const std::str
   return st.bind(1, id).bind(2, now).bind(3, error).run();
 }
 
+Status Catalog::outbox_attempt(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "UPDATE outbox SET last_error = ?2 WHERE id = ?1 AND sent_at IS NULL");
+  return st.bind(1, id).bind(2, kAttemptUnsettled).run();
+}
+
 Status Catalog::copy_queued(const OutboxItem& item, const std::string& queue_id,
                             std::int64_t now) {
   std::lock_guard lock(mu_);
@@ -177,6 +183,9 @@ Status Catalog::copy_queued(const OutboxItem& item, const std::string& queue_id,
   e.at = now;
   e.recipient = item.target;
   e.detail = queue_id.empty() ? "copy handed to the MTA" : "copy queued as " + queue_id;
+  if (item.interrupted)
+    e.detail += "; sent again after an attempt that was cut off, perhaps after the MTA had "
+                "taken it: this recipient may get the copy twice";
   if (auto s = insert_event(db_, e); !s) return s;
   return tx.commit();
 }

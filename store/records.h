@@ -126,6 +126,9 @@ struct OutboxItem {
   std::string unreadable;
   std::string blob_id = {};                  // a recipient copy's mail
   std::optional<std::int64_t> link_id = {};  // the link a recipient copy carries
+  // An attempt began (outbox_attempt) and never settled: the process died
+  // during it, perhaps after the MTA took the mail.
+  bool interrupted = false;
 };
 
 struct NewFile {
@@ -174,6 +177,8 @@ struct CodeLimits {
 };
 inline constexpr std::int64_t kLockedForGood = INT64_MAX;
 inline constexpr std::int64_t kOutboxHeld = INT64_MAX;  // next_attempt_at of a held row
+// last_error of a row whose attempt began and has not settled (outbox_attempt).
+inline constexpr char kAttemptUnsettled[] = "attempt cut off";
 
 struct OffloadIds {
   std::int64_t message_id = 0;
