@@ -78,6 +78,7 @@ constexpr TemplateName kStatusNames[] = {
     {"state", Kind::kValue},
     {"active", Kind::kFlag},
     {"per_recipient", Kind::kFlag},
+    {"several_links", Kind::kFlag},
     {"recipients", Kind::kList},
     {"address", Kind::kValue, "recipients"},
     {"delivery", Kind::kValue, "recipients"},
@@ -213,7 +214,7 @@ mstch::map status_view(const StatusPage& p) {
       {"subject", clean(p.subject, kText)},  {"sent", clean(p.sent, kShort)},
       {"expires", clean(p.expires, kShort)}, {"state", clean(p.state, kShort)},
       {"active", p.active},                  {"recipients", std::move(recipients)},
-      {"per_recipient", p.per_recipient},
+      {"per_recipient", p.per_recipient},   {"several_links", p.several_links},
       {"files", std::move(files)},           {"events", std::move(events)},
       {"has_events", has_events},
   };
@@ -239,6 +240,7 @@ StatusPage sample_status() {
 StatusPage sample_status_per_recipient() {
   StatusPage p = sample_status();
   p.per_recipient = true;
+  p.several_links = true;
   StatusRecipient& bob = p.recipients[0];
   bob.own_link = true;
   bob.opened = "not yet";

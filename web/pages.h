@@ -71,6 +71,7 @@ struct StatusPage {
   std::string subject, sent, expires, state;  // state: "active", "revoked", ...
   bool active = false;  // offers revoke and extend (of every link)
   bool per_recipient = false;  // each recipient has a link of their own: rows per recipient
+  bool several_links = false;  // more than one link: the page speaks of "all links"
   std::vector<StatusRecipient> recipients;
   std::vector<PageFile> files;  // downloads_left per file
   std::vector<StatusEvent> events;  // oldest first

@@ -111,6 +111,7 @@ Response Handler::status_page(std::string_view token) {
     p.state = std::string(store::to_string(all.state));
     p.active = all.state == store::LinkState::active;
     p.expires = when(all.expires_at);
+    p.several_links = d.links.size() > 1;
     for (const auto& f : d.files)
       p.files.push_back({f.public_id, f.filename, format_size(f.size), "", 0, true});
     p.recipients = recipient_rows(d, *done, now);

@@ -68,6 +68,7 @@ StatusPage status_sample(bool per_recipient) {
   p.state = "active";
   p.active = true;
   p.per_recipient = per_recipient;
+  p.several_links = per_recipient;  // as if Carol had a link too
   p.files = {{"F1", "report.pdf", "31.2 MB", "", 1, true}};
   StatusRecipient bob, dave;
   bob.address = "bob@example.net";

@@ -269,6 +269,21 @@ TEST_F(PerRecipientTest, WholeMessageRevokeAndExtendActOnEveryLink) {
   EXPECT_EQ(post("/s/" + s.status, "do=extend&days=7&csrf=" + csrf).status, 409);
 }
 
+TEST_F(PerRecipientTest, OneRecipientsOwnLinkIsTheLinkOfTheMessage) {
+  Sent s = offload({kBob});
+  Response page = get("/s/" + s.status);
+  ASSERT_EQ(page.status, 200);
+  // The sentence and buttons speak of the one link, as for a shared link...
+  EXPECT_NE(page.body.find("The download link is <strong class=\"state\">active</strong>"),
+            std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("Revoke the link now"), std::string::npos);
+  EXPECT_EQ(page.body.find("Revoke all links now"), std::string::npos);
+  // ...and the rows still say who got what.
+  EXPECT_NE(row_of(page.body, kBob).find("value=\"revoke-recipient\""), std::string::npos);
+  EXPECT_NE(row_of(page.body, kDave).find("got the attachment in the mail"), std::string::npos);
+  EXPECT_NE(row_of(page.body, kCarol).find("got the attachment in the mail"), std::string::npos);
+}
+
 TEST_F(PerRecipientTest, ASharedLinkRendersAsBefore) {
   Sent s = offload({""});
   Response page = get("/s/" + s.status);
