@@ -1,6 +1,6 @@
-// app/cmd_admin.cc - `attachgate revoke ID`, `extend ID DURATION`, `stats`
-// and `events ID`: what an admin does to and learns about messages after
-// they left. ID is a message's public id or its Postfix queue id, as for
+// app/cmd_admin.cc - `attachgate revoke ID [--recipient ADDR]`, `extend ID
+// DURATION`, `stats` and `events ID`: what an admin does to and learns
+// about messages after they left. ID is a message's public id or its Postfix queue id, as for
 // `show`. Revoke and extend write to the catalog (one transaction each) and
 // record who did it; stats and events only read. Like list and show they
 // never create a state directory or a catalog that is not there.
@@ -62,21 +62,55 @@ std::string target_text(const store::MessageRecord& m) {
   return "message " + m.public_id + " (queue id " + terminal_safe(m.queue_id) + ")";
 }
 
+// `revoke ID --recipient ADDR`: 1 when the message has no link of that
+// recipient's own (a shared link, or one who got the attachment in the mail).
+int revoke_recipient(store::Catalog& catalog, const store::MessageRecord& t,
+                     const std::string& recipient, bool json) {
+  auto change = catalog.revoke_recipient_link(t.id, recipient, now(), acting_admin());
+  if (!change) return fail("revoke: " + change.error().message);
+  if (!*change) {
+    std::cerr << "attachgate: " << target_text(t) << " has no link of its own for '"
+              << terminal_safe(recipient)
+              << "' (see attachgate show; a message with one link for all recipients is revoked "
+                 "whole, without --recipient)\n";
+    return 1;
+  }
+  if (json) {
+    nlohmann::json j = target_json(t);
+    j["recipient"] = recipient;
+    j["revoked"] = (*change)->links;
+    std::cout << json_text(j);
+  } else if ((*change)->links == 0) {
+    std::cout << target_text(t) << ": the link of " << terminal_safe(recipient)
+              << " was revoked already\n";
+  } else {
+    std::cout << target_text(t) << ": revoked the link of " << terminal_safe(recipient)
+              << "; the other recipients' links keep working\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 Runner add_revoke_command(CLI::App& app, GlobalOptions& options) {
   auto* sub = app.add_subcommand(
-      "revoke", "Revoke every link of a message at once: downloads stop (410), and the next "
-                "purge deletes its files. Revoking is final; revoking again changes nothing");
-  static std::string id;
+      "revoke", "Revoke every link of a message at once, or with --recipient only that "
+                "recipient's own link: downloads through it stop (410), and once no link can "
+                "download its files the next purge deletes them. Revoking is final; revoking "
+                "again changes nothing");
+  static std::string id, recipient;
   sub->add_option("ID", id, "Message id (from list or the X-Attachgate header) or Postfix queue id")
       ->required();
+  sub->add_option("--recipient", recipient,
+                  "Revoke only this recipient's own link (an address from show, matched "
+                  "without regard to case); the other recipients' links keep working");
   sub->add_flag("--json", options.json, "Print the result as JSON");
   return [&options] {
     auto catalog = open_catalog(options);
     if (!catalog) return fail(catalog.error().message);
     store::MessageRecord t;
     if (int rc = find_target(*catalog, id, t); rc != 0) return rc;
+    if (!recipient.empty()) return revoke_recipient(*catalog, t, recipient, options.json);
     auto change = catalog->revoke_message_links(t.id, now(), acting_admin());
     if (!change) return fail("revoke: " + change.error().message);
     if (options.json) {

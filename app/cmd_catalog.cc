@@ -35,7 +35,8 @@ Runner add_list_command(CLI::App& app, GlobalOptions& options) {
 }
 
 Runner add_show_command(CLI::App& app, GlobalOptions& options) {
-  auto* sub = app.add_subcommand("show", "Show one message: recipients, files, links, events");
+  auto* sub = app.add_subcommand("show", "Show one message: recipients, files, links (one per recipient, or one for all "
+                 "recipients) with their state, expiry and downloads per file, and events");
   static std::string id;
   sub->add_option("ID", id, "Message id (from list or the X-Attachgate header) or Postfix queue id")
       ->required();

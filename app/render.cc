@@ -74,8 +74,8 @@ std::string show_text(const store::MessageDetail& d, std::int64_t now) {
   out << "links:\n";
   for (std::size_t i = 0; i < d.links.size(); ++i) {
     const auto& l = d.links[i];
-    out << "  link " << l.id << (l.recipient ? " for " + terminal_safe(*l.recipient) : "")
-        << ": " << to_string(store::link_state(l, d.downloads[i], now)) << ", expires "
+    out << "  " << (l.recipient ? terminal_safe(*l.recipient) : "(all recipients)") << " (link "
+        << l.id << "): " << to_string(store::link_state(l, d.downloads[i], now)) << ", expires "
         << format_time(l.expires_at) << " UTC, " << l.max_downloads << " download"
         << (l.max_downloads == 1 ? "" : "s") << " per file"
         << (l.code_hash ? ", access code" : "") << (l.track_opens ? ", open tracking" : "")
@@ -83,6 +83,16 @@ std::string show_text(const store::MessageDetail& d, std::int64_t now) {
     for (std::size_t j = 0; j < d.files.size(); ++j)
       out << "    " << terminal_safe(d.files[j].filename, 60) << ": " << d.downloads[i][j] << " of "
           << l.max_downloads << " downloaded\n";
+  }
+  // With links per recipient, a recipient without one of their own got the
+  // attachment in the mail (an internal recipient).
+  bool per_recipient = false;
+  for (const auto& l : d.links) per_recipient = per_recipient || l.recipient.has_value();
+  for (const auto& r : d.recipients) {
+    bool own = false;
+    for (const auto& l : d.links) own = own || (l.recipient && equals_nocase(*l.recipient, r));
+    if (per_recipient && !own)
+      out << "  " << terminal_safe(r) << ": no link of its own (got the attachment in the mail)\n";
   }
   out << "events:\n";
   for (const auto& e : d.events) {

@@ -83,6 +83,12 @@ struct StoredTotals {
   std::uint64_t bytes = 0;
 };
 
+// A completed download of one file through one link (a zip gives one per
+// file it carried); for the status page's per-recipient rows.
+struct CompletedDownload {
+  std::int64_t link_id = 0, file_id = 0, at = 0;
+};
+
 class Catalog {
  public:
   // Deleted content is overwritten (PRAGMA secure_delete), not just freed.
@@ -219,6 +225,25 @@ class Catalog {
   // purge forgets messages after event_retention.
   Result<std::vector<DayStats>> stats_by_day(int days, std::int64_t now);
   Result<StoredTotals> stored_totals();
+
+  // ---- Links per recipient: the status page and CLI (catalog_recipients.cc) ----
+  // The message's link of its own for `recipient`, matched without regard
+  // to case; none when it has none (a shared link, or an internal recipient
+  // who got the attachment in the mail). At most one link per address is
+  // expected; with several, the newest.
+  Result<std::optional<LinkRecord>> recipient_link(std::int64_t message_id,
+                                                   const std::string& recipient);
+  // Revokes only that recipient's link, with one `revoked` event carrying
+  // the recipient ("by <by>"), in one transaction. None: the message has no
+  // link for that address; links = 0: it was revoked already (nothing is
+  // recorded again).
+  Result<std::optional<LinkChange>> revoke_recipient_link(std::int64_t message_id,
+                                                          const std::string& recipient,
+                                                          std::int64_t now, const std::string& by);
+  // Every completed download of the message's files, per link and file,
+  // oldest first: a zip counts for each file it carried.
+  Result<std::vector<CompletedDownload>> completed_downloads_by_file(std::int64_t message_id);
+  // ---- end links per recipient ----
 
   // Delivery watcher (catalog_watch.cc). A delivery is recorded once per
   // message with its queue id (0: not our mail, or already recorded); a

@@ -32,23 +32,33 @@ std::string with_by(std::string detail, const std::string& by) {
   return detail.empty() ? "by " + by : detail + " by " + by;
 }
 
-Status insert_link_event(Db& db, std::int64_t message_id, std::int64_t link_id,
+// A link an UPDATE changed: its id, new expiry and recipient ("" for a
+// link shared by all recipients).
+struct ChangedLink {
+  std::int64_t id = 0, expires_at = 0;
+  std::string recipient;
+};
+
+// Each link's event names its recipient, so a per-recipient trail stays
+// whole when the admin acts on the whole message.
+Status insert_link_event(Db& db, std::int64_t message_id, const ChangedLink& link,
                          std::string_view kind, std::int64_t at, const std::string& detail) {
   Stmt st(db,
-          "INSERT INTO events (message_id, link_id, kind, at, detail)"
-          " VALUES (?1, ?2, ?3, ?4, ?5)");
-  return st.bind(1, message_id).bind(2, link_id).bind(3, kind).bind(4, at).bind(5, detail).run();
+          "INSERT INTO events (message_id, link_id, kind, at, recipient, detail)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  return st.bind(1, message_id).bind(2, link.id).bind(3, kind).bind(4, at)
+      .bind(5, link.recipient).bind(6, detail).run();
 }
 
-// Steps an UPDATE ... RETURNING id, expires_at to its end. The events are
-// inserted afterwards, once the UPDATE statement is done.
-Result<std::vector<std::pair<std::int64_t, std::int64_t>>> changed_links(Stmt& st) {
-  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+// Steps an UPDATE ... RETURNING id, expires_at, recipient to its end. The
+// events are inserted afterwards, once the UPDATE statement is done.
+Result<std::vector<ChangedLink>> changed_links(Stmt& st) {
+  std::vector<ChangedLink> out;
   for (;;) {
     auto row = st.step();
     if (!row) return row.error();
     if (!*row) return out;
-    out.emplace_back(st.int64(0), st.int64(1));
+    out.push_back({st.int64(0), st.int64(1), st.opt_text(2).value_or("")});
   }
 }
 
@@ -70,12 +80,12 @@ Result<LinkChange> Catalog::revoke_message_links(std::int64_t message_id, std::i
   if (auto s = tx.begin(); !s) return s.error();
   Stmt st(db_,
           "UPDATE links SET revoked_at = ?2 WHERE message_id = ?1 AND revoked_at IS NULL"
-          " RETURNING id, expires_at");
+          " RETURNING id, expires_at, recipient");
   st.bind(1, message_id).bind(2, now);
   auto links = changed_links(st);
   if (!links) return links.error();
-  for (const auto& [link_id, expires_at] : *links)
-    if (auto s = insert_link_event(db_, message_id, link_id, "revoked", now, with_by("", by)); !s)
+  for (const auto& link : *links)
+    if (auto s = insert_link_event(db_, message_id, link, "revoked", now, with_by("", by)); !s)
       return s.error();
   if (auto s = tx.commit(); !s) return s.error();
   return LinkChange{static_cast<int>(links->size()), 0};
@@ -94,16 +104,16 @@ Result<LinkChange> Catalog::extend_message_links(std::int64_t message_id, std::i
   if (auto s = tx.begin(); !s) return s.error();
   Stmt st(db_,
           "UPDATE links SET expires_at = max(expires_at, ?2) + ?3"
-          " WHERE message_id = ?1 AND revoked_at IS NULL RETURNING id, expires_at");
+          " WHERE message_id = ?1 AND revoked_at IS NULL RETURNING id, expires_at, recipient");
   st.bind(1, message_id).bind(2, now).bind(3, seconds);
   auto links = changed_links(st);
   if (!links) return links.error();
   LinkChange change;
-  for (const auto& [link_id, expires_at] : *links) {
-    const std::string detail = with_by("until " + iso_utc(expires_at), by);
-    if (auto s = insert_link_event(db_, message_id, link_id, "extended", now, detail); !s)
+  for (const auto& link : *links) {
+    const std::string detail = with_by("until " + iso_utc(link.expires_at), by);
+    if (auto s = insert_link_event(db_, message_id, link, "extended", now, detail); !s)
       return s.error();
-    change.expires_at = std::max(change.expires_at, expires_at);
+    change.expires_at = std::max(change.expires_at, link.expires_at);
   }
   if (auto s = tx.commit(); !s) return s.error();
   change.links = static_cast<int>(links->size());

@@ -17,5 +17,10 @@ Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item,
 // An event from the first ten columns of a row: id, message_id, file_id,
 // link_id, kind, at, recipient, remote_addr, user_agent, detail.
 EventRecord read_event(const Stmt& st);
+// A link from a row of kLinkCols, in that order.
+inline constexpr const char* kLinkCols =
+    "id, message_id, recipient, pixel_id, expires_at, max_downloads, code_hash, track_opens,"
+    " failed_codes, locked_until, revoked_at, created_at, queue_id";
+LinkRecord read_link(const Stmt& st);
 
 }  // namespace attachgate::store

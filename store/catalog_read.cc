@@ -11,9 +11,6 @@ constexpr const char* kMessageCols =
 constexpr const char* kFileCols =
     "f.id, f.public_id, f.message_id, f.filename, f.content_type, f.size, f.sha256, f.blob_id,"
     " f.state, f.created_at";
-constexpr const char* kLinkCols =
-    "id, message_id, recipient, pixel_id, expires_at, max_downloads, code_hash, track_opens,"
-    " failed_codes, locked_until, revoked_at, created_at, queue_id";
 
 MessageRecord read_message(const Stmt& st, int c = 0) {
   return MessageRecord{st.int64(c), st.text(c + 1), st.text(c + 2), st.text(c + 3),
@@ -26,6 +23,8 @@ FileRecord read_file(const Stmt& st) {
                     static_cast<std::uint64_t>(st.int64(5)), st.text(6), st.text(7), st.text(8),
                     st.int64(9)};
 }
+
+}  // namespace
 
 LinkRecord read_link(const Stmt& st) {
   LinkRecord l;
@@ -44,8 +43,6 @@ LinkRecord read_link(const Stmt& st) {
   l.queue_id = st.text(12);
   return l;
 }
-
-}  // namespace
 
 EventRecord read_event(const Stmt& st) {
   EventRecord e;
@@ -111,8 +108,9 @@ Result<std::optional<MessageRecord>> Catalog::find_message(std::int64_t id) {
 Result<std::optional<DownloadRecord>> Catalog::find_download(const std::string& ticket_hash) {
   std::lock_guard lock(read_mu_);
   Stmt st(reader_,
-          "SELECT id, link_id, is_zip, claimed_at, resume_until, completed_at FROM downloads"
-          " WHERE ticket_hash = ?1");
+          "SELECT d.id, d.link_id, d.is_zip, d.claimed_at, d.resume_until, d.completed_at,"
+          " l.recipient FROM downloads d JOIN links l ON l.id = d.link_id"
+          " WHERE d.ticket_hash = ?1");
   auto row = st.bind_blob(1, ticket_hash).step();
   if (!row) return row.error();
   if (!*row) return std::optional<DownloadRecord>{};
@@ -123,6 +121,7 @@ Result<std::optional<DownloadRecord>> Catalog::find_download(const std::string& 
   d.claimed_at = st.int64(3);
   d.resume_until = st.int64(4);
   d.completed_at = st.opt_int64(5);
+  d.recipient = st.opt_text(6);
   std::string sql = std::string("SELECT ") + kFileCols +
                     " FROM download_files df JOIN files f ON f.id = df.file_id"
                     " WHERE df.download_id = ?1 ORDER BY f.id";

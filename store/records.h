@@ -192,6 +192,7 @@ struct OffloadIds {
 // until resume_until; a complete transfer closes it.
 struct DownloadRecord {
   std::int64_t id = 0, link_id = 0;
+  std::optional<std::string> recipient;  // the link's (none: shared by all recipients)
   bool is_zip = false;
   std::int64_t claimed_at = 0, resume_until = 0;
   std::optional<std::int64_t> completed_at;

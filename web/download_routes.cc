@@ -149,8 +149,9 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
   who.user_agent = request.user_agent;
   std::vector<std::string> file_ids;
   for (const auto& f : d.files) file_ids.push_back(f.public_id);
-  r.on_done = [this, lease, id = d.id, link_id = d.link_id, message_id, file_id, first, length,
-               size, count = d.files.size(), who, file_ids](std::uint64_t sent) {
+  r.on_done = [this, lease, id = d.id, link = Via{d.link_id, d.recipient}, message_id, file_id,
+               first, length, size, count = d.files.size(), who,
+               file_ids](std::uint64_t sent) {
     const bool complete = sent == length && first + length == size;
     auto ended = lease->end(complete ? std::optional<std::int64_t>(clock_()) : std::nullopt);
     if (!ended) log_warn("download " + std::to_string(id) + ": " + ended.error().message);
@@ -174,7 +175,7 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
                " bytes";
     }
     if (count > 1) detail += " (zip of " + std::to_string(count) + " files)";
-    record(store::EventKind::downloaded, who, message_id, link_id, file_id, detail);
+    record(store::EventKind::downloaded, who, message_id, link, file_id, detail);
   };
   return r;
 }

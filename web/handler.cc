@@ -128,7 +128,7 @@ Response Handler::pixel(const Request& request, std::string_view name) {
     auto link = store_.catalog.find_link_by_pixel(std::string(name.substr(0, 32)));
     if (!link) log_warn("pixel: " + link.error().message);
     else if (*link && (*link)->track_opens)
-      record_when_sent(r, store::EventKind::opened, request, (*link)->message_id, (*link)->id);
+      record_when_sent(r, store::EventKind::opened, request, (*link)->message_id, via(**link));
   }
   return r;
 }
@@ -149,11 +149,12 @@ Response Handler::healthz() {
 }
 
 store::EventRecord Handler::event_of(store::EventKind kind, const Request& request,
-                                    std::int64_t message_id, std::optional<std::int64_t> link_id,
+                                    std::int64_t message_id, const Via& link,
                                     std::optional<std::int64_t> file_id, std::string detail) const {
   store::EventRecord e;
   e.message_id = message_id;
-  e.link_id = link_id;
+  e.link_id = link.link_id;
+  e.recipient = link.recipient.value_or("");
   e.file_id = file_id;
   e.kind = kind;
   e.at = clock_();
@@ -175,16 +176,15 @@ void write_event(store::Catalog& catalog, const store::EventRecord& e) {
 }  // namespace
 
 void Handler::record(store::EventKind kind, const Request& request, std::int64_t message_id,
-                     std::optional<std::int64_t> link_id, std::optional<std::int64_t> file_id,
-                     std::string detail) {
-  write_event(store_.catalog, event_of(kind, request, message_id, link_id, file_id, std::move(detail)));
+                     const Via& link, std::optional<std::int64_t> file_id, std::string detail) {
+  write_event(store_.catalog, event_of(kind, request, message_id, link, file_id, std::move(detail)));
 }
 
 void Handler::record_when_sent(Response& response, store::EventKind kind, const Request& request,
-                               std::int64_t message_id, std::int64_t link_id) {
+                               std::int64_t message_id, const Via& link) {
   auto before = std::move(response.on_done);
   response.on_done = [&catalog = store_.catalog, before = std::move(before),
-                      e = event_of(kind, request, message_id, link_id, std::nullopt, "")](
+                      e = event_of(kind, request, message_id, link, std::nullopt, "")](
                          std::uint64_t sent) {
     if (before) before(sent);
     write_event(catalog, e);

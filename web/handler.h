@@ -90,17 +90,23 @@ class Handler : public Service {
   Response page(int status, std::string html);
   Response not_found();
   Response problem(int status, std::string title, std::string detail);
+  // The link an event came through. Its recipient goes on the event, so
+  // each recipient's trail is their own (none: the link all share).
+  struct Via {
+    std::int64_t link_id = 0;
+    std::optional<std::string> recipient;
+  };
+  static Via via(const store::LinkRecord& link) { return {link.id, link.recipient}; }
   store::EventRecord event_of(store::EventKind kind, const Request& request,
-                              std::int64_t message_id, std::optional<std::int64_t> link_id,
+                              std::int64_t message_id, const Via& link,
                               std::optional<std::int64_t> file_id, std::string detail) const;
   void record(store::EventKind kind, const Request& request, std::int64_t message_id,
-              std::optional<std::int64_t> link_id, std::optional<std::int64_t> file_id,
-              std::string detail);
+              const Via& link, std::optional<std::int64_t> file_id, std::string detail);
   // `viewed` and `opened` only record interest: they are written once the
   // response has gone out (Response::on_done), so no visitor waits for the
   // catalog's write lock, which a download claim holds through its fsync.
   void record_when_sent(Response& response, store::EventKind kind, const Request& request,
-                        std::int64_t message_id, std::int64_t link_id);
+                        std::int64_t message_id, const Via& link);
 
   store::Store& store_;
   mutable std::mutex pages_mu_;

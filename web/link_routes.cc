@@ -67,7 +67,7 @@ Response Handler::landing(const Request& request, std::string_view token) {
   if (link.record.locked_until == store::kLockedForGood) return gone_page("locked");
   Response r = show_link(link, "", "", 200);
   if (request.method == "GET")
-    record_when_sent(r, store::EventKind::viewed, request, link.record.message_id, link.record.id);
+    record_when_sent(r, store::EventKind::viewed, request, link.record.message_id, via(link.record));
   return r;
 }
 
@@ -134,7 +134,7 @@ Response Handler::post_link(const Request& request, std::string_view token) {
       return code_paused(attempt->locked_until);
     }
     if (!store::verify_access_code(*link.record.code_hash, *code)) {
-      record(store::EventKind::denied, request, link.record.message_id, link.record.id,
+      record(store::EventKind::denied, request, link.record.message_id, via(link.record),
              std::nullopt, "wrong access code (" + std::to_string(attempt->failed) + ")");
       if (attempt->locked_until == store::kLockedForGood) return gone_page("locked");
       if (attempt->locked_until > now) return code_paused(attempt->locked_until);

@@ -77,9 +77,21 @@ constexpr TemplateName kStatusNames[] = {
     {"expires", Kind::kValue},
     {"state", Kind::kValue},
     {"active", Kind::kFlag},
+    {"per_recipient", Kind::kFlag},
+    {"several_links", Kind::kFlag},
     {"recipients", Kind::kList},
     {"address", Kind::kValue, "recipients"},
     {"delivery", Kind::kValue, "recipients"},
+    {"own_link", Kind::kFlag, "recipients"},
+    {"opened", Kind::kValue, "recipients"},
+    {"link_state", Kind::kValue, "recipients"},
+    {"link_expires", Kind::kValue, "recipients"},
+    {"link_active", Kind::kFlag, "recipients"},
+    {"uses", Kind::kList, "recipients"},
+    {"file", Kind::kValue, "uses"},
+    {"used", Kind::kValue, "uses"},
+    {"times", Kind::kValue, "uses"},
+    {"has_times", Kind::kFlag, "uses"},
     {"files", Kind::kList},
     {"name", Kind::kValue, "files"},
     {"size", Kind::kValue, "files"},
@@ -172,9 +184,24 @@ mstch::map titled_view(const std::string& title, const std::string& detail) {
 
 mstch::map status_view(const StatusPage& p) {
   mstch::array recipients, files, events;
-  for (const auto& r : p.recipients)
+  for (const auto& r : p.recipients) {
+    mstch::array uses;
+    for (const auto& u : r.uses) {
+      std::string times = clean(u.times, kText);
+      uses.emplace_back(mstch::map{{"file", clean(u.file, kName)}, {"used", clean(u.used, kShort)},
+                                   {"has_times", !times.empty()}, {"times", times}});
+    }
+    // Every key is set in each row: mstch would otherwise look a missing
+    // one up in the page around it (the page's own "active", say).
     recipients.emplace_back(mstch::map{{"address", clean(r.address, kSender)},
-                                       {"delivery", clean(r.delivery, kText)}});
+                                       {"delivery", clean(r.delivery, kText)},
+                                       {"own_link", r.own_link},
+                                       {"opened", clean(r.opened, kShort)},
+                                       {"link_state", clean(r.state, kShort)},
+                                       {"link_expires", clean(r.expires, kShort)},
+                                       {"link_active", r.own_link && r.active},
+                                       {"uses", std::move(uses)}});
+  }
   for (const auto& f : p.files)
     files.emplace_back(mstch::map{{"name", clean(f.name, kName)}, {"size", clean(f.size, kShort)},
                                   {"downloads_label", downloads_label(f)}});
@@ -187,6 +214,7 @@ mstch::map status_view(const StatusPage& p) {
       {"subject", clean(p.subject, kText)},  {"sent", clean(p.sent, kShort)},
       {"expires", clean(p.expires, kShort)}, {"state", clean(p.state, kShort)},
       {"active", p.active},                  {"recipients", std::move(recipients)},
+      {"per_recipient", p.per_recipient},   {"several_links", p.several_links},
       {"files", std::move(files)},           {"events", std::move(events)},
       {"has_events", has_events},
   };
@@ -198,9 +226,32 @@ StatusPage sample_status() {
   p.csrf = "SAMPLEcsrf";
   p.subject = "SAMPLE subject";
   p.active = true;
-  p.recipients = {{"bob@example.net", "delivered 2026-11-23 18:00 UTC"}};
+  StatusRecipient bob;
+  bob.address = "bob@example.net";
+  bob.delivery = "delivered 2026-11-23 18:00 UTC";
+  p.recipients = {bob};
   p.files = {{"", "report.pdf", "2.5 MB", "", 1, true}};
   p.events = {{"2026-11-23 18:05 UTC", "SAMPLEevent", "complete"}};
+  return p;
+}
+
+// The same message with a link per recipient: one row with a link of its
+// own, one without.
+StatusPage sample_status_per_recipient() {
+  StatusPage p = sample_status();
+  p.per_recipient = true;
+  p.several_links = true;
+  StatusRecipient& bob = p.recipients[0];
+  bob.own_link = true;
+  bob.opened = "not yet";
+  bob.state = "active";
+  bob.expires = "2026-11-29 14:00:00 UTC";
+  bob.active = true;
+  bob.uses = {{"report.pdf", "SAMPLEused", "2026-11-23 18:05:00 UTC"}};
+  StatusRecipient dave;
+  dave.address = "SAMPLEinternal@example.org";
+  dave.delivery = "no delivery news yet";
+  p.recipients.push_back(dave);
   return p;
 }
 
@@ -319,6 +370,12 @@ Result<PageRenderer> PageRenderer::load(const std::string& templates_dir) {
                               {{"the form action (action)", status_sample.action},
                                {"the form check (csrf)", status_sample.csrf},
                                {"the events (what)", status_sample.events[0].what}});
+      !s.ok())
+    return s.error();
+  const StatusPage per_recipient = sample_status_per_recipient();
+  if (Status s = check_sample(path + "status.html", *status, status_view(per_recipient),
+                              {{"a recipient's row (address)", per_recipient.recipients[1].address},
+                               {"a recipient's downloads (used)", per_recipient.recipients[0].uses[0].used}});
       !s.ok())
     return s.error();
   r.status_ = std::move(status).value();

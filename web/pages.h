@@ -40,9 +40,25 @@ struct LandingPage {
 };
 
 // The sender's private status page (GET /s/TOKEN): what happened to the
-// message, with revoke and extend buttons while the link is active.
+// message, with revoke and extend buttons while the link is active. With
+// links per recipient, one row per recipient says what happened through
+// their own link.
+struct StatusUse {  // one file through one recipient's link
+  std::string file;   // the file's name
+  std::string used;   // "1 of 1"
+  std::string times;  // completed downloads: "2026-11-23 18:00:05 UTC, ..."; may be empty
+};
+
 struct StatusRecipient {
   std::string address, delivery;  // delivery: "delivered 2026-11-23 18:00 UTC", or "no news yet"
+  // Per recipient only. Without a link of their own the recipient got the
+  // attachment in the mail (an internal recipient), and only delivery shows.
+  bool own_link = false;
+  std::string opened;    // first open through their link, or "not yet"
+  std::string state;     // their link's: "active", "used up", "expired", "revoked"
+  std::string expires;   // "2026-11-29 14:00:00 UTC"
+  bool active = false;   // offers "Revoke this recipient's link"
+  std::vector<StatusUse> uses;
 };
 
 struct StatusEvent {
@@ -53,7 +69,9 @@ struct StatusPage {
   std::string action;  // "/s/TOKEN"
   std::string csrf;    // hidden form field that proves the form came from this page
   std::string subject, sent, expires, state;  // state: "active", "revoked", ...
-  bool active = false;  // offers revoke and extend
+  bool active = false;  // offers revoke and extend (of every link)
+  bool per_recipient = false;  // each recipient has a link of their own: rows per recipient
+  bool several_links = false;  // more than one link: the page speaks of "all links"
   std::vector<StatusRecipient> recipients;
   std::vector<PageFile> files;  // downloads_left per file
   std::vector<StatusEvent> events;  // oldest first

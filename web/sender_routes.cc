@@ -1,6 +1,9 @@
 // web/sender_routes.cc - the sender's side of the server: the private
 // status page (GET /s/TOKEN), its revoke and extend buttons (POST), and the
-// download notice queued when a download completes.
+// download notice queued when a download completes. With a link per
+// recipient the page has a row per recipient (status_recipients.h), each
+// with its own revoke; revoke and extend of the whole message act on every
+// link.
 //
 // The status token is the credential: only its keyed hash is stored, and it
 // reaches the sender in the receipt alone. The forms also carry a csrf field
@@ -18,6 +21,7 @@
 #include "web/content_headers.h"
 #include "web/form.h"
 #include "web/handler_internal.h"
+#include "web/status_recipients.h"
 
 namespace attachgate::web {
 namespace {
@@ -27,19 +31,29 @@ constexpr int kExtendChoices[] = {1, 7, 30};  // days, as the page offers them
 // that it takes an admin (`attachgate extend`).
 constexpr std::int64_t kSenderMaxLifetime = 90 * 86400;
 
-std::string when(std::int64_t t) { return format_time(t) + " UTC"; }
+std::string when(std::int64_t t) { return status_time(t); }
 
-// "delivered 2026-11-23 18:00:05 UTC (relay=...)" from the latest delivery
-// event for this recipient.
-std::string delivery_of(const std::string& address, const std::vector<store::EventRecord>& events) {
-  const store::EventRecord* last = nullptr;
-  for (const auto& e : events) {
-    const bool delivery = e.kind == store::EventKind::delivered ||
-                          e.kind == store::EventKind::deferred || e.kind == store::EventKind::bounced;
-    if (delivery && e.recipient == address) last = &e;
+store::LinkState state_of(const store::MessageDetail& d, std::size_t i, std::int64_t now) {
+  return store::link_state(d.links[i], i < d.downloads.size() ? d.downloads[i] : std::vector<int>{},
+                           now);
+}
+
+// The message's links as one: active while any is, until the latest of
+// those; otherwise the first link's state says why it ended.
+struct Overall {
+  store::LinkState state = store::LinkState::expired;
+  std::int64_t expires_at = 0;  // latest expiry of the active links
+};
+
+Overall overall(const store::MessageDetail& d, std::int64_t now) {
+  Overall o;
+  if (!d.links.empty()) o.state = state_of(d, 0, now);
+  for (std::size_t i = 0; i < d.links.size(); ++i) {
+    if (state_of(d, i, now) != store::LinkState::active) continue;
+    o.state = store::LinkState::active;
+    o.expires_at = std::max(o.expires_at, d.links[i].expires_at);
   }
-  if (last == nullptr) return "no delivery news yet";
-  return std::string(store::to_string(last->kind)) + " " + when(last->at);
+  return o;
 }
 
 std::string describe(const store::EventRecord& e) {
@@ -86,20 +100,43 @@ Response Handler::status_page(std::string_view token) {
   p.csrf = status_csrf(token);
   p.subject = d.message.subject.empty() ? "(no subject)" : d.message.subject;
   p.sent = when(d.message.created_at);
-  if (!d.links.empty()) {
-    const store::LinkRecord& link = d.links[0];
-    const auto& downloads = d.downloads.empty() ? std::vector<int>{} : d.downloads[0];
-    const store::LinkState state = store::link_state(link, downloads, now);
-    p.state = std::string(store::to_string(state));
-    p.active = state == store::LinkState::active;
-    p.expires = when(link.expires_at);
-    for (std::size_t i = 0; i < d.files.size(); ++i) {
-      const int used = i < downloads.size() ? downloads[i] : 0;
-      p.files.push_back({d.files[i].public_id, d.files[i].filename, format_size(d.files[i].size),
-                         "", std::max(0, link.max_downloads - used), used < link.max_downloads});
+  const Overall all = overall(d, now);
+  p.per_recipient = has_recipient_links(d);
+  if (p.per_recipient) {
+    auto done = store_.catalog.completed_downloads_by_file(d.message.id);
+    if (!done) {
+      log_warn("status page: " + done.error().message);
+      return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+    }
+    p.state = std::string(store::to_string(all.state));
+    p.active = all.state == store::LinkState::active;
+    p.expires = when(all.expires_at);
+    p.several_links = d.links.size() > 1;
+    for (const auto& f : d.files)
+      p.files.push_back({f.public_id, f.filename, format_size(f.size), "", 0, true});
+    p.recipients = recipient_rows(d, *done, now);
+  } else {
+    // One link shared by all: its state, and the downloads left on it.
+    if (!d.links.empty()) {
+      const store::LinkRecord& link = d.links[0];
+      const auto& downloads = d.downloads.empty() ? std::vector<int>{} : d.downloads[0];
+      const store::LinkState state = store::link_state(link, downloads, now);
+      p.state = std::string(store::to_string(state));
+      p.active = state == store::LinkState::active;
+      p.expires = when(link.expires_at);
+      for (std::size_t i = 0; i < d.files.size(); ++i) {
+        const int used = i < downloads.size() ? downloads[i] : 0;
+        p.files.push_back({d.files[i].public_id, d.files[i].filename, format_size(d.files[i].size),
+                           "", std::max(0, link.max_downloads - used), used < link.max_downloads});
+      }
+    }
+    for (const auto& address : d.recipients) {
+      StatusRecipient r;
+      r.address = address;
+      r.delivery = delivery_of(address, d.events);
+      p.recipients.push_back(std::move(r));
     }
   }
-  for (const auto& r : d.recipients) p.recipients.push_back({r, delivery_of(r, d.events)});
   for (const auto& e : d.events)
     p.events.push_back({when(e.at), std::string(store::to_string(e.kind)), describe(e)});
   return page(200, pages()->status(p));
@@ -125,14 +162,26 @@ Response Handler::post_status(const Request& request, std::string_view token) {
   const std::int64_t message_id = d.message.id;
   const std::string* action = form->get("do");
   const std::int64_t now = clock_();
-  // The buttons show only while the link is active; a replayed form for an
+  // The buttons show only while a link is active; a replayed form for an
   // ended link (expired, used up, its files perhaps purged) changes nothing.
-  if (d.links.empty() ||
-      store::link_state(d.links[0], d.downloads.empty() ? std::vector<int>{} : d.downloads[0],
-                        now) != store::LinkState::active)
+  const Overall all = overall(d, now);
+  if (d.links.empty() || all.state != store::LinkState::active)
     return problem(409, "This link has ended",
                    "It can no longer be changed. Send the files again if they are still needed.");
-  if (action != nullptr && *action == "revoke") {
+  if (action != nullptr && *action == "revoke-recipient") {
+    const std::string* recipient = form->get("recipient");
+    const int i = recipient == nullptr ? -1 : own_link_index(d, *recipient);
+    if (i < 0)
+      return problem(404, "No such recipient link",
+                     "This message has no link of its own for that recipient.");
+    if (state_of(d, static_cast<std::size_t>(i), now) != store::LinkState::active)
+      return problem(409, "This recipient's link has ended", "It can no longer be changed.");
+    auto changed = store_.catalog.revoke_recipient_link(message_id, *recipient, now, "the sender");
+    if (!changed) {
+      log_warn("status page: revoke recipient: " + changed.error().message);
+      return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+    }
+  } else if (action != nullptr && *action == "revoke") {
     auto changed = store_.catalog.revoke_message_links(message_id, now, "the sender");
     if (!changed) {
       log_warn("status page: revoke: " + changed.error().message);
@@ -144,7 +193,7 @@ Response Handler::post_status(const Request& request, std::string_view token) {
     for (int choice : kExtendChoices)
       if (days != nullptr && *days == std::to_string(choice)) n = choice;
     if (n == 0) return problem(400, "Bad request", "Choose how many days to extend by.");
-    if (std::max(d.links[0].expires_at, now) + n * 86400LL > d.message.created_at + kSenderMaxLifetime)
+    if (std::max(all.expires_at, now) + n * 86400LL > d.message.created_at + kSenderMaxLifetime)
       return problem(409, "That is too far ahead",
                      "A link can be extended to at most 90 days after sending. Your mail "
                      "administrator can extend it further.");

@@ -10,6 +10,12 @@
 //     prints the crypto_pwhash string for CODE (a test sets a known code on
 //     a link the milter made; the sender learns codes from receipts, which
 //     are not built yet)
+//   seed_link --recipients STATE_DIR ADDR...
+//     one message with two small files and a status page; each ADDR gets a
+//     link of its own, except one written as internal:ADDR, who got the
+//     attachment in the mail. Each recipient's delivery is recorded. Prints
+//     {"status":..., "queue_id":..., "file_ids":[...],
+//      "links":{ADDR:{"token":..., "pixel":...}, ...}}
 //
 // The name comes as hex so a test can pass CR, LF and invalid UTF-8.
 #include <cstdio>
@@ -98,9 +104,68 @@ int seed(int argc, char** argv) {
   return 0;
 }
 
+// What a milter with links per recipient records, for the status page's
+// tests: no mail is involved, so delivery events are written here.
+int seed_recipients(int argc, char** argv) {
+  auto opened = store::Store::open(argv[2]);
+  if (!opened) return fail(opened.error().message);
+  store::Store& s = **opened;
+  store::Offload o;
+  o.now = std::time(nullptr) - 600;
+  o.message.queue_id = "SEED" + store::new_public_id(4);
+  o.message.sender = "alice@example.org";
+  o.message.subject = "Q3 figures for the board";
+  const char* const names[] = {"q3-report.pdf", "figures.xlsx"};
+  for (const char* name : names) {
+    auto writer = s.blobs.create();
+    if (!writer) return fail(writer.error().message);
+    const std::string data(150'000, name[0]);
+    if (auto w = writer->write(data.data(), data.size()); !w) return fail(w.error().message);
+    auto blob = writer->commit();
+    if (!blob) return fail(blob.error().message);
+    o.files.push_back({name, "application/pdf", *blob});
+  }
+  nlohmann::json links = nlohmann::json::object();
+  for (int i = 3; i < argc; ++i) {
+    std::string address = argv[i];
+    const bool internal = address.rfind("internal:", 0) == 0;
+    if (internal) address = address.substr(9);
+    o.message.recipients.push_back(address);
+    if (internal) continue;
+    const std::string token = store::new_token();
+    store::NewLink link;
+    link.token_hash = s.tokens.hash(token);
+    link.pixel_id = store::new_public_id(16);
+    link.recipient = address;
+    link.expires_at = o.now + 7 * 86400;
+    o.links.push_back(link);
+    links[address] = {{"token", token}, {"pixel", link.pixel_id}};
+  }
+  const std::string status = store::new_token();
+  o.status_token_hash = s.tokens.hash(status);
+  auto ids = s.catalog.record_offload(o);
+  if (!ids) return fail(ids.error().message);
+  for (const auto& address : o.message.recipients) {
+    store::EventRecord e;
+    e.message_id = ids->message_id;
+    e.kind = store::EventKind::delivered;
+    e.at = o.now + 4;
+    e.recipient = address;
+    e.detail = "relay=mx.example.net";
+    if (auto added = s.catalog.add_event(e); !added) return fail(added.error().message);
+  }
+  nlohmann::json out = {{"status", status},
+                        {"queue_id", o.message.queue_id},
+                        {"file_ids", ids->file_public_ids},
+                        {"links", links}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 4 && std::string(argv[1]) == "--recipients") return seed_recipients(argc, argv);
   if (argc == 3 && std::string(argv[1]) == "--hash-code") {
     store::init_sodium();
     auto hash = store::hash_access_code(argv[2]);
@@ -110,6 +175,7 @@ int main(int argc, char** argv) {
   }
   if (argc != 6 && argc != 7)
     return fail("usage: seed_link STATE_DIR FILE NAME_HEX MAX_DOWNLOADS EXPIRES_IN [CODE]\n"
-                "       seed_link --hash-code CODE");
+                "       seed_link --hash-code CODE\n"
+                "       seed_link --recipients STATE_DIR ADDR... (internal:ADDR: no link)");
   return seed(argc, argv);
 }

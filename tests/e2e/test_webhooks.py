@@ -132,6 +132,8 @@ class WebhookTest(MilterTestCase):
                                                 "sender": SENDER, "subject": "Plan"})
         self.assertRegex(offloaded["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(by_kind["downloaded"]["message"]["id"], message_id)
+        # The link is the recipient's own: the download names who took it.
+        self.assertEqual(by_kind["downloaded"]["recipient"], EXTERNAL)
         self.assertEqual(by_kind["delivered"]["recipient"], EXTERNAL)
         self.assertNotIn("viewed", by_kind, "page views are not reported")
 

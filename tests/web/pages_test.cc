@@ -57,6 +57,36 @@ LandingPage sample() {
   return p;
 }
 
+// A status page: one shared link, or (per_recipient) Bob with a link of his
+// own and Dave, who got the attachment in the mail.
+StatusPage status_sample(bool per_recipient) {
+  StatusPage p;
+  p.action = "/s/STATUS123";
+  p.csrf = "CSRF123";
+  p.subject = "Figures";
+  p.sent = "2026-11-23 18:00:00 UTC";
+  p.state = "active";
+  p.active = true;
+  p.per_recipient = per_recipient;
+  p.several_links = per_recipient;  // as if Carol had a link too
+  p.files = {{"F1", "report.pdf", "31.2 MB", "", 1, true}};
+  StatusRecipient bob, dave;
+  bob.address = "bob@example.net";
+  bob.delivery = "delivered 2026-11-23 18:00:05 UTC";
+  dave.address = "dave@corp.example";
+  dave.delivery = "no delivery news yet";
+  if (per_recipient) {
+    bob.own_link = true;
+    bob.opened = "not yet";
+    bob.state = "active";
+    bob.expires = "2026-11-30 18:00:00 UTC";
+    bob.active = true;
+    bob.uses = {{"report.pdf", "1 of 1", "2026-11-23 18:05:00 UTC"}};
+  }
+  p.recipients = {bob, dave};
+  return p;
+}
+
 // Every page the server can send, rendered from the sample values.
 std::vector<std::pair<std::string, std::string>> every_page() {
   LandingPage coded = sample();
@@ -71,6 +101,8 @@ std::vector<std::pair<std::string, std::string>> every_page() {
       {"gone", shipped().gone({"This link has expired", "It expired on 2026-11-29."})},
       {"not_found", shipped().not_found()},
       {"problem", shipped().problem({"Too many requests", "Wait a minute."})},
+      {"status", shipped().status(status_sample(false))},
+      {"status per recipient", shipped().status(status_sample(true))},
   };
 }
 
@@ -311,6 +343,38 @@ TEST_F(PagesBrokenTemplate, MissingFilesAreRefused) {
   fs::remove(fs::path(dir_.path()) / "style.css");
   e = load();
   EXPECT_NE(e.find("style.css: cannot open"), std::string::npos) << e;
+}
+
+TEST(PagesStatus, PerRecipientRowsSayWhatEachGotAndOfferTheirOwnRevoke) {
+  const std::string h = shipped().status(status_sample(true));
+  EXPECT_TRUE(has(h, "<dt>report.pdf</dt><dd>1 of 1 downloads: 2026-11-23 18:05:00 UTC</dd>")) << h;
+  EXPECT_TRUE(has(h, "<dt>Opened</dt><dd>not yet</dd>")) << h;
+  EXPECT_TRUE(has(h, "got the attachment in the mail")) << h;
+  EXPECT_EQ(count(h, "value=\"revoke-recipient\""), 1u) << "Dave has no link to revoke\n" << h;
+  EXPECT_TRUE(has(h, "<input type=\"hidden\" name=\"recipient\" value=\"bob@example.net\">")) << h;
+  EXPECT_EQ(count(h, "name=\"csrf\" value=\"CSRF123\""), 2u) << "each form carries the csrf\n" << h;
+  EXPECT_TRUE(has(h, "Revoke all links now")) << h;
+  // A row's own "active" decides its button, not the page's.
+  StatusPage ended = status_sample(true);
+  ended.recipients[0].active = false;
+  ended.recipients[0].state = "used up";
+  const std::string e = shipped().status(ended);
+  EXPECT_FALSE(has(e, "revoke-recipient")) << e;
+  EXPECT_TRUE(has(e, "Revoke all links now")) << e;
+
+  const std::string shared = shipped().status(status_sample(false));
+  EXPECT_FALSE(has(shared, "revoke-recipient")) << shared;
+  EXPECT_FALSE(has(shared, "got the attachment")) << shared;
+  EXPECT_TRUE(has(shared, "Revoke the link now")) << shared;
+  EXPECT_TRUE(has(shared, "1 download left")) << shared;
+}
+
+TEST(PagesStatus, HostileAddressIsEscapedInTheRowAndItsForm) {
+  StatusPage p = status_sample(true);
+  p.recipients[0].address = "\"><script>alert(1)</script>@evil.example";
+  const std::string h = shipped().status(p);
+  EXPECT_FALSE(has(h, "<script")) << h;
+  EXPECT_TRUE(has(h, "&quot;&gt;&lt;script&gt;")) << h;
 }
 
 }  // namespace

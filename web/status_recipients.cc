@@ -1,0 +1,97 @@
+// web/status_recipients.cc - see status_recipients.h.
+#include "web/status_recipients.h"
+
+#include "util/text.h"
+#include "util/units.h"
+
+namespace attachgate::web {
+namespace {
+
+std::string first_open(std::int64_t link_id, const std::vector<store::EventRecord>& events) {
+  for (const auto& e : events)  // oldest first
+    if (e.kind == store::EventKind::opened && e.link_id == link_id) return status_time(e.at);
+  return "not yet";
+}
+
+StatusRecipient link_row(const store::MessageDetail& d, std::size_t i,
+                         const std::vector<store::CompletedDownload>& done, std::int64_t now) {
+  const store::LinkRecord& link = d.links[i];
+  const std::vector<int>& downloads = d.downloads[i];
+  StatusRecipient r;
+  r.own_link = true;
+  r.address = link.recipient.value_or("");
+  r.opened = first_open(link.id, d.events);
+  const store::LinkState state = store::link_state(link, downloads, now);
+  r.state = std::string(store::to_string(state));
+  r.active = state == store::LinkState::active;
+  r.expires = status_time(link.expires_at);
+  for (std::size_t j = 0; j < d.files.size(); ++j) {
+    StatusUse u;
+    u.file = d.files[j].filename;
+    const int used = j < downloads.size() ? downloads[j] : 0;
+    u.used = std::to_string(used) + " of " + std::to_string(link.max_downloads);
+    for (const auto& c : done)
+      if (c.link_id == link.id && c.file_id == d.files[j].id)
+        u.times += (u.times.empty() ? "" : ", ") + status_time(c.at);
+    r.uses.push_back(std::move(u));
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string status_time(std::int64_t t) { return format_time(t) + " UTC"; }
+
+bool has_recipient_links(const store::MessageDetail& d) {
+  for (const auto& l : d.links)
+    if (l.recipient) return true;
+  return false;
+}
+
+std::string delivery_of(const std::string& address, const std::vector<store::EventRecord>& events) {
+  const store::EventRecord* last = nullptr;
+  for (const auto& e : events) {
+    const bool delivery = e.kind == store::EventKind::delivered ||
+                          e.kind == store::EventKind::deferred ||
+                          e.kind == store::EventKind::bounced;
+    if (delivery && equals_nocase(e.recipient, address)) last = &e;
+  }
+  if (last == nullptr) return "no delivery news yet";
+  return std::string(store::to_string(last->kind)) + " " + status_time(last->at);
+}
+
+int own_link_index(const store::MessageDetail& d, const std::string& address) {
+  int found = -1;  // the newest, as Catalog::recipient_link
+  for (std::size_t i = 0; i < d.links.size(); ++i)
+    if (d.links[i].recipient && equals_nocase(*d.links[i].recipient, address))
+      found = static_cast<int>(i);
+  return found;
+}
+
+std::vector<StatusRecipient> recipient_rows(const store::MessageDetail& d,
+                                            const std::vector<store::CompletedDownload>& done,
+                                            std::int64_t now) {
+  std::vector<StatusRecipient> rows;
+  for (const auto& address : d.recipients) {
+    const int i = own_link_index(d, address);
+    StatusRecipient r;
+    if (i >= 0) r = link_row(d, static_cast<std::size_t>(i), done, now);
+    r.address = address;  // as the envelope spelt it
+    r.delivery = delivery_of(address, d.events);
+    rows.push_back(std::move(r));
+  }
+  // A link for an address the envelope list lacks still gets its row.
+  for (std::size_t i = 0; i < d.links.size(); ++i) {
+    if (!d.links[i].recipient) continue;
+    bool listed = false;
+    for (const auto& address : d.recipients)
+      listed = listed || equals_nocase(address, *d.links[i].recipient);
+    if (listed || own_link_index(d, *d.links[i].recipient) != static_cast<int>(i)) continue;
+    StatusRecipient r = link_row(d, i, done, now);
+    r.delivery = delivery_of(r.address, d.events);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace attachgate::web
