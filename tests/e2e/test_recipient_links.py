@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import smtplib
 import socket
 import threading
@@ -198,6 +199,39 @@ class RecipientLinksTest(E2ETestCase):
                 self.assertEqual(got.rcpt_to, [r])
                 self.assertTrue(dkim_verify(got.raw, self.signer))
         self.assertEqual(self.sink.find(queue_id, timeout=60).rcpt_to, [CC])
+
+    def test_notify_killed_after_the_mta_took_a_copy_sends_it_again_and_says_so(self):
+        # The notify role dies right after the MTA accepted the first copy
+        # and before the catalog knew: after a restart every recipient has
+        # a copy, the interrupted one perhaps twice, and the trail says so.
+        os.environ["ATTACHGATE_FAULT_KILL_AT"] = "copy_injected:1"
+        try:
+            self.start_gateway()
+        finally:
+            del os.environ["ATTACHGATE_FAULT_KILL_AT"]
+        queue_id = self.send(self.message(os.urandom(ATTACHMENT_SIZE)))
+        self.gateway.wait_for_log(r"notify exited with status 137; restarting", timeout=60)
+        os.killpg(self.gateway.proc.pid, signal.SIGKILL)  # before the supervisor restarts it
+        self.gateway.proc.wait(30)
+        self.gateway.start()
+        copies = {r: self.sink.find(self.copy_queue_id(r), timeout=60) for r in EXTERNAL}
+        self.gateway.wait_for_log(r"recipient copy to \S+ is sent again after an attempt that "
+                                  r"was cut off")
+        per_recipient = {r: 0 for r in EXTERNAL}
+        for p in self.sink.files():
+            for r in parse_sink_dump(p).rcpt_to:
+                if r in per_recipient:
+                    per_recipient[r] += 1
+        self.assertEqual(sorted(per_recipient.values()), [1, 1, 2], per_recipient)
+        twice = [r for r, n in per_recipient.items() if n == 2][0]
+        trail = json.loads(self.gateway.cli("show", "--json", queue_id).stdout)["events"]
+        queued = {e["recipient"]: e["detail"] for e in trail if e["kind"] == "queued"}
+        self.assertEqual(set(queued), set(EXTERNAL))
+        self.assertIn("may get the copy twice", queued[twice])
+        for r in EXTERNAL:
+            if r != twice:
+                self.assertNotIn("twice", queued[r])
+        self.assertEqual({r: c.rcpt_to for r, c in copies.items()}, {r: [r] for r in EXTERNAL})
 
     def test_over_max_split_recipients_one_link_is_shared(self):
         self.start_gateway()
