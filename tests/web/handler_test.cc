@@ -80,27 +80,6 @@ class HandlerTest : public WebFixture {
     return sent;
   }
 
-  Response get(const std::string& target, const std::string& method = "GET",
-               const std::string& range = "") {
-    Request r;
-    r.method = method;
-    r.target = target;
-    r.range = range;
-    r.remote_addr = "198.51.100.7";
-    r.user_agent = "test-agent";
-    return serve(r);
-  }
-
-  Response post(const std::string& target, const std::string& body) {
-    Request r;
-    r.method = "POST";
-    r.target = target;
-    r.content_type = "application/x-www-form-urlencoded";
-    r.body = body;
-    r.remote_addr = "198.51.100.7";
-    return serve(r);
-  }
-
   int events(const char* kind) {
     auto d = store_->catalog.show_message("Q1").value().value();
     int n = 0;

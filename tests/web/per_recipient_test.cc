@@ -70,25 +70,6 @@ class PerRecipientTest : public WebFixture {
     return sent;
   }
 
-  Response get(const std::string& target, const std::string& method = "GET") {
-    Request r;
-    r.method = method;
-    r.target = target;
-    r.remote_addr = "198.51.100.7";
-    r.user_agent = "test-agent";
-    return serve(r);
-  }
-
-  Response post(const std::string& target, const std::string& body) {
-    Request r;
-    r.method = "POST";
-    r.target = target;
-    r.content_type = "application/x-www-form-urlencoded";
-    r.body = body;
-    r.remote_addr = "198.51.100.7";
-    return serve(r);
-  }
-
   // Claims `file` through `token` and sends it whole (or `sent` bytes).
   void download(const std::string& token, const std::string& file,
                 std::optional<std::uint64_t> sent = std::nullopt) {

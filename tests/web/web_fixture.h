@@ -45,6 +45,28 @@ class WebFixture : public ::testing::Test {
     return r;
   }
 
+  // A visitor's GET (or HEAD, or a Range GET) and form POST, from one address.
+  Response get(const std::string& target, const std::string& method = "GET",
+               const std::string& range = "") {
+    Request r;
+    r.method = method;
+    r.target = target;
+    r.range = range;
+    r.remote_addr = "198.51.100.7";
+    r.user_agent = "test-agent";
+    return serve(r);
+  }
+
+  Response post(const std::string& target, const std::string& body) {
+    Request r;
+    r.method = "POST";
+    r.target = target;
+    r.content_type = "application/x-www-form-urlencoded";
+    r.body = body;
+    r.remote_addr = "198.51.100.7";
+    return serve(r);
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Handler> handler_;
