@@ -111,6 +111,7 @@ Result<std::string> Notifier::render(const store::OutboxItem& item, std::string&
     f.at = payload.value("at", std::int64_t{0});
     f.remote_addr = payload.value("remote_addr", "");
     f.user_agent = payload.value("user_agent", "");
+    f.recipient = payload.value("recipient", "");
     subject = "Downloaded: " + (d.message.subject.empty() ? "(no subject)" : d.message.subject);
     return mail_->download_notice(f);
   }

@@ -33,6 +33,7 @@ constexpr TemplateName kNoticeNames[] = {
     {"files", Kind::kList},          {"name", Kind::kValue, "files"},
     {"size", Kind::kValue, "files"}, {"at", Kind::kValue},
     {"remote_addr", Kind::kValue},   {"user_agent", Kind::kValue},
+    {"has_recipient", Kind::kFlag},  {"recipient", Kind::kValue},
 };
 
 constexpr std::size_t kMaxTemplate = 64 * 1024;
@@ -113,6 +114,8 @@ std::string SenderMail::download_notice(const DownloadFacts& f) const {
       {"at", format_time(f.at) + " UTC"},
       {"remote_addr", clean_display_text(f.remote_addr.empty() ? "an unknown address" : f.remote_addr, 64)},
       {"user_agent", clean_display_text(f.user_agent.empty() ? "an unknown program" : f.user_agent, 200)},
+      {"has_recipient", !f.recipient.empty()},
+      {"recipient", clean_display_text(f.recipient, 320)},
   };
   return mstch::render(notice_, view);
 }

@@ -33,6 +33,7 @@ struct ReceiptFacts {
 
 struct DownloadFacts {
   std::string subject;
+  std::string recipient;  // whose own link it was; "" for a shared link
   std::vector<MailFile> files;
   std::int64_t at = 0;
   std::string remote_addr, user_agent;

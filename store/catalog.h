@@ -206,8 +206,10 @@ class Catalog {
   Status copy_queued(const OutboxItem& item, const std::string& queue_id, std::int64_t now);
   Result<std::int64_t> outbox_depth(OutboxKind kind);  // waiting, not given up
   Result<std::optional<MessageRecord>> find_message_by_status_token(const std::string& token_hash);
-  // For a download notice: how many completed downloads the message has.
-  Result<int> completed_downloads(std::int64_t message_id);
+  // For a download notice: how many completed downloads the message has,
+  // or (link_id given) the downloads through that one link.
+  Result<int> completed_downloads(std::int64_t message_id,
+                                  std::optional<std::int64_t> link_id = std::nullopt);
 
   // Admin and sender actions (catalog_admin.cc).
   // A message's public id or Postfix queue id to messages.id.

@@ -184,12 +184,13 @@ Result<std::optional<MessageRecord>> Catalog::find_message_by_status_token(
   return std::optional<MessageRecord>{read_message(st)};
 }
 
-Result<int> Catalog::completed_downloads(std::int64_t message_id) {
+Result<int> Catalog::completed_downloads(std::int64_t message_id,
+                                         std::optional<std::int64_t> link_id) {
   std::lock_guard lock(read_mu_);
   Stmt st(reader_,
           "SELECT count(*) FROM downloads d JOIN links l ON l.id = d.link_id"
-          " WHERE l.message_id = ?1 AND d.completed_at IS NOT NULL");
-  st.bind(1, message_id);
+          " WHERE l.message_id = ?1 AND (?2 IS NULL OR l.id = ?2) AND d.completed_at IS NOT NULL");
+  st.bind(1, message_id).bind(2, link_id);
   auto row = st.step();
   if (!row) return row.error();
   return static_cast<int>(st.int64(0));

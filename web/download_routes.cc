@@ -159,7 +159,7 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
     std::string detail;
     if (complete && held) {
       // Only the transfer that closed the ticket counts, and tells the sender.
-      queue_download_notice(message_id, file_ids, who);
+      queue_download_notice(message_id, link, file_ids, who);
       detail = "complete";
       metrics_.downloads.add("complete");
       if (first > 0) detail += ", resumed at byte " + std::to_string(first);

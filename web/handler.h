@@ -80,8 +80,6 @@ class Handler : public Service {
   Response post_status(const Request& request, std::string_view token);
   Result<std::optional<store::MessageDetail>> find_status(std::string_view token);
   std::string status_csrf(std::string_view token) const;
-  void queue_download_notice(std::int64_t message_id, const std::vector<std::string>& file_ids,
-                             const Request& who);
 
   Result<std::optional<Link>> find_link(std::string_view token);
   Response show_link(const Link& link, const std::string& code, const std::string& message,
@@ -97,6 +95,11 @@ class Handler : public Service {
     std::optional<std::string> recipient;
   };
   static Via via(const store::LinkRecord& link) { return {link.id, link.recipient}; }
+  // The sender's download notice (policy download_notice): with "first",
+  // for a recipient's own link its first completed download, for a shared
+  // link the message's first. Names the recipient when the link has one.
+  void queue_download_notice(std::int64_t message_id, const Via& link,
+                             const std::vector<std::string>& file_ids, const Request& who);
   store::EventRecord event_of(store::EventKind kind, const Request& request,
                               std::int64_t message_id, const Via& link,
                               std::optional<std::int64_t> file_id, std::string detail) const;

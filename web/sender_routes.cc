@@ -215,21 +215,23 @@ Response Handler::post_status(const Request& request, std::string_view token) {
   return r;
 }
 
-void Handler::queue_download_notice(std::int64_t message_id,
+void Handler::queue_download_notice(std::int64_t message_id, const Via& link,
                                     const std::vector<std::string>& file_ids, const Request& who) {
   auto message = store_.catalog.find_message(message_id);
   if (!message || !*message) return;
   const store::MessageRecord& m = **message;
   if (m.sender.empty() || m.download_notice == "never") return;
   if (m.download_notice == "first") {
-    auto done = store_.catalog.completed_downloads(message_id);
+    auto done = store_.catalog.completed_downloads(
+        message_id, link.recipient ? std::optional<std::int64_t>(link.link_id) : std::nullopt);
     if (!done || *done != 1) return;
   }
   const std::int64_t now = clock_();
   nlohmann::json payload{{"files", file_ids},
                          {"at", now},
                          {"remote_addr", who.remote_addr},
-                         {"user_agent", clean_display_text(who.user_agent, 256)}};
+                         {"user_agent", clean_display_text(who.user_agent, 256)},
+                         {"recipient", link.recipient.value_or("")}};
   auto queued = store_.catalog.enqueue({store::OutboxKind::download_notice, message_id, m.sender,
                                         payload.dump(-1, ' ', false,
                                                      nlohmann::json::error_handler_t::replace),

@@ -231,6 +231,17 @@ TEST_F(NotifierTest, DownloadNoticeSaysWhatWhenWhereAndItemsWithoutMessageAreDro
                            "on 2026-11-18 12"})
     EXPECT_NE(data.find(want), std::string::npos) << want << " missing in:\n" << data;
   EXPECT_EQ(data.find("\r\nX: y"), std::string::npos);
+  EXPECT_EQ(data.find("own link"), std::string::npos) << "a shared link names nobody";
+
+  // Through a recipient's own link, the notice names them.
+  ASSERT_TRUE(store_->catalog.enqueue({store::OutboxKind::download_notice, message, "alice@example.org",
+                                       nlohmann::json{{"files", {file_id}},
+                                                      {"at", now_},
+                                                      {"recipient", "carol@example.com"}}.dump(),
+                                       now_}).ok());
+  ASSERT_EQ(notifier_->run_once()->sent, 1);
+  EXPECT_NE(transport_.sent.at(1).data.find("by carol@example.com, through their own link,"),
+            std::string::npos) << transport_.sent.at(1).data;
 
   // Rows go with their message (ON DELETE CASCADE); one without is dropped.
   ASSERT_TRUE(store_->catalog.enqueue({store::OutboxKind::receipt, std::nullopt, "alice@example.org", "{}", now_}).ok());

@@ -6,6 +6,8 @@
 // shipped templates, with a clock the test moves.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 
 #include "store/secrets.h"
@@ -34,10 +36,12 @@ class PerRecipientTest : public WebFixture {
   // Two files to Bob, Carol and Dave; a link of its own for each of
   // `with_links` (an empty name: one shared link), each allowing one
   // download per file.
-  Sent offload(std::vector<std::string> with_links, const std::string& code = "") {
+  Sent offload(std::vector<std::string> with_links, const std::string& code = "",
+               const std::string& download_notice = "never") {
     Sent sent;
     store::Offload o;
     o.now = kNow;
+    o.download_notice = download_notice;
     o.message.queue_id = "Q1";
     o.message.sender = "alice@example.org";
     o.message.subject = "Quarterly figures";
@@ -124,6 +128,26 @@ TEST_F(PerRecipientTest, OneRecipientsDownloadLeavesTheOthersLinkUntouched) {
   download(s.token[kCarol], s.file_ids[0]);
   EXPECT_EQ(downloads_of(s.link_ids[1]), (std::vector<int>{1, 0}));
   EXPECT_EQ(post("/d/" + s.token[kCarol], "file=" + s.file_ids[0]).status, 410);
+}
+
+// download_notice = "first" tells the sender of each recipient's first
+// download, naming the recipient; a recipient's second file is no news.
+TEST_F(PerRecipientTest, TheFirstDownloadNoticeIsPerRecipientAndNamesThem) {
+  Sent s = offload({kBob, kCarol}, "", "first");
+  auto notices = [&] {
+    std::vector<std::string> who;
+    const auto due = store_->catalog.due_outbox(now_ + 1, 100).value();
+    for (const auto& item : due)
+      if (item.kind == store::OutboxKind::download_notice)
+        who.push_back(nlohmann::json::parse(item.payload).value("recipient", "?"));
+    return who;
+  };
+  download(s.token[kBob], s.file_ids[0]);
+  EXPECT_EQ(notices(), (std::vector<std::string>{kBob}));
+  download(s.token[kBob], s.file_ids[1]);
+  EXPECT_EQ(notices(), (std::vector<std::string>{kBob})) << "Bob's second file is not his first";
+  download(s.token[kCarol], s.file_ids[0]);
+  EXPECT_EQ(notices(), (std::vector<std::string>{kBob, kCarol}));
 }
 
 TEST_F(PerRecipientTest, EveryEventThroughALinkNamesItsRecipient) {
