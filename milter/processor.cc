@@ -125,11 +125,15 @@ std::string receipt_payload(const std::string& status_token, const std::string& 
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// The log's word on who got which links.
+// The log's word on who got which links; nothing when one recipient got
+// the one link.
 std::string describe_links(const RecipientPlan& plan, std::size_t copies) {
   if (!plan.per_recipient)
     return plan.shared_because.empty() ? "" : "; one shared link: " + plan.shared_because;
-  std::string out = plan.linked.size() == 1 ? ", a link of their own" : ", each their own link";
+  if (plan.linked.size() == 1 && plan.keep.empty()) return "";
+  std::string out = plan.keep.empty()
+                        ? ", each their own link"
+                        : ", " + std::to_string(plan.linked.size()) + " with their own link";
   if (copies > 0)
     out += " (" + std::to_string(copies) + (copies == 1 ? " recipient copy" : " recipient copies") +
            " queued)";

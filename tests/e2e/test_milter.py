@@ -262,9 +262,10 @@ class OffloadTest(MilterTestCase):
         self.assertStoreConsistent()
 
     def test_alternative_body_two_attachments_two_recipients(self):
-        """(b) text and HTML alternatives both get the link; the one link
-        allows the per-recipient limit times the number of recipients."""
-        self.start_stack()
+        """(b) text and HTML alternatives both get the link; with links =
+        "shared" the one link allows the per-recipient limit times the
+        number of recipients (links per recipient: test_recipient_links)."""
+        self.start_stack('links = "shared"\n' + POLICY)
         pdf = self.file_of_random_bytes("slides.pdf", 200_000, prefix=b"%PDF-1.5\n")
         data = self.file_of_random_bytes("data.zip", 150_000, prefix=b"PK\x03\x04")
         html = ("<html><body><p>Hello both,</p><p>slides and data attached.</p>"

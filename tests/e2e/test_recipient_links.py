@@ -109,7 +109,7 @@ class RecipientLinksTest(E2ETestCase):
         attachment = os.urandom(ATTACHMENT_SIZE)
         queue_id = self.send(self.message(attachment))
         self.gateway.wait_for_log(
-            r"%s: offloaded 1 file \(.*\) for 4 recipients, each their own link "
+            r"%s: offloaded 1 file \(.*\) for 4 recipients, 3 with their own link "
             r"\(3 recipient copies queued\); 1 keeps the attachments" % re.escape(queue_id))
 
         # The MTA's own message went to the internal recipient alone, with
