@@ -29,8 +29,10 @@ namespace attachgate::milter {
 // parts that are not base64/quoted-printable/uuencoded are parsed as
 // messages (their header block counts like a part's). Not followed, so
 // counted conservatively: boundaries over 200 bytes (the multipart is then
-// all preamble); multiparts nested deeper than max_depth (left untracked,
-// as body). A top level that is not multipart is not checked.
+// all preamble). Multiparts nested deeper than max_depth are a problem of
+// their own (the scan would pass such mail unchanged for its depth, and
+// their blocks go untracked). A top level that is not multipart is not
+// checked.
 class StructureCheck {
  public:
   // top_content_type: the message's Content-Type header value (unfolded or

@@ -506,14 +506,20 @@ TEST(StructureCheck, DigestPartsDefaultToMessages) {
   EXPECT_EQ(run(kMixed, body), std::nullopt);
 }
 
-TEST(StructureCheck, NestingBeyondMaxDepthIsNotTracked) {
+// Found by fuzz/structure_check_fuzz.cc: past max_depth the check stopped
+// tracking, and GMime held an epilogue over the limit at depth 33. Such mail
+// is now a problem of its own (the scan passes it unchanged for its depth).
+TEST(StructureCheck, NestingBeyondMaxDepthIsAProblemOfItsOwn) {
   const std::string body = "--outer\n"
                            "Content-Type: multipart/mixed; boundary=inner\n"
                            "\n" +
                            repeat_lines("inner preamble", 100) + "--inner--\n--outer--\n";
   EXPECT_EQ(run("multipart/mixed; boundary=outer", body, kLimit, 2),
             "multipart preamble over 1 KiB");
-  EXPECT_EQ(run("multipart/mixed; boundary=outer", body, kLimit, 1), std::nullopt);
+  EXPECT_EQ(run("multipart/mixed; boundary=outer", body, kLimit, 1), "MIME nesting deeper than 1");
+  const std::string shallow = "--outer\nContent-Type: multipart/mixed; boundary=inner\n\n"
+                              "--inner\n\nx\n--inner--\n--outer--\n";
+  EXPECT_EQ(run("multipart/mixed; boundary=outer", shallow, kLimit, 2), std::nullopt);
 }
 
 TEST(StructureCheck, OverlongBoundaryIsIgnored) {
