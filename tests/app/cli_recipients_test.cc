@@ -141,7 +141,8 @@ TEST_F(CliRecipientsTest, ARecipientWithoutALinkOfTheirOwnIsAnError) {
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_NE(r.out.find("has no link of its own for '" + who + "'"), std::string::npos) << r.out;
   }
-  for (const auto& link : show(id)["links"]) EXPECT_EQ(link["state"], "active");
+  const auto shown = show(id);  // kept: a range-for over show(id)["links"] would outlive it
+  for (const auto& link : shown["links"]) EXPECT_EQ(link["state"], "active");
 }
 
 TEST_F(CliRecipientsTest, ASharedLinkIsNobodysOwn) {
