@@ -116,6 +116,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(after == before + (modified ? 1 : 0), "%lld -> %lld message rows, outcome: %s",
              static_cast<long long>(before), static_cast<long long>(after), out.log.c_str());
   if (!modified) return 0;
-  FUZZ_CHECK(out.body.has_value() && out.body->size() > 0, "modified without a body");
+  // With links per recipient, Carol (internal) may keep the MTA's message
+  // as it came, and then Bob, who has a link, comes off it for his copy.
+  if (!out.body) {
+    FUZZ_CHECK(out.removed_recipients == std::vector<std::string>{"bob@example.net"},
+               "modified without a body, and Bob was not taken off it: %s", out.log.c_str());
+    return 0;
+  }
+  FUZZ_CHECK(out.body->size() > 0, "modified with an empty body");
   return 0;
 }
