@@ -27,6 +27,15 @@ std::string row_binding(std::int64_t id, std::string_view kind,
   return ad;
 }
 
+// A row sent: its payload (perhaps a code) and its copy's blob id go; a
+// row sent already changes nothing (db.changes() tells).
+Status mark_sent(Db& db, std::int64_t id, std::int64_t now) {
+  Stmt st(db,
+          "UPDATE outbox SET sent_at = ?2, payload = x'', attempts = attempts + 1, last_error = '',"
+          " blob_id = NULL WHERE id = ?1 AND sent_at IS NULL");
+  return st.bind(1, id).bind(2, now).run();
+}
+
 OutboxKind kind_of(const Stmt& st, int col) {
   auto kind = outbox_kind_from(st.text(col));
   if (!kind) panic("outbox row of a kind the schema does not allow");
@@ -133,10 +142,7 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
 
 Status Catalog::outbox_sent(std::int64_t id, std::int64_t now) {
   std::lock_guard lock(mu_);
-  Stmt st(db_,
-          "UPDATE outbox SET sent_at = ?2, payload = x'', attempts = attempts + 1, last_error = '',"
-          " blob_id = NULL WHERE id = ?1");
-  return st.bind(1, id).bind(2, now).run();
+  return mark_sent(db_, id, now);
 }
 
 Status Catalog::outbox_retry(std::int64_t id, std::int64_t next_attempt_at,
@@ -167,10 +173,7 @@ Status Catalog::copy_queued(const OutboxItem& item, const std::string& queue_id,
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto s = tx.begin(); !s) return s.error();
-  Stmt sent(db_,
-            "UPDATE outbox SET sent_at = ?2, payload = x'', attempts = attempts + 1,"
-            " last_error = '', blob_id = NULL WHERE id = ?1 AND sent_at IS NULL");
-  if (auto s = sent.bind(1, item.id).bind(2, now).run(); !s) return s;
+  if (auto s = mark_sent(db_, item.id, now); !s) return s;
   if (db_.changes() == 0) return {};  // marked already: nothing more to record
   if (item.link_id) {
     Stmt link(db_, "UPDATE links SET queue_id = ?2 WHERE id = ?1");
