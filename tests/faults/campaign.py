@@ -623,15 +623,27 @@ def kill_campaign(workdir: Path, messages: int, kills: int, seed: int = 1,
                 time.sleep(1 / send_rate)
             if killer.error:
                 raise killer.error
-        sender.close()
-        # Keep killing while the mail drains, until the wanted count is reached.
+        # Keep killing until the wanted count is reached. When the mail has
+        # drained first, send more, up to twice the number asked for: a kill
+        # with no mail in flight proves nothing.
         deadline = time.monotonic() + settle_timeout
-        while killer.kills.total < kills and time.monotonic() < deadline and \
-                len(stack.arrivals()) < messages:
-            time.sleep(2)
-            stack.flush()
+        seq, flushed = messages, time.monotonic()
+        while killer.kills.total < kills and time.monotonic() < deadline:
+            if len(stack.arrivals()) >= len(sent):
+                if seq >= 2 * messages:
+                    break
+                seq += 1
+                data, s = build_message(seq, rng, low, high)
+                s.front_qid = sender.send(data)
+                sent[seq] = s
+            time.sleep(0.5)
+            if time.monotonic() - flushed >= 2:
+                stack.flush()
+                flushed = time.monotonic()
             if killer.error:
                 raise killer.error
+        sender.close()
+        messages = len(sent)
         killer.stop()
         if killer.error:
             raise killer.error
