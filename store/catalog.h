@@ -83,6 +83,33 @@ struct StoredTotals {
   std::uint64_t bytes = 0;
 };
 
+// "Send again": one recipient's link re-issued (resend_recipient_link).
+// The caller makes the new token; the catalog keeps only its keyed hash on
+// the link, and the token itself, sealed, in the fresh link's outbox row
+// until the notify role has sent it.
+struct ResendRequest {
+  std::string token, token_hash;  // the new link's token and TokenHasher::hash of it
+  std::string pixel_id;
+  std::int64_t now = 0;
+  std::string by;               // for the trail: "the sender", "admin root"
+  int max_links = 0;            // the recipient's links, old ones included; 0: no limit
+  std::int64_t latest_expiry = 0;  // the new link expires by then; 0: no bound
+};
+
+enum class ResendOutcome {
+  sent,        // a new link, its outbox row and the trail, in one transaction
+  no_link,     // the message has no link of that recipient's own
+  no_files,    // none of the link's files is still stored (purged or missing)
+  too_many,    // the recipient has had max_links links already
+  too_late,    // now is past latest_expiry
+};
+
+struct ResendResult {
+  ResendOutcome outcome = ResendOutcome::no_link;
+  std::int64_t link_id = 0, expires_at = 0;  // the new link's, when sent
+  int links = 0;                             // the recipient's links now, old ones included
+};
+
 // A completed download of one file through one link (a zip gives one per
 // file it carried); for the status page's per-recipient rows.
 struct CompletedDownload {
@@ -199,10 +226,10 @@ class Catalog {
   // Marks the start of an attempt to send a row: until it settles (sent,
   // retried, given up), a later due_outbox reads it as interrupted.
   Status outbox_attempt(std::int64_t id);
-  // A recipient copy reached the MTA as queue_id: the row is sent, the link
-  // learns its queue id (for the delivery watcher) and a `queued` event is
-  // recorded, together. The caller then removes the copy's blob. A row
-  // marked already changes nothing.
+  // A recipient copy or fresh link reached the MTA as queue_id: the row is
+  // sent (its payload cleared), the link learns its queue id (for the
+  // delivery watcher) and a `queued` event is recorded, together. The
+  // caller then removes a copy's blob. A row marked already changes nothing.
   Status copy_queued(const OutboxItem& item, const std::string& queue_id, std::int64_t now);
   Result<std::int64_t> outbox_depth(OutboxKind kind);  // waiting, not given up
   Result<std::optional<MessageRecord>> find_message_by_status_token(const std::string& token_hash);
@@ -242,6 +269,13 @@ class Catalog {
   Result<std::optional<LinkChange>> revoke_recipient_link(std::int64_t message_id,
                                                           const std::string& recipient,
                                                           std::int64_t now, const std::string& by);
+  // "Send again": revokes the recipient's link (if it is not revoked yet)
+  // and gives them a new one to the same files still stored, with the same
+  // download limit and access code, expiring after the old link's lifetime
+  // from now (bounded by latest_expiry); records `revoked` and `resent`
+  // events and a fresh link outbox row (due now), all in one transaction.
+  Result<ResendResult> resend_recipient_link(std::int64_t message_id, const std::string& recipient,
+                                             const ResendRequest& request);
   // Every completed download of the message's files, per link and file,
   // oldest first: a zip counts for each file it carried.
   Result<std::vector<CompletedDownload>> completed_downloads_by_file(std::int64_t message_id);

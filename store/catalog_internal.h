@@ -3,6 +3,8 @@
 // store/catalog*.cc.
 #pragma once
 
+#include <vector>
+
 #include "store/records.h"
 #include "store/sealer.h"
 #include "store/sqlite.h"
@@ -14,6 +16,9 @@ Status insert_event(Db& db, const EventRecord& event);
 // link_id: the link a recipient copy carries (see NewOutboxItem::link_index).
 Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item,
                      std::optional<std::int64_t> link_id = std::nullopt);
+// A link of message_id granting each of file_ids; its row id.
+Result<std::int64_t> insert_link(Db& db, std::int64_t message_id, const NewLink& link,
+                                 const std::vector<std::int64_t>& file_ids, std::int64_t now);
 // An event from the first ten columns of a row: id, message_id, file_id,
 // link_id, kind, at, recipient, remote_addr, user_agent, detail.
 EventRecord read_event(const Stmt& st);

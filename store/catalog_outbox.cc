@@ -185,10 +185,11 @@ Status Catalog::copy_queued(const OutboxItem& item, const std::string& queue_id,
   e.kind = EventKind::queued;
   e.at = now;
   e.recipient = item.target;
-  e.detail = queue_id.empty() ? "copy handed to the MTA" : "copy queued as " + queue_id;
+  const std::string what = item.kind == OutboxKind::fresh_link ? "new link" : "copy";
+  e.detail = queue_id.empty() ? what + " handed to the MTA" : what + " queued as " + queue_id;
   if (item.interrupted)
     e.detail += "; sent again after an attempt that was cut off, perhaps after the MTA had "
-                "taken it: this recipient may get the copy twice";
+                "taken it: this recipient may get the " + what + " twice";
   if (auto s = insert_event(db_, e); !s) return s;
   return tx.commit();
 }

@@ -241,6 +241,31 @@ ALTER TABLE events_v7 RENAME TO events;
 CREATE INDEX events_message ON events(message_id, at);
 CREATE INDEX events_at ON events(at);
 )sql",
+    // 8: "send again". A fresh link is the mail that carries a recipient's
+    // new link after the sender or an admin re-issued it; its payload holds
+    // the new token (sealed) until it is sent, and link_id names the link.
+    R"sql(
+CREATE TABLE outbox_v8 (
+  id              INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('receipt', 'download notice', 'webhook',
+                    'recipient copy', 'fresh link')),
+  message_id      INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+  target          TEXT NOT NULL,
+  payload         BLOB NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  created_at      INTEGER NOT NULL,
+  sent_at         INTEGER,
+  failed_at       INTEGER,
+  blob_id         TEXT,
+  link_id         INTEGER REFERENCES links(id) ON DELETE SET NULL
+);
+INSERT INTO outbox_v8 SELECT * FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v8 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+)sql",
 };
 
 }  // namespace attachgate::store

@@ -18,6 +18,24 @@ Status insert_event(Db& db, const EventRecord& e) {
   return st.run();
 }
 
+Result<std::int64_t> insert_link(Db& db, std::int64_t message_id, const NewLink& l,
+                                 const std::vector<std::int64_t>& file_ids, std::int64_t now) {
+  Stmt st(db,
+          "INSERT INTO links (message_id, token_hash, pixel_id, recipient, expires_at,"
+          " max_downloads, code_hash, track_opens, created_at)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  st.bind(1, message_id).bind_blob(2, l.token_hash).bind(3, l.pixel_id).bind(4, l.recipient)
+      .bind(5, l.expires_at).bind(6, l.max_downloads).bind(7, l.code_hash)
+      .bind(8, l.track_opens ? 1 : 0).bind(9, now);
+  if (auto s = st.run(); !s) return s.error();
+  const std::int64_t link_id = db.last_insert_id();
+  for (auto file_id : file_ids) {
+    Stmt lf(db, "INSERT INTO link_files (link_id, file_id) VALUES (?1, ?2)");
+    if (auto s = lf.bind(1, link_id).bind(2, file_id).run(); !s) return s.error();
+  }
+  return link_id;
+}
+
 Result<OffloadIds> Catalog::record_offload(const Offload& o) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
@@ -56,20 +74,9 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
     bytes += f.blob.size;
   }
   for (const auto& l : o.links) {
-    Stmt st(db_,
-            "INSERT INTO links (message_id, token_hash, pixel_id, recipient, expires_at,"
-            " max_downloads, code_hash, track_opens, created_at)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-    st.bind(1, ids.message_id).bind_blob(2, l.token_hash).bind(3, l.pixel_id)
-        .bind(4, l.recipient).bind(5, l.expires_at).bind(6, l.max_downloads)
-        .bind(7, l.code_hash).bind(8, l.track_opens ? 1 : 0).bind(9, o.now);
-    if (auto s = st.run(); !s) return s.error();
-    std::int64_t link_id = db_.last_insert_id();
-    ids.link_ids.push_back(link_id);
-    for (auto file_id : file_ids) {
-      Stmt lf(db_, "INSERT INTO link_files (link_id, file_id) VALUES (?1, ?2)");
-      if (auto s = lf.bind(1, link_id).bind(2, file_id).run(); !s) return s.error();
-    }
+    auto link_id = insert_link(db_, ids.message_id, l, file_ids, o.now);
+    if (!link_id) return link_id.error();
+    ids.link_ids.push_back(*link_id);
   }
   EventRecord event;
   event.message_id = ids.message_id;

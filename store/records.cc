@@ -34,6 +34,7 @@ std::string_view to_string(OutboxKind kind) {
     case OutboxKind::download_notice: return "download notice";
     case OutboxKind::webhook: return "webhook";
     case OutboxKind::recipient_copy: return "recipient copy";
+    case OutboxKind::fresh_link: return "fresh link";
   }
   panic("unknown OutboxKind");
 }

@@ -87,17 +87,21 @@ struct NewMessage {
 // What an outbox row is: written by the milter, the web server and the
 // webhook feed, read by the notifier. Stored as the names below (the
 // outbox table's CHECK lists the same). A recipient copy is a whole mail
-// kept as a blob, injected through the MTA for one recipient.
-enum class OutboxKind { receipt, download_notice, webhook, recipient_copy };
-// "receipt", "download notice", "webhook", "recipient copy"
+// kept as a blob, injected through the MTA for one recipient. A fresh link
+// is the mail that carries a new link to one recipient after "send again"
+// (resend_recipient_link): rendered by the notify role, injected the same way.
+enum class OutboxKind { receipt, download_notice, webhook, recipient_copy, fresh_link };
+// "receipt", "download notice", "webhook", "recipient copy", "fresh link"
 std::string_view to_string(OutboxKind kind);
 std::optional<OutboxKind> outbox_kind_from(std::string_view text);
 inline constexpr OutboxKind kOutboxKinds[] = {OutboxKind::receipt, OutboxKind::download_notice,
-                                              OutboxKind::webhook, OutboxKind::recipient_copy};
+                                              OutboxKind::webhook, OutboxKind::recipient_copy,
+                                              OutboxKind::fresh_link};
 
 // Something to send later: a receipt, a download notice, a webhook. The
 // payload is what the sender needs that the catalog does not hold (a
-// receipt's access code and status token; a webhook's JSON body). The
+// receipt's access code and status token; a webhook's JSON body; a fresh
+// link's token, and nothing else). The
 // catalog seals it (see sealer.h): it never reaches the disk in clear.
 struct NewOutboxItem {
   OutboxKind kind = OutboxKind::receipt;

@@ -103,4 +103,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& state_dir,
                                           std::move(*catalog), tokens});
 }
 
+ResendRequest new_resend_request(const TokenHasher& tokens, std::int64_t now, std::string by) {
+  ResendRequest r;
+  r.token = new_token();
+  r.token_hash = tokens.hash(r.token);
+  r.pixel_id = new_public_id(16);
+  r.now = now;
+  r.by = std::move(by);
+  return r;
+}
+
 }  // namespace attachgate::store

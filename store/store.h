@@ -31,4 +31,8 @@ struct Store {
                                              const std::string& master_key_file = "");
 };
 
+// A "send again" request with a new token, its keyed hash and a new pixel
+// id; the caller sets the bounds (max_links, latest_expiry).
+ResendRequest new_resend_request(const TokenHasher& tokens, std::int64_t now, std::string by);
+
 }  // namespace attachgate::store

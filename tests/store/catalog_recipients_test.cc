@@ -1,10 +1,14 @@
 // Tests store/catalog_recipients.cc: one recipient's link found and revoked
 // without touching the others (matched without regard to case), and the
 // completed downloads per link and file the status page shows; plus the
-// recipient on the events of a whole-message revoke and extend.
+// recipient on the events of a whole-message revoke and extend; and "send
+// again" (resend_recipient_link), also with racing connections.
 #include "store/catalog.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
@@ -21,6 +25,28 @@ class CatalogRecipientsTest : public ::testing::Test {
     auto c = Catalog::open(dir_ / "catalog.db");
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
+    ASSERT_TRUE(catalog_->set_outbox_key(Key{}).ok());
+  }
+
+  ResendRequest resend_request(std::int64_t now, int max_links = 0, std::int64_t latest = 0) {
+    ResendRequest r;
+    r.token = new_token();
+    r.token_hash = hasher_.hash(r.token);
+    r.pixel_id = new_public_id(16);
+    r.now = now;
+    r.by = "the sender";
+    r.max_links = max_links;
+    r.latest_expiry = latest;
+    return r;
+  }
+
+  std::vector<OutboxItem> fresh_links(std::int64_t now) {
+    auto due = catalog_->due_outbox(now, 100);  // kept alive while iterating
+    EXPECT_TRUE(due.ok()) << due.error().message;
+    std::vector<OutboxItem> out;
+    for (auto& item : *due)
+      if (item.kind == OutboxKind::fresh_link) out.push_back(item);
+    return out;
   }
 
   // Two files; a link of its own for each of `links` (nullopt: one shared
@@ -195,6 +221,135 @@ TEST_F(CatalogRecipientsTest, CompletedDownloadsArePerLinkAndFileOldestFirst) {
   EXPECT_EQ((*got)[2].link_id, ids.link_ids[1]);
   EXPECT_EQ((*got)[2].file_id, f1);
   EXPECT_EQ((*got)[2].at, kNow + 205);
+}
+
+TEST_F(CatalogRecipientsTest, SendAgainRevokesTheUsedUpLinkAndIssuesANewOneToTheSameFiles) {
+  auto ids = offload("Q1", {"bob@example.net", "carol@example.com"},
+                     {"bob@example.net", "carol@example.com"});
+  const std::int64_t old_link = ids.link_ids[0];
+  auto files = catalog_->link_files(old_link).value();
+  download(old_link, {files[0].file.id, files[1].file.id}, kNow + 100);  // bob used it up
+
+  const ResendRequest r = resend_request(kNow + kDay);
+  auto done = catalog_->resend_recipient_link(ids.message_id, "BOB@example.net", r);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  ASSERT_EQ(done->outcome, ResendOutcome::sent);
+  EXPECT_EQ(done->links, 2);
+  // As long a lifetime as the first link had, from now.
+  EXPECT_EQ(done->expires_at, kNow + kDay + 7 * kDay);
+
+  auto fresh = catalog_->find_link_by_token_hash(r.token_hash).value();
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->id, done->link_id);
+  EXPECT_EQ(fresh->recipient, std::optional<std::string>("bob@example.net"));
+  EXPECT_EQ(fresh->max_downloads, 1);
+  EXPECT_FALSE(fresh->revoked_at.has_value());
+  auto fresh_files = catalog_->link_files(fresh->id).value();
+  ASSERT_EQ(fresh_files.size(), 2u);
+  EXPECT_EQ(fresh_files[0].downloads, 0);
+  const MessageDetail d = detail("Q1");
+  ASSERT_EQ(d.links.size(), 3u);
+  EXPECT_EQ(d.links[0].revoked_at, std::optional<std::int64_t>(kNow + kDay));
+  EXPECT_FALSE(d.links[1].revoked_at.has_value()) << "carol's link is untouched";
+
+  // The trail: the old link revoked, the new one sent, both naming bob.
+  auto revoked = events_of("Q1", EventKind::revoked);
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].link_id, std::optional<std::int64_t>(old_link));
+  EXPECT_NE(revoked[0].detail.find("by the sender"), std::string::npos) << revoked[0].detail;
+  EXPECT_NE(revoked[0].detail.find("new link"), std::string::npos) << revoked[0].detail;
+  auto resent = events_of("Q1", EventKind::resent);
+  ASSERT_EQ(resent.size(), 1u);
+  EXPECT_EQ(resent[0].link_id, std::optional<std::int64_t>(fresh->id));
+  EXPECT_EQ(resent[0].recipient, "bob@example.net");
+
+  // The fresh link's row is due now and carries the token, nothing else.
+  auto rows = fresh_links(kNow + kDay);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].target, "bob@example.net");
+  EXPECT_EQ(rows[0].payload, r.token);
+  EXPECT_EQ(rows[0].link_id, std::optional<std::int64_t>(fresh->id));
+
+  // Bob downloads again through the new link, not the old one.
+  download(fresh->id, {files[0].file.id}, kNow + kDay + 10);
+  NewDownload old;
+  old.link_id = old_link;
+  old.file_ids = {files[1].file.id};
+  old.ticket_hash = hasher_.hash(new_token());
+  old.now = old.resume_until = kNow + kDay + 20;
+  EXPECT_NE(catalog_->claim_download(old).value().outcome, Claim::won);
+}
+
+TEST_F(CatalogRecipientsTest, SendAgainWithoutALinkOfTheirOwnOrFilesChangesNothing) {
+  auto shared = offload("Q1", {"bob@example.net"}, {std::nullopt});
+  auto none = catalog_->resend_recipient_link(shared.message_id, "bob@example.net",
+                                              resend_request(kNow + 1));
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_EQ(none->outcome, ResendOutcome::no_link);
+
+  auto ids = offload("Q2", {"bob@example.net", "dave@corp.example"}, {"bob@example.net"});
+  EXPECT_EQ(catalog_->resend_recipient_link(ids.message_id, "dave@corp.example",
+                                            resend_request(kNow + 2)).value().outcome,
+            ResendOutcome::no_link)
+      << "an internal recipient got the attachments in the mail";
+  for (const auto& f : detail("Q2").files) ASSERT_TRUE(catalog_->mark_blob_missing(f.blob_id).value());
+  EXPECT_EQ(catalog_->resend_recipient_link(ids.message_id, "bob@example.net",
+                                            resend_request(kNow + 3)).value().outcome,
+            ResendOutcome::no_files);
+  EXPECT_EQ(detail("Q2").links.size(), 1u);
+  EXPECT_FALSE(detail("Q2").links[0].revoked_at.has_value());
+  EXPECT_TRUE(events_of("Q2", EventKind::resent).empty());
+  EXPECT_TRUE(fresh_links(kNow + 10).empty());
+}
+
+TEST_F(CatalogRecipientsTest, SendAgainKeepsToTheCallersBounds) {
+  auto ids = offload("Q1", {"bob@example.net"}, {"bob@example.net"});
+  const std::int64_t latest = kNow + 3 * kDay;
+  auto first = catalog_->resend_recipient_link(ids.message_id, "bob@example.net",
+                                               resend_request(kNow + 10, 3, latest)).value();
+  ASSERT_EQ(first.outcome, ResendOutcome::sent);
+  EXPECT_EQ(first.expires_at, latest) << "the bound shortens the new link's life";
+  EXPECT_EQ(catalog_->resend_recipient_link(ids.message_id, "bob@example.net",
+                                            resend_request(kNow + 20, 3, latest)).value().outcome,
+            ResendOutcome::sent);
+  auto third = catalog_->resend_recipient_link(ids.message_id, "bob@example.net",
+                                               resend_request(kNow + 30, 3, latest)).value();
+  EXPECT_EQ(third.outcome, ResendOutcome::too_many);
+  EXPECT_EQ(third.links, 3);
+  EXPECT_EQ(catalog_->resend_recipient_link(ids.message_id, "bob@example.net",
+                                            resend_request(latest, 0, latest)).value().outcome,
+            ResendOutcome::too_late);
+  EXPECT_EQ(fresh_links(latest).size(), 2u);
+}
+
+TEST_F(CatalogRecipientsTest, RacingSendAgainFromManyConnectionsKeepsTheLimit) {
+  auto ids = offload("Q1", {"bob@example.net"}, {"bob@example.net"});
+  constexpr int kRacers = 12, kMaxLinks = 4;
+  std::vector<ResendRequest> requests;
+  for (int i = 0; i < kRacers; ++i) requests.push_back(resend_request(kNow + 10, kMaxLinks));
+  std::vector<ResendOutcome> outcomes(kRacers, ResendOutcome::no_link);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRacers; ++i)
+    threads.emplace_back([&, i] {
+      // A connection each, as separate web workers and admins would have.
+      auto c = Catalog::open(dir_ / "catalog.db");
+      ASSERT_TRUE(c.ok()) << c.error().message;
+      ASSERT_TRUE(c->set_outbox_key(Key{}).ok());
+      auto done = c->resend_recipient_link(ids.message_id, "bob@example.net", requests[i]);
+      ASSERT_TRUE(done.ok()) << done.error().message;
+      outcomes[i] = done->outcome;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), ResendOutcome::sent), kMaxLinks - 1);
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), ResendOutcome::too_many),
+            kRacers - (kMaxLinks - 1));
+  const MessageDetail d = detail("Q1");
+  ASSERT_EQ(d.links.size(), static_cast<std::size_t>(kMaxLinks));
+  int live = 0;
+  for (const auto& l : d.links) live += !l.revoked_at.has_value();
+  EXPECT_EQ(live, 1) << "every link but the newest is revoked";
+  EXPECT_EQ(events_of("Q1", EventKind::resent).size(), static_cast<std::size_t>(kMaxLinks - 1));
+  EXPECT_EQ(fresh_links(kNow + 10).size(), static_cast<std::size_t>(kMaxLinks - 1));
 }
 
 }  // namespace
