@@ -162,9 +162,9 @@ Result<std::string> Notifier::send_copy(const store::OutboxItem& item, std::int6
   if (!blob) return unsendable = "its mail cannot be read: " + blob.error().message, std::string();
   // The mark first: a Postfix service that runs attachgate lets the copy
   // through; then the mail as the milter wrote it.
-  std::string head = std::string(store::kCopyHeader) + ": " +
-                     store::notice_mark(store_.tokens, store::kCopyMarkLabel, item.target, now) +
-                     "\r\n";
+  const std::string head = std::string(store::kCopyHeader) + ": " +
+                           store::notice_mark(store_.tokens, store::kCopyMarkLabel, item.target, now) +
+                           "\r\n";
   std::size_t head_sent = 0;
   MailSource source = [&](char* out, std::size_t size) -> Result<std::size_t> {
     if (head_sent < head.size()) {
@@ -175,16 +175,71 @@ Result<std::string> Notifier::send_copy(const store::OutboxItem& item, std::int6
     }
     return blob->read(out, size);
   };
+  return inject(item, (*message)->sender, source);
+}
+
+Result<std::string> Notifier::send_fresh_link(const store::OutboxItem& item, std::int64_t now,
+                                              std::string& unsendable) {
+  if (!item.message_id || !item.link_id) return unsendable = "no link to send", std::string();
+  if (!store::looks_like_token(item.payload)) return unsendable = "unreadable payload", std::string();
+  auto message = store_.catalog.find_message(*item.message_id);
+  if (!message) return message.error();
+  if (!*message) return unsendable = "its message is no longer in the catalog", std::string();
+  const store::MessageRecord& m = **message;
+  auto detail = store_.catalog.show_message(m.public_id);
+  if (!detail) return detail.error();
+  const store::LinkRecord* link = nullptr;
+  if (*detail)
+    for (const auto& l : (*detail)->links)
+      if (l.id == *item.link_id) link = &l;
+  if (link == nullptr) return unsendable = "its link is no longer in the catalog", std::string();
+  // Sent again once more, or revoked, before this went out: the recipient
+  // would get a link that cannot work.
+  if (link->revoked_at) return unsendable = "its link was revoked before it was sent", std::string();
+  auto files = store_.catalog.link_files(link->id);
+  if (!files) return files.error();
+  FreshLinkFacts f;
+  f.sender = m.sender;
+  f.subject = m.subject;
+  for (const auto& lf : *files) f.files.push_back({lf.file.filename, lf.file.size});
+  f.url = config_.public_url + "/d/" + item.payload;
+  f.expires_at = link->expires_at;
+  f.max_downloads = link->max_downloads;
+  f.has_code = link->code_hash.has_value();
+  // From the sender, as their copy would have been; the notice mark lets it
+  // through a Postfix service that runs attachgate.
+  MailHeaders h;
+  h.from = m.sender.empty() ? config_.from : m.sender;
+  h.to = item.target;
+  h.subject = "New link: " + (m.subject.empty() ? "(no subject)" : m.subject);
+  h.message_id = store::new_public_id(16) + "@" + domain_of(h.from);
+  h.mark = store::notice_mark(store_.tokens, h.message_id, item.target, now);
+  h.kind = std::string(store::to_string(item.kind));
+  h.date = now;
+  const std::string mail = compose_mail(h, without_leading_newlines(mail_->fresh_link(f)));
+  std::size_t sent = 0;
+  MailSource source = [&](char* out, std::size_t size) -> Result<std::size_t> {
+    const std::size_t n = std::min(size, mail.size() - sent);
+    std::memcpy(out, mail.data() + sent, n);
+    sent += n;
+    return n;
+  };
+  return inject(item, m.sender, source);
+}
+
+Result<std::string> Notifier::inject(const store::OutboxItem& item, const std::string& sender,
+                                     const MailSource& source) {
   // Recorded first: a crash between the MTA's reply and copy_queued leaves
-  // the row due and marked, and the copy sent again says so in the trail.
+  // the row due and marked, and the mail sent again says so in the trail.
   if (auto s = store_.catalog.outbox_attempt(item.id); !s) return s.error();
   if (item.interrupted)
-    log_warn("outbox " + std::to_string(item.id) + ": recipient copy to " + item.target +
+    log_warn("outbox " + std::to_string(item.id) + ": " + std::string(store::to_string(item.kind)) +
+             " to " + item.target +
              " is sent again after an attempt that was cut off; the recipient may get it twice");
   MailTransport& through = injector_ ? *injector_ : transport_;
-  auto reply = through.inject((*message)->sender, item.target, source);
+  auto reply = through.inject(sender, item.target, source);
   if (!reply) return reply.error();
-  fault_point("copy_injected");  // the MTA has the copy, the catalog does not know
+  fault_point("copy_injected");  // the MTA has the mail, the catalog does not know
   return queue_id_of(*reply);
 }
 
@@ -254,12 +309,17 @@ Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int6
     if (!webhook && relay_failed) continue;
     std::string why = unsendable(item);
     Status sent;
-    if (why.empty() && item.kind == store::OutboxKind::recipient_copy) {
-      auto queued = send_copy(item, now, why);
+    const bool injected = item.kind == store::OutboxKind::recipient_copy ||
+                          item.kind == store::OutboxKind::fresh_link;
+    if (why.empty() && injected) {
+      auto queued = item.kind == store::OutboxKind::recipient_copy ? send_copy(item, now, why)
+                                                                   : send_fresh_link(item, now, why);
       if (queued && why.empty()) {
         if (auto s = store_.catalog.copy_queued(item, *queued, now); !s) return s;
-        (void)store_.blobs.remove(item.blob_id);  // left behind, start-up reconciliation takes it
-        log_info("outbox " + std::to_string(item.id) + ": recipient copy to " + item.target +
+        // A blob left behind is taken by start-up reconciliation.
+        if (!item.blob_id.empty()) (void)store_.blobs.remove(item.blob_id);
+        log_info("outbox " + std::to_string(item.id) + ": " +
+                 std::string(store::to_string(item.kind)) + " to " + item.target +
                  (queued->empty() ? " handed to the MTA" : " queued as " + *queued));
         ++report.sent;
         continue;

@@ -1,5 +1,6 @@
 // notify/notifier.h - sends what the outbox holds: receipts and download
-// notices to senders, recipient copies (through the MTA), and webhooks.
+// notices to senders, recipient copies and fresh links (through the MTA),
+// and webhooks.
 //
 // Runs in its own process (the notify role of `attachgate run`), so a slow
 // relay never holds up the milter or a download. Each pass takes the rows
@@ -75,6 +76,14 @@ class Notifier {
   // on success the MTA's queue id for it ("" if its reply named none).
   Result<std::string> send_copy(const store::OutboxItem& item, std::int64_t now,
                                 std::string& unsendable);
+  // A fresh link ("send again"): rendered from the catalog and the row's
+  // token, from the original sender, injected like a copy.
+  Result<std::string> send_fresh_link(const store::OutboxItem& item, std::int64_t now,
+                                      std::string& unsendable);
+  // Hands a copy or fresh link to the injection service, the attempt
+  // recorded first; the MTA's queue id.
+  Result<std::string> inject(const store::OutboxItem& item, const std::string& sender,
+                             const MailSource& source);
   // Marks the row after an attempt: sent, retried after a pause, or given up.
   Status settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
                 std::int64_t first_pause, PassReport& report);

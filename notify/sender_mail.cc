@@ -36,6 +36,14 @@ constexpr TemplateName kNoticeNames[] = {
     {"has_recipient", Kind::kFlag},  {"recipient", Kind::kValue},
 };
 
+constexpr TemplateName kFreshLinkNames[] = {
+    {"sender", Kind::kValue},        {"subject", Kind::kValue},
+    {"files", Kind::kList},          {"name", Kind::kValue, "files"},
+    {"size", Kind::kValue, "files"}, {"url", Kind::kValue},
+    {"expires", Kind::kValue},       {"downloads", Kind::kValue},
+    {"has_code", Kind::kFlag},
+};
+
 constexpr std::size_t kMaxTemplate = 64 * 1024;
 
 Result<std::string> read_template(const std::string& path,
@@ -63,6 +71,8 @@ std::string subject_of(const std::string& subject) {
   return s.empty() ? "(no subject)" : s;
 }
 
+std::string times(int n) { return n == 1 ? std::string("once") : std::to_string(n) + " times"; }
+
 }  // namespace
 
 Result<SenderMail> SenderMail::load(const std::string& templates_dir) {
@@ -70,7 +80,9 @@ Result<SenderMail> SenderMail::load(const std::string& templates_dir) {
   if (!receipt) return receipt.error();
   auto notice = read_template(templates_dir + "/download_notice.txt", kNoticeNames);
   if (!notice) return notice.error();
-  return SenderMail(std::move(*receipt), std::move(*notice));
+  auto fresh = read_template(templates_dir + "/fresh_link.txt", kFreshLinkNames);
+  if (!fresh) return fresh.error();
+  return SenderMail(std::move(*receipt), std::move(*notice), std::move(*fresh));
 }
 
 static std::string joined(const std::vector<std::string>& items) {
@@ -91,7 +103,7 @@ std::string SenderMail::receipt(const ReceiptFacts& f) const {
       {"recipients", clean_display_text(recipients, 500)},
       {"files", file_list(f.files)},
       {"expires", format_time(f.expires_at) + " UTC"},
-      {"downloads", n == 1 ? std::string("once") : std::to_string(n) + " times"},
+      {"downloads", times(n)},
       {"has_code", !f.access_code.empty()},
       {"access_code", clean_display_text(f.access_code, 64)},
       {"has_status_url", !f.status_url.empty()},
@@ -118,6 +130,19 @@ std::string SenderMail::download_notice(const DownloadFacts& f) const {
       {"recipient", clean_display_text(f.recipient, 320)},
   };
   return mstch::render(notice_, view);
+}
+
+std::string SenderMail::fresh_link(const FreshLinkFacts& f) const {
+  mstch::map view{
+      {"sender", clean_display_text(f.sender.empty() ? "The sender" : f.sender, 320)},
+      {"subject", subject_of(f.subject)},
+      {"files", file_list(f.files)},
+      {"url", clean_display_text(f.url, 500)},
+      {"expires", format_time(f.expires_at) + " UTC"},
+      {"downloads", times(f.max_downloads)},
+      {"has_code", f.has_code},
+  };
+  return mstch::render(fresh_link_, view);
 }
 
 }  // namespace attachgate::notify

@@ -1,7 +1,9 @@
-// notify/sender_mail.h - the text of mails to senders: the receipt after an
-// offload and the notice after a download, from templates/receipt.txt and
-// templates/download_notice.txt (mustache, checked when loaded like every
-// template). Values come from mail and browsers: they are cleaned here.
+// notify/sender_mail.h - the text of the mails attachgate writes itself: to
+// senders the receipt after an offload and the notice after a download, and
+// to a recipient the fresh link a sender sent again; from
+// templates/receipt.txt, download_notice.txt and fresh_link.txt (mustache,
+// checked when loaded like every template). Values come from mail and
+// browsers: they are cleaned here.
 #pragma once
 
 #include <cstdint>
@@ -39,16 +41,27 @@ struct DownloadFacts {
   std::string remote_addr, user_agent;
 };
 
+struct FreshLinkFacts {
+  std::string sender, subject;
+  std::vector<MailFile> files;
+  std::string url;  // the new link
+  std::int64_t expires_at = 0;
+  int max_downloads = 1;
+  bool has_code = false;
+};
+
 class SenderMail {
  public:
   static Result<SenderMail> load(const std::string& templates_dir);
   std::string receipt(const ReceiptFacts& facts) const;
   std::string download_notice(const DownloadFacts& facts) const;
+  std::string fresh_link(const FreshLinkFacts& facts) const;
 
  private:
-  SenderMail(std::string receipt, std::string notice)
-      : receipt_(std::move(receipt)), notice_(std::move(notice)) {}
-  std::string receipt_, notice_;
+  SenderMail(std::string receipt, std::string notice, std::string fresh_link)
+      : receipt_(std::move(receipt)), notice_(std::move(notice)),
+        fresh_link_(std::move(fresh_link)) {}
+  std::string receipt_, notice_, fresh_link_;
 };
 
 }  // namespace attachgate::notify

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -66,7 +67,8 @@ class NotifierTest : public ::testing::Test {
         [this] { return now_; });
   }
 
-  std::int64_t offload(std::vector<store::NewOutboxItem> outbox) {
+  std::int64_t offload(std::vector<store::NewOutboxItem> outbox,
+                       std::optional<std::string> link_recipient = std::nullopt) {
     store::Offload o;
     o.now = kNow;
     o.message.queue_id = "Q" + std::to_string(++offloads_);
@@ -80,6 +82,7 @@ class NotifierTest : public ::testing::Test {
     link.pixel_id = store::new_public_id(16);
     link.expires_at = kNow + 3 * 86400;
     link.max_downloads = 2;
+    link.recipient = std::move(link_recipient);
     o.links.push_back(link);
     o.outbox = std::move(outbox);
     return store_->catalog.record_offload(o).value().message_id;
@@ -181,6 +184,56 @@ TEST_F(NotifierTest, ARecipientCopyWhoseInjectionFailsIsRetriedAndKeepsItsBlob) 
   now_ += 60;
   EXPECT_EQ(notifier_->run_once()->sent, 1);
   EXPECT_FALSE(store_->blobs.exists(blob->id));
+}
+
+// "Send again": the fresh link goes from the sender to the one recipient
+// through the injection path, marked, with the new link in it; its queue id
+// lands on the new link. A link sent again before its mail went out is not
+// mailed: the recipient gets only the newest, working one.
+TEST_F(NotifierTest, AFreshLinkIsInjectedFromTheSenderWithTheNewLinkAndOnlyTheNewest) {
+  const std::int64_t message = offload({}, "carol@example.com");
+  auto first = store_->catalog.resend_recipient_link(
+      message, "carol@example.com", store::new_resend_request(store_->tokens, kNow + 10, "admin"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const store::ResendRequest again = store::new_resend_request(store_->tokens, kNow + 20, "admin");
+  auto second = store_->catalog.resend_recipient_link(message, "carol@example.com", again);
+  ASSERT_EQ(second.value().outcome, store::ResendOutcome::sent);
+  now_ = kNow + 30;
+
+  auto pass = notifier_->run_once();
+  ASSERT_TRUE(pass.ok());
+  EXPECT_EQ(pass->sent, 1);
+  EXPECT_EQ(pass->given_up, 1) << "the first fresh link was revoked by the second";
+  ASSERT_EQ(transport_.sent.size(), 1u);
+  const Sent& m = transport_.sent[0];
+  EXPECT_EQ(m.from, "alice@example.org") << "bounces go to the sender";
+  EXPECT_EQ(m.to, "carol@example.com");
+  EXPECT_NE(m.data.find("From: alice@example.org\r\n"), std::string::npos) << m.data;
+  EXPECT_NE(m.data.find("Subject: New link: Quarterly report\r\n"), std::string::npos) << m.data;
+  std::string body = m.data;  // quoted-printable: join the soft line breaks
+  for (auto at = body.find("=\r\n"); at != std::string::npos; at = body.find("=\r\n", at))
+    body.erase(at, 3);
+  EXPECT_NE(body.find("https://files.example.org/d/" + again.token), std::string::npos) << body;
+  EXPECT_NE(body.find("report.pdf"), std::string::npos) << body;
+  EXPECT_NE(body.find("no longer works"), std::string::npos) << body;
+  // The notice mark lets it through a Postfix service that runs attachgate.
+  const auto id_at = m.data.find("Message-ID: <") + 13;
+  const std::string id = m.data.substr(id_at, m.data.find('>', id_at) - id_at);
+  const auto mark_at = m.data.find("X-Attachgate-Notice: ") + 21;
+  const std::string mark = m.data.substr(mark_at, m.data.find("\r\n", mark_at) - mark_at);
+  EXPECT_TRUE(store::check_notice_mark(store_->tokens, mark, id, "carol@example.com", now_)) << mark;
+
+  auto d = store_->catalog.show_message("Q1").value().value();
+  ASSERT_EQ(d.links.size(), 3u);
+  EXPECT_EQ(d.links[2].id, second->link_id);
+  EXPECT_EQ(d.links[2].queue_id, "4F2A1") << "the watcher follows the fresh link's own mail";
+  bool queued = false;
+  for (const auto& e : d.events)
+    queued = queued || (e.kind == store::EventKind::queued && e.link_id == second->link_id &&
+                        e.detail == "new link queued as 4F2A1");
+  EXPECT_TRUE(queued);
+  EXPECT_EQ(notifier_->run_once()->sent, 0) << "sent once";
+  EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::fresh_link).value(), 0);
 }
 
 TEST_F(NotifierTest, WithoutCodeTheReceiptSaysNothingAboutOne) {
