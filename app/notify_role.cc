@@ -16,15 +16,15 @@ namespace {
 
 constexpr int kPollMillis = 2000;
 
-// Waits up to kPollMillis for the control pipe: 'R', end of file (stop) or
+// Waits up to `millis` for the control pipe: 'R', end of file (stop) or
 // nothing. Returns false when the role should stop.
-bool wait_control(int control_fd, bool& reload) {
+bool wait_control(int control_fd, int millis, bool& reload) {
   if (control_fd < 0) {
-    ::usleep(kPollMillis * 1000);
+    ::usleep(static_cast<useconds_t>(millis) * 1000);
     return true;
   }
   pollfd p{control_fd, POLLIN, 0};
-  const int n = ::poll(&p, 1, kPollMillis);
+  const int n = ::poll(&p, 1, millis);
   if (n <= 0) return true;  // timeout, or EINTR: look at the outbox again
   char c;
   const ssize_t got = ::read(control_fd, &c, 1);
@@ -63,9 +63,12 @@ int notify_role(const Loaded& loaded, int control_fd) {
     log_info("notifier sending webhooks to " + std::to_string(w.urls.size()) + " URL(s)");
   }
   for (;;) {
-    if (auto pass = notifier.run_once(); !pass) log_warn("outbox: " + pass.error().message);
+    // A full batch means a backlog (a burst of recipient copies, say): the
+    // next pass starts at once instead of after the poll pause.
+    auto pass = notifier.run_once();
+    if (!pass) log_warn("outbox: " + pass.error().message);
     bool reload = false;
-    if (!wait_control(control_fd, reload)) break;
+    if (!wait_control(control_fd, pass && pass->more ? 0 : kPollMillis, reload)) break;
     if (!reload) continue;
     auto fresh = notify::SenderMail::load(service.templates_dir);
     if (!fresh) {

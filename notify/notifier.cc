@@ -291,7 +291,12 @@ Result<PassReport> Notifier::run_once() {
   for (const bool webhooks : {false, true}) {
     auto due = store_.catalog.due_outbox(now, kBatch, webhooks);
     if (!due) return due.error();
+    const int settled_before = report.sent + report.retried + report.given_up;
     if (auto s = send_batch(*due, now, report); !s) return s.error();
+    // Full, and every row settled (none skipped after a failure, which
+    // would come back at once): more may be waiting.
+    const int settled = report.sent + report.retried + report.given_up - settled_before;
+    report.more = report.more || (due->size() == static_cast<std::size_t>(kBatch) && settled == kBatch);
   }
   return report;
 }

@@ -37,6 +37,9 @@ struct NotifierConfig {
 struct PassReport {
   int sent = 0, retried = 0, given_up = 0;
   int webhooks_queued = 0;  // rows the webhook feed added this pass
+  // A batch was full and went out whole: more rows may be due now, so pass
+  // again at once. Never set when a failure left rows for later.
+  bool more = false;
 };
 
 class Notifier {

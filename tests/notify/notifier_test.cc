@@ -236,6 +236,27 @@ TEST_F(NotifierTest, AFreshLinkIsInjectedFromTheSenderWithTheNewLinkAndOnlyTheNe
   EXPECT_EQ(store_->catalog.outbox_depth(store::OutboxKind::fresh_link).value(), 0);
 }
 
+// A backlog is sent in batches, and a full batch asks for the next pass at
+// once; a failing relay never does (it would spin on the same rows).
+TEST_F(NotifierTest, AFullBatchAsksForAnotherPassAndAFailingRelayDoesNot) {
+  std::vector<store::NewOutboxItem> many(60, receipt(""));
+  offload(many);
+  transport_.fail = true;
+  auto failing = notifier_->run_once();
+  ASSERT_TRUE(failing.ok());
+  EXPECT_EQ(failing->retried, 1);
+  EXPECT_FALSE(failing->more) << "49 rows were skipped after the relay failed";
+  transport_.fail = false;
+  now_ += 60;
+  auto first = notifier_->run_once();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->sent, 50);
+  EXPECT_TRUE(first->more);
+  auto second = notifier_->run_once();
+  EXPECT_EQ(second->sent, 10);
+  EXPECT_FALSE(second->more);
+}
+
 TEST_F(NotifierTest, WithoutCodeTheReceiptSaysNothingAboutOne) {
   offload({receipt("")});
   ASSERT_EQ(notifier_->run_once()->sent, 1);
