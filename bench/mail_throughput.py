@@ -70,14 +70,17 @@ def postfix_cpu_seconds(pf: harness.PrivatePostfix) -> float:
 
 class MaillogFollower:
     """Reads a private Postfix's maillog incrementally: queue ids logged
-    status=sent / other final states since the follower was made."""
+    status=sent / other final states since the follower was made, and each
+    (queue id, recipient) sent. line() takes one line; a subclass may note
+    more."""
 
-    FINAL = re.compile(r": ([0-9A-Za-z]+): to=<[^>]*>.*, status=(sent|bounced|deferred|expired)")
+    FINAL = re.compile(r": ([0-9A-Za-z]+): to=<([^>]*)>.*, status=(sent|bounced|deferred|expired)")
 
     def __init__(self, pf: harness.PrivatePostfix):
         self.path = pf.maillog_path
         self.offset = self.path.stat().st_size if self.path.exists() else 0
         self.sent: set[str] = set()
+        self.sent_to: set[tuple[str, str]] = set()  # (queue id, recipient): one per delivery
         self.failed: list[str] = []
         self.rejects: list[str] = []
         self._partial = ""
@@ -91,14 +94,18 @@ class MaillogFollower:
         lines = text.split("\n")
         self._partial = lines.pop()  # an unfinished last line waits for the next poll
         for line in lines:
-            m = self.FINAL.search(line)
-            if m:
-                if m.group(2) == "sent":
-                    self.sent.add(m.group(1))
-                else:
-                    self.failed.append(line)
-            elif "milter-reject" in line or " reject: " in line:
-                self.rejects.append(line)
+            self.line(line)
+
+    def line(self, line: str) -> None:
+        m = self.FINAL.search(line)
+        if m:
+            if m.group(3) == "sent":
+                self.sent.add(m.group(1))
+                self.sent_to.add((m.group(1), m.group(2)))
+            else:
+                self.failed.append(line)
+        elif "milter-reject" in line or " reject: " in line:
+            self.rejects.append(line)
 
 
 class SinkReaper:

@@ -240,9 +240,50 @@ def markdown(r: dict, chart_name: str, analysis: str | None) -> str:
                 "Code checks answered during the flood: %.1f per second (%s)."
                 % (c["code_checks_per_s"], ", ".join("%s × %s" % (v, k) for k, v in
                                                       sorted(c["code_check_answers"].items()))), ""]
+    if "recipients" in r:
+        out += recipients_section(r["recipients"])
     if analysis:
         out += [analysis.strip(), ""]
     return "\n".join(out)
+
+
+def recipients_section(p: dict) -> list[str]:
+    """Part 6: per_recipient against shared, side by side with their ratio."""
+    pr, sh = p["per_recipient"], p["shared"]
+
+    def row(label: str, key: str, fmt: str, scale: float = 1, bold: bool = False) -> list[str]:
+        a, b = pr[key] * scale, sh[key] * scale
+        ratio = ("**%.2f**" if bold else "%.2f") % (a / b) if b else "-"
+        return [label, fmt % a, fmt % b, ratio]
+
+    return ["## 6. Links per recipient against one shared link", "",
+            "`bench/recipient_links.py`: `smtp-source -s %d -m %d -r %d`, a %.0f MB attachment "
+            "(a %.2f MB message) to %d external recipients, into two private Postfix instances "
+            "relaying to `smtp-sink`, each with its own `attachgate run` (milter over %s, web "
+            "server, notify role) and Postfix's injection service as `[notify] inject`: one with "
+            "`links = \"per_recipient\"` (the MTA's message keeps the first recipient; the "
+            "milter writes a recipient copy for each of the other %d, which the notify role "
+            "injects), one with `links = \"shared\"`. %d round(s), taking turns; medians. A "
+            "pass is timed from smtp-source's start until Postfix logged all %d × %d "
+            "deliveries sent, injected copies included; every delivery was checked at the sink "
+            "(per_recipient: %d mails per message with %d different links, %d of them injected; "
+            "shared: one link for all). Receipts are off on both sides. CPU is user+system "
+            "time per message sent; Postfix's includes its injection smtpd."
+            % (p["concurrency"], p["messages"], p["recipients"], p["attachment_bytes"] / 1e6,
+               p["wire_bytes_per_message"] / 1e6, p["recipients"], p["milter_socket"],
+               p["recipients"] - 1, p["rounds"], p["messages"], p["recipients"],
+               p["recipients"], p["recipients"], p["recipients"] - 1), "",
+            _table(["", "per_recipient", "shared", "ratio"],
+                   [row("messages/s, all deliveries at the sink", "messages_per_s", "%.2f",
+                        bold=True),
+                    row("messages/s accepted (smtp-source done)", "accepted_per_s", "%.2f"),
+                    row("s until all deliveries were at the sink", "seconds", "%.1f"),
+                    row("s until the MTA's own messages were sent", "originals_seconds", "%.1f"),
+                    row("milter CPU ms/msg", "milter_cpu_seconds_per_message", "%.1f", 1000,
+                        bold=True),
+                    row("notify CPU ms/msg", "notify_cpu_seconds_per_message", "%.1f", 1000),
+                    row("Postfix CPU ms/msg", "postfix_cpu_seconds_per_message", "%.1f", 1000)]),
+            ""]
 
 
 def _pair(d: dict | None) -> str:
@@ -269,6 +310,10 @@ def svg(r: dict) -> str:
     land = r.get("downloads", {}).get("landing")
     if land:
         ratio.append({"short": "landing page req/s", "value": land["ratio"], "limit": None,
+                      "met": None, "unit": "x"})
+    rec = r.get("recipients")
+    if rec:
+        ratio.append({"short": "per-recipient links msg/s", "value": rec["ratio"], "limit": None,
                       "met": None, "unit": "x"})
     budget = [dict(t, value=t["value"] / t["limit"], raw=t["value"])
               for t in ts if t["panel"] == "budget"]
@@ -345,6 +390,20 @@ def console_table(r: dict) -> str:
     if land:
         lines.append("%-*s  %12s  %10s  %s" % (w, "Landing page requests/s attachgate/nginx",
                                                "%.3f" % land["ratio"], "-", "(no target)"))
+    rec = r.get("recipients")
+    if rec:
+        pr, sh = rec["per_recipient"], rec["shared"]
+        lines.append("%-*s  %12s  %10s  %s" % (
+            w, "Messages/s links per_recipient/shared", "%.2f" % rec["ratio"], "-",
+            "(%.2f / %.2f msg/s; all delivered in %.1f / %.1f s)"
+            % (pr["messages_per_s"], sh["messages_per_s"], pr["seconds"], sh["seconds"])))
+        lines.append("%-*s  %12s  %10s  %s" % (
+            w, "Milter CPU per message per_recipient/shared", "%.2f" % rec["milter_cpu_ratio"],
+            "-", "(%.1f / %.1f ms; notify %.1f / %.1f ms)"
+            % (1000 * pr["milter_cpu_seconds_per_message"],
+               1000 * sh["milter_cpu_seconds_per_message"],
+               1000 * pr["notify_cpu_seconds_per_message"],
+               1000 * sh["notify_cpu_seconds_per_message"])))
     return "\n".join(lines)
 
 

@@ -11,6 +11,10 @@
   4 connections  1,000 idle connections held 30 s during downloads
   5 codes        p99 of /healthz and of a landing page with and without 8 clients
                  flooding the server with access-code checks  (bench/code_flood.py)
+  6 recipients   a 2 MB attachment to 5 external recipients: links = "per_recipient"
+                 (4 recipient copies injected by the notify role) against "shared";
+                 msg/s until all deliveries reached the sink, milter and notify CPU
+                                                       (bench/recipient_links.py)
 
 Each comparison runs side by side, taking turns, and is reported as a ratio.
 Writes docs/benchmarks.md and docs/benchmarks.svg on a full run. Needs root
@@ -33,20 +37,21 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-PARTS = ["mail", "milter", "downloads", "connections", "codes"]
+PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run", description=__doc__.split("\n\n")[0] + " Runs, in order: "
-        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes.",
+        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--only", action="append", metavar="PART",
-                   help="run only this part: mail, milter, downloads, connections, codes or 1-5; "
+                   help="run only this part: mail, milter, downloads, connections, codes, recipients "
+                        "or 1-6; "
                         "repeat or comma-separate for several")
     p.add_argument("--quick", action="store_true",
-                   help="smaller counts for a smoke run (about 2 minutes); figures are noisy")
+                   help="smaller counts for a smoke run (about 2.5 minutes); figures are noisy")
     p.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
     p.add_argument("--docs", dest="docs", action="store_true", default=None,
                    help="write docs/benchmarks.md and the chart even for --quick or --only")
@@ -91,16 +96,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--code-rounds", type=int, help="quiet/flood rounds (3)")
     g.add_argument("--code-seconds", type=float, help="seconds per phase and round (10)")
     g.add_argument("--probe-gap", type=float, help="pause between probe requests, s (0.02)")
+    g.add_argument("--recipients-messages", type=int,
+                   help="part 6: messages per pass, each to --recipients-count recipients (50)")
+    g.add_argument("--recipients-count", type=int,
+                   help="part 6: external recipients per message, 2-20 (5)")
+    g.add_argument("--recipients-rounds", type=int, help="part 6: passes per side (3)")
     args = p.parse_args(argv)
 
     full = {"mail_messages": 200, "mail_concurrency": 10, "mail_rounds": "3,3,1",
             "milter_sizes": "1MB:20,25MB:10,200MB:5", "file_mb": 512, "download_rounds": 3,
             "wrk_seconds": 10, "wrk_rounds": 2, "wrk_connections": 16,
             "idle_connections": 1000, "idle_seconds": 30, "code_flooders": 8, "code_rounds": 3,
-            "code_seconds": 10, "probe_gap": 0.02}
+            "code_seconds": 10, "probe_gap": 0.02, "recipients_messages": 50,
+            "recipients_count": 5, "recipients_rounds": 3}
     quick = dict(full, mail_messages=20, mail_rounds="1,1,1", milter_sizes="1MB:3,25MB:2,200MB:1", file_mb=64,
                  download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5, code_rounds=1,
-                 code_seconds=4)
+                 code_seconds=4, recipients_messages=20, recipients_rounds=1)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -115,12 +126,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for item in args.only or []:
         for name in item.split(","):
             name = name.strip()
-            name = PARTS[int(name) - 1] if name in ("1", "2", "3", "4", "5") else name
+            name = PARTS[int(name) - 1] if name.isdigit() and 1 <= int(name) <= len(PARTS) \
+                else name
             if name not in PARTS:
-                p.error("unknown part %r (mail, milter, downloads, connections, codes or 1-5)"
-                        % name)
+                p.error("unknown part %r (mail, milter, downloads, connections, codes, "
+                        "recipients or 1-6)" % name)
             parts.append(name)
     args.parts = [x for x in PARTS if x in parts] if parts else list(PARTS)
+    if not 2 <= args.recipients_count <= 20:
+        p.error("--recipients-count must be 2 to 20 (the policy's max_split_recipients)")
     if args.docs is None:
         args.docs = not args.quick and not args.only
     return args
@@ -149,6 +163,7 @@ def main(argv: list[str]) -> int:
     import milter_message_size as mms  # after ATTACHGATE_SOURCE_DIR: it imports the harness
     import mail_throughput
     import code_flood
+    import recipient_links
     import downloads
     import report
     from milter_message_size import harness, log
@@ -161,7 +176,8 @@ def main(argv: list[str]) -> int:
         os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     need = {"mail": ["postfix", "smtp-source", "smtp-sink", "script"],
             "milter": ["postfix", "smtp-sink", "script"],
-            "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"], "codes": []}
+            "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"], "codes": [],
+            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"]}
     missing = sorted({t for part in args.parts for t in need[part] if shutil.which(t) is None})
     if missing:
         raise SystemExit("missing %s: run contrib/install-deps.sh --with-bench" % ", ".join(missing))
@@ -208,6 +224,12 @@ def main(argv: list[str]) -> int:
             d = workdir / "codes"
             d.mkdir(mode=0o755)
             results["codes"] = code_flood.run(args, d)
+        if "recipients" in args.parts:
+            log("part 6: links per recipient against one shared link, %d messages to %d "
+                "recipients per pass" % (args.recipients_messages, args.recipients_count))
+            d = workdir / "recipients"
+            d.mkdir(mode=0o755)
+            results["recipients"] = recipient_links.run(args, d)
         ok = True
     finally:
         if args.keep or not ok:
