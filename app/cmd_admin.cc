@@ -1,9 +1,10 @@
 // app/cmd_admin.cc - `attachgate revoke ID [--recipient ADDR]`, `extend ID
-// DURATION`, `stats` and `events ID`: what an admin does to and learns
-// about messages after they left. ID is a message's public id or its Postfix queue id, as for
-// `show`. Revoke and extend write to the catalog (one transaction each) and
-// record who did it; stats and events only read. Like list and show they
-// never create a state directory or a catalog that is not there.
+// DURATION`, `resend ID --recipient ADDR`, `stats` and `events ID`: what an
+// admin does to and learns about messages after they left. ID is a
+// message's public id or its Postfix queue id, as for `show`. Revoke,
+// extend and resend write to the catalog (one transaction each) and record
+// who did it; stats and events only read. Like list and show they never
+// create a state directory or a catalog that is not there.
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "app/commands.h"
 #include "app/render.h"
 #include "store/catalog.h"
+#include "store/store.h"
 #include "util/text.h"
 #include "util/units.h"
 
@@ -164,6 +166,61 @@ Runner add_extend_command(CLI::App& app, GlobalOptions& options) {
       std::cout << target_text(t) << ": extended " << change->links << " link"
                 << (change->links == 1 ? "" : "s") << " until " << format_time(change->expires_at)
                 << " UTC\n";
+    return 0;
+  };
+}
+
+Runner add_resend_command(CLI::App& app, GlobalOptions& options) {
+  auto* sub = app.add_subcommand(
+      "resend", "Send one recipient a new link, when theirs is lost or used up: their old link "
+                "is revoked, and a new one to the same files, with the same download limit and "
+                "access code and as long a lifetime from now, goes out through the notify role "
+                "(the same MTA service as recipient copies). Recorded in the trail");
+  static std::string id, recipient;
+  sub->add_option("ID", id, "Message id (from list or the X-Attachgate header) or Postfix queue id")
+      ->required();
+  sub->add_option("--recipient", recipient,
+                  "The recipient's address, as show lists it (matched without regard to case)")
+      ->required();
+  sub->add_flag("--json", options.json, "Print the result as JSON");
+  return [&options] {
+    // The whole store: the new token is hashed with the master key, and
+    // sealed into the outbox.
+    auto store = open_store(options);
+    if (!store) return fail(store.error().message);
+    store::Catalog& catalog = (*store)->catalog;
+    store::MessageRecord t;
+    if (int rc = find_target(catalog, id, t); rc != 0) return rc;
+    auto done = catalog.resend_recipient_link(
+        t.id, recipient, store::new_resend_request((*store)->tokens, now(), acting_admin()));
+    if (!done) return fail("resend: " + done.error().message);
+    switch (done->outcome) {
+      case store::ResendOutcome::no_link:
+        std::cerr << "attachgate: " << target_text(t) << " has no link of its own for '"
+                  << terminal_safe(recipient)
+                  << "' (see attachgate show: a shared link cannot be sent to one recipient "
+                     "again, and an internal recipient got the attachments in the mail)\n";
+        return 1;
+      case store::ResendOutcome::no_files:
+        std::cerr << "attachgate: " << target_text(t)
+                  << ": its files are purged or missing, so there is nothing to send again\n";
+        return 1;
+      case store::ResendOutcome::too_many:
+      case store::ResendOutcome::too_late:  // an admin's resend sets neither bound
+      case store::ResendOutcome::sent:
+        break;
+    }
+    if (options.json) {
+      nlohmann::json j = target_json(t);
+      j["recipient"] = recipient;
+      j["expires_at"] = iso_time(done->expires_at);
+      j["links"] = done->links;
+      std::cout << json_text(j);
+    } else {
+      std::cout << target_text(t) << ": a new link for " << terminal_safe(recipient)
+                << " (until " << format_time(done->expires_at)
+                << " UTC) goes out with the notify role's next pass; their old link is revoked\n";
+    }
     return 0;
   };
 }

@@ -27,6 +27,7 @@ Runner add_watch_command(CLI::App& app, GlobalOptions& options);
 Runner add_purge_command(CLI::App& app, GlobalOptions& options);
 Runner add_revoke_command(CLI::App& app, GlobalOptions& options);
 Runner add_extend_command(CLI::App& app, GlobalOptions& options);
+Runner add_resend_command(CLI::App& app, GlobalOptions& options);
 Runner add_stats_command(CLI::App& app, GlobalOptions& options);
 Runner add_events_command(CLI::App& app, GlobalOptions& options);
 Runner add_api_key_command(CLI::App& app, GlobalOptions& options);

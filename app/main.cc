@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add(add_purge_command);
   add(add_revoke_command);
   add(add_extend_command);
+  add(add_resend_command);
   add(add_stats_command);
   add(add_events_command);
   add(add_api_key_command);

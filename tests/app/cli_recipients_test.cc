@@ -1,5 +1,6 @@
-// Tests app/cmd_admin.cc's `revoke ID --recipient ADDR` and app/render.cc's
-// links per recipient in `show`, as an admin runs them: the real binary
+// Tests app/cmd_admin.cc's `revoke ID --recipient ADDR` and `resend ID
+// --recipient ADDR`, and app/render.cc's links per recipient in `show`, as
+// an admin runs them: the real binary
 // against a real catalog seeded through store/, in text and JSON.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -151,6 +152,51 @@ TEST_F(CliRecipientsTest, ASharedLinkIsNobodysOwn) {
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("without --recipient"), std::string::npos) << r.out;
   EXPECT_EQ(show(id)["links"][0]["state"], "active");
+}
+
+TEST_F(CliRecipientsTest, ResendRevokesTheOldLinkAndQueuesANewOne) {
+  const std::string id = seed();
+  auto r = run(cmd("resend 5B3C2D4E --recipient BOB@example.net"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("a new link for BOB@example.net"), std::string::npos) << r.out;
+  auto j = show(id);
+  ASSERT_EQ(j["links"].size(), 3u);
+  EXPECT_EQ(j["links"][0]["state"], "revoked");
+  EXPECT_EQ(j["links"][1]["state"], "active") << "carol's link is untouched";
+  EXPECT_EQ(j["links"][2]["recipient"], "bob@example.net");
+  EXPECT_EQ(j["links"][2]["state"], "active");
+  const auto& last = j["events"].back();
+  EXPECT_EQ(last["kind"], "resent");
+  EXPECT_EQ(last["recipient"], "bob@example.net");
+  EXPECT_EQ(last["detail"].get<std::string>().rfind("by admin", 0), 0u) << last;
+
+  // JSON, options before the subcommand; the mail waits in the outbox.
+  auto again = run(cmd("--json resend --recipient carol@example.com " + id));
+  ASSERT_EQ(again.status, 0) << again.out;
+  auto a = nlohmann::json::parse(again.out);
+  EXPECT_EQ(a["recipient"], "carol@example.com");
+  EXPECT_EQ(a["links"], 2);
+  EXPECT_TRUE(a["expires_at"].is_string());
+  auto s = store::Store::open(dir_ / "state");
+  ASSERT_TRUE(s.ok());
+  auto due = (*s)->catalog.due_outbox(std::time(nullptr) + 1, 10);
+  ASSERT_TRUE(due.ok());
+  std::vector<std::string> to;
+  for (const auto& item : *due)
+    if (item.kind == store::OutboxKind::fresh_link) to.push_back(item.target);
+  EXPECT_EQ(to, (std::vector<std::string>{"bob@example.net", "carol@example.com"}));
+}
+
+TEST_F(CliRecipientsTest, ResendWithoutALinkOfTheirOwnIsAnErrorAndNeedsTheRecipient) {
+  const std::string id = seed();
+  auto r = run(cmd("resend " + id + " --recipient dave@corp.example"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("has no link of its own for 'dave@corp.example'"), std::string::npos)
+      << r.out;
+  auto bare = run(cmd("resend " + id));
+  EXPECT_NE(bare.status, 0);
+  EXPECT_NE(bare.out.find("--recipient"), std::string::npos) << bare.out;
+  EXPECT_EQ(show(id)["links"].size(), 2u);
 }
 
 TEST_F(CliRecipientsTest, HelpNamesTheRecipientOption) {
