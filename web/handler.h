@@ -78,6 +78,7 @@ class Handler : public Service {
   // The sender's status page and notices (sender_routes.cc).
   Response status_page(std::string_view token);
   Response post_status(const Request& request, std::string_view token);
+  Response see_status(std::string_view token);
   Result<std::optional<store::MessageDetail>> find_status(std::string_view token);
   std::string status_csrf(std::string_view token) const;
 

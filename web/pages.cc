@@ -87,6 +87,8 @@ constexpr TemplateName kStatusNames[] = {
     {"link_state", Kind::kValue, "recipients"},
     {"link_expires", Kind::kValue, "recipients"},
     {"link_active", Kind::kFlag, "recipients"},
+    {"can_resend", Kind::kFlag, "recipients"},
+    {"row_actions", Kind::kFlag, "recipients"},
     {"uses", Kind::kList, "recipients"},
     {"file", Kind::kValue, "uses"},
     {"used", Kind::kValue, "uses"},
@@ -200,6 +202,8 @@ mstch::map status_view(const StatusPage& p) {
                                        {"link_state", clean(r.state, kShort)},
                                        {"link_expires", clean(r.expires, kShort)},
                                        {"link_active", r.own_link && r.active},
+                                       {"can_resend", r.own_link && r.can_resend},
+                                       {"row_actions", r.own_link && (r.active || r.can_resend)},
                                        {"uses", std::move(uses)}});
   }
   for (const auto& f : p.files)

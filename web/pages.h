@@ -58,6 +58,7 @@ struct StatusRecipient {
   std::string state;     // their link's: "active", "used up", "expired", "revoked"
   std::string expires;   // "2026-11-29 14:00:00 UTC"
   bool active = false;   // offers "Revoke this recipient's link"
+  bool can_resend = false;  // offers "Send a new link" (status_recipients.h, can_send_again)
   std::vector<StatusUse> uses;
 };
 

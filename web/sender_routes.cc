@@ -27,9 +27,8 @@ namespace attachgate::web {
 namespace {
 
 constexpr int kExtendChoices[] = {1, 7, 30};  // days, as the page offers them
-// A sender may keep a link alive at most this long after sending; beyond
-// that it takes an admin (`attachgate extend`).
-constexpr std::int64_t kSenderMaxLifetime = 90 * 86400;
+// A sender may keep a link alive at most kSenderMaxLifetime after sending
+// (status_recipients.h); beyond that it takes an admin (`attachgate extend`).
 
 std::string when(std::int64_t t) { return status_time(t); }
 
@@ -162,6 +161,40 @@ Response Handler::post_status(const Request& request, std::string_view token) {
   const std::int64_t message_id = d.message.id;
   const std::string* action = form->get("do");
   const std::int64_t now = clock_();
+  // "Send a new link" is for a link that is lost or used up, so it does not
+  // need an active one; the catalog applies the bounds under its write lock.
+  if (action != nullptr && *action == "resend-recipient") {
+    const std::string* recipient = form->get("recipient");
+    if (recipient == nullptr || own_link_index(d, *recipient) < 0)
+      return problem(404, "No such recipient link",
+                     "This message has no link of its own for that recipient.");
+    store::ResendRequest request = store::new_resend_request(store_.tokens, now, "the sender");
+    request.max_links = kSenderMaxLinksPerRecipient;
+    request.latest_expiry = d.message.created_at + kSenderMaxLifetime;
+    auto done = store_.catalog.resend_recipient_link(message_id, *recipient, request);
+    if (!done) {
+      log_warn("status page: send again: " + done.error().message);
+      return problem(503, "Temporarily unavailable", "Please try again in a few minutes.");
+    }
+    switch (done->outcome) {
+      case store::ResendOutcome::sent: return see_status(token);
+      case store::ResendOutcome::no_link:
+        return problem(404, "No such recipient link",
+                       "This message has no link of its own for that recipient.");
+      case store::ResendOutcome::no_files:
+        return problem(409, "The files are gone",
+                       "They have been deleted from the server, so there is nothing to send "
+                       "again. Send the files in a new message if they are still needed.");
+      case store::ResendOutcome::too_many:
+        return problem(409, "Sent again too often",
+                       "This recipient has had " + std::to_string(kSenderMaxLinksPerRecipient) +
+                           " links already. Your mail administrator can send another.");
+      case store::ResendOutcome::too_late:
+        return problem(409, "That is too late",
+                       "A link can be sent again for up to 90 days after sending. Your mail "
+                       "administrator can still send one.");
+    }
+  }
   // The buttons show only while a link is active; a replayed form for an
   // ended link (expired, used up, its files perhaps purged) changes nothing.
   const Overall all = overall(d, now);
@@ -205,7 +238,11 @@ Response Handler::post_status(const Request& request, std::string_view token) {
   } else {
     return problem(400, "Bad request", "Use the buttons on the status page.");
   }
-  // Post/redirect/get: a reload shows the page, it does not act again.
+  return see_status(token);
+}
+
+// Post/redirect/get: a reload shows the page, it does not act again.
+Response Handler::see_status(std::string_view token) {
   Response r;
   r.status = 303;
   r.headers = security_headers();

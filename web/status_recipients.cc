@@ -7,9 +7,17 @@
 namespace attachgate::web {
 namespace {
 
-std::string first_open(std::int64_t link_id, const std::vector<store::EventRecord>& events) {
-  for (const auto& e : events)  // oldest first
-    if (e.kind == store::EventKind::opened && e.link_id == link_id) return status_time(e.at);
+// Every link the recipient has had: a link sent again replaces the old one.
+bool theirs(const store::MessageDetail& d, std::int64_t link_id, const std::string& address) {
+  for (const auto& l : d.links)
+    if (l.id == link_id) return l.recipient && equals_nocase(*l.recipient, address);
+  return false;
+}
+
+std::string first_open(const store::MessageDetail& d, const std::string& address) {
+  for (const auto& e : d.events)  // oldest first
+    if (e.kind == store::EventKind::opened && e.link_id && theirs(d, *e.link_id, address))
+      return status_time(e.at);
   return "not yet";
 }
 
@@ -20,18 +28,19 @@ StatusRecipient link_row(const store::MessageDetail& d, std::size_t i,
   StatusRecipient r;
   r.own_link = true;
   r.address = link.recipient.value_or("");
-  r.opened = first_open(link.id, d.events);
+  r.opened = first_open(d, r.address);
   const store::LinkState state = store::link_state(link, downloads, now);
   r.state = std::string(store::to_string(state));
   r.active = state == store::LinkState::active;
   r.expires = status_time(link.expires_at);
+  r.can_resend = can_send_again(d, r.address, now);
   for (std::size_t j = 0; j < d.files.size(); ++j) {
     StatusUse u;
     u.file = d.files[j].filename;
     const int used = j < downloads.size() ? downloads[j] : 0;
     u.used = std::to_string(used) + " of " + std::to_string(link.max_downloads);
     for (const auto& c : done)
-      if (c.link_id == link.id && c.file_id == d.files[j].id)
+      if (c.file_id == d.files[j].id && theirs(d, c.link_id, r.address))
         u.times += (u.times.empty() ? "" : ", ") + status_time(c.at);
     r.uses.push_back(std::move(u));
   }
@@ -58,6 +67,16 @@ std::string delivery_of(const std::string& address, const std::vector<store::Eve
   }
   if (last == nullptr) return "no delivery news yet";
   return std::string(store::to_string(last->kind)) + " " + status_time(last->at);
+}
+
+bool can_send_again(const store::MessageDetail& d, const std::string& address, std::int64_t now) {
+  if (now >= d.message.created_at + kSenderMaxLifetime) return false;
+  int links = 0;
+  for (const auto& l : d.links) links += l.recipient && equals_nocase(*l.recipient, address);
+  if (links == 0 || links >= kSenderMaxLinksPerRecipient) return false;
+  for (const auto& f : d.files)
+    if (f.state == "stored") return true;
+  return false;
 }
 
 int own_link_index(const store::MessageDetail& d, const std::string& address) {

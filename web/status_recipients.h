@@ -3,7 +3,8 @@
 //
 // With links per recipient, each envelope recipient with a link of their
 // own gets a row saying delivery, first open, downloads per file (with
-// times) and the link's state. A recipient without one (matched without
+// times) and the state of their newest link; opens and download times
+// count every link they have had (a link sent again replaces the old one). A recipient without one (matched without
 // regard to case) got the attachment in the mail: only delivery shows. A
 // message whose one link is shared by all recipients has no such rows.
 #pragma once
@@ -31,6 +32,15 @@ std::string delivery_of(const std::string& address, const std::vector<store::Eve
 std::vector<StatusRecipient> recipient_rows(const store::MessageDetail& d,
                                             const std::vector<store::CompletedDownload>& done,
                                             std::int64_t now);
+
+// "Send again" from the status page: a recipient may have at most this
+// many links (the first and four sent again), the new one expires at most
+// kSenderMaxLifetime after the message was sent (as extending does), and
+// only while some file is still stored. An admin's `attachgate resend` has
+// no such bounds.
+inline constexpr int kSenderMaxLinksPerRecipient = 5;
+inline constexpr std::int64_t kSenderMaxLifetime = 90 * 86400;
+bool can_send_again(const store::MessageDetail& d, const std::string& address, std::int64_t now);
 
 // The index in d.links of the recipient's own link, matched without regard
 // to case; -1 when they have none.

@@ -2,7 +2,7 @@
 // download_routes.cc, sender_routes.cc, status_recipients.cc): one
 // recipient's download leaves the others' links alone, every event through
 // a link names its recipient, and the status page has a row per recipient
-// with a revoke of its own. A real store in a temporary directory and the
+// with a revoke and a "send a new link" of its own. A real store in a temporary directory and the
 // shipped templates, with a clock the test moves.
 #include <gtest/gtest.h>
 
@@ -254,6 +254,80 @@ TEST_F(PerRecipientTest, StatusPageHasARowPerRecipientAndRevokesOnlyOne) {
   // A replayed revoke for Carol changes nothing more.
   EXPECT_EQ(post("/s/" + s.status, "do=revoke-recipient&recipient=carol%40example.com&csrf=" + csrf)
                 .status, 409);
+}
+
+// "Send a new link": for a used-up (or revoked) link too, within the
+// sender's bounds; the old link stops, the new one downloads, and the row
+// keeps the earlier download times.
+TEST_F(PerRecipientTest, SendAgainFromTheStatusPageReplacesAUsedUpLink) {
+  Sent s = offload({kBob, kCarol});
+  now_ = kNow + 120;
+  download(s.token[kBob], s.file_ids[0]);
+  download(s.token[kBob], s.file_ids[1]);  // Bob's link is used up
+
+  Response page = get("/s/" + s.status);
+  const std::string bob = row_of(page.body, kBob);
+  EXPECT_NE(bob.find("used up"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("value=\"resend-recipient\""), std::string::npos) << bob;
+  EXPECT_EQ(bob.find("revoke-recipient"), std::string::npos) << "nothing left to revoke";
+  EXPECT_EQ(row_of(page.body, kDave).find("resend-recipient"), std::string::npos)
+      << "Dave got the attachments in the mail";
+  const std::string csrf = csrf_of(page.body);
+  EXPECT_EQ(post("/s/" + s.status, "do=resend-recipient&recipient=bob%40example.net").status, 403);
+  EXPECT_EQ(post("/s/" + s.status,
+                 "do=resend-recipient&recipient=dave%40corp.example&csrf=" + csrf).status, 404);
+
+  now_ = kNow + 600;
+  Response sent = post("/s/" + s.status, "do=resend-recipient&recipient=BOB%40example.net&csrf=" + csrf);
+  ASSERT_EQ(sent.status, 303) << sent.body;
+  auto due = store_->catalog.due_outbox(now_, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].kind, store::OutboxKind::fresh_link);
+  EXPECT_EQ((*due)[0].target, kBob);
+  const std::string fresh = (*due)[0].payload;
+  EXPECT_EQ(get("/d/" + s.token[kBob]).status, 410) << "the old link is revoked";
+  EXPECT_EQ(get("/d/" + fresh).status, 200);
+  download(fresh, s.file_ids[0]);
+
+  Response after = get("/s/" + s.status);
+  const std::string bob_after = row_of(after.body, kBob);
+  EXPECT_NE(bob_after.find("active"), std::string::npos) << bob_after;
+  EXPECT_NE(bob_after.find("<dt>report.pdf</dt><dd>1 of 1 downloads: 2026-09-21 14:15:20 UTC, "
+                           "2026-09-21 14:23:20 UTC</dd>"),
+            std::string::npos) << "both links' downloads: " << bob_after;
+  EXPECT_NE(after.body.find("resent"), std::string::npos) << "in the trail";
+
+  // Every link revoked: sending again still works (that is what it is for).
+  ASSERT_EQ(post("/s/" + s.status, "do=revoke&csrf=" + csrf).status, 303);
+  EXPECT_EQ(post("/s/" + s.status, "do=resend-recipient&recipient=carol%40example.com&csrf=" + csrf)
+                .status, 303);
+}
+
+TEST_F(PerRecipientTest, SendAgainStopsAtTheSendersBounds) {
+  Sent s = offload({kBob, kCarol});
+  const std::string csrf = csrf_of(get("/s/" + s.status).body);
+  const std::string form = "do=resend-recipient&recipient=bob%40example.net&csrf=" + csrf;
+  for (int i = 1; i < kSenderMaxLinksPerRecipient; ++i)
+    ASSERT_EQ(post("/s/" + s.status, form).status, 303) << i;
+  Response too_many = post("/s/" + s.status, form);
+  EXPECT_EQ(too_many.status, 409);
+  EXPECT_NE(too_many.body.find("too often"), std::string::npos) << too_many.body;
+  EXPECT_EQ(row_of(get("/s/" + s.status).body, kBob).find("resend-recipient"), std::string::npos);
+
+  // Past the sender's 90 days, and with the files gone: refused, with why.
+  const std::string carol = "do=resend-recipient&recipient=carol%40example.com&csrf=" + csrf;
+  now_ = kNow + kSenderMaxLifetime;
+  Response late = post("/s/" + s.status, carol);
+  EXPECT_EQ(late.status, 409);
+  EXPECT_NE(late.body.find("too late"), std::string::npos) << late.body;
+  now_ = kNow + 100;
+  for (const auto& f : detail().files) ASSERT_TRUE(store_->catalog.mark_blob_missing(f.blob_id).ok());
+  EXPECT_EQ(row_of(get("/s/" + s.status).body, kCarol).find("resend-recipient"), std::string::npos);
+  Response gone = post("/s/" + s.status, carol);
+  EXPECT_EQ(gone.status, 409);
+  EXPECT_NE(gone.body.find("files are gone"), std::string::npos) << gone.body;
+  EXPECT_EQ(detail().links.size(), static_cast<std::size_t>(kSenderMaxLinksPerRecipient) + 1);
 }
 
 TEST_F(PerRecipientTest, WholeMessageRevokeAndExtendActOnEveryLink) {
