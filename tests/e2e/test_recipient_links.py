@@ -233,6 +233,77 @@ class RecipientLinksTest(E2ETestCase):
                 self.assertNotIn("twice", queued[r])
         self.assertEqual({r: c.rcpt_to for r, c in copies.items()}, {r: [r] for r in EXTERNAL})
 
+    def fresh_link(self, recipient: str) -> tuple[object, str]:
+        """The "send again" mail the notify role injected for recipient, and
+        the link in it."""
+        m = self.gateway.wait_for_log(r"fresh link to %s queued as ([0-9A-Za-z]+)"
+                                      % re.escape(recipient), timeout=60)
+        got = self.sink.find(m.group(1), timeout=60)
+        body = got.parse().get_body(("plain",)).get_content()
+        tokens = set(LINK.findall(body))
+        self.assertEqual(len(tokens), 1, body)
+        return got, tokens.pop()
+
+    def test_send_again_mails_a_new_link_through_the_injection_service(self):
+        # Ann uses her link up; an admin sends her a new one (`attachgate
+        # resend`), and the sender sends Ben one from the status page. Each
+        # new mail comes from the sender through the injection service,
+        # signed; the new link downloads the same bytes, the old one is gone.
+        self.start_gateway()
+        attachment = os.urandom(ATTACHMENT_SIZE)
+        queue_id = self.send(self.message(attachment), TO)
+        ann_mail = self.sink.find(queue_id, timeout=60)
+        self.assertEqual(ann_mail.rcpt_to, [TO[0]])
+        ann = LINK.findall(ann_mail.raw.decode(errors="replace"))[0]
+        web = Recipient(self.gateway.public_url)
+        file_id = file_buttons(web.get("/d/" + ann).text)[0]["value"]
+        self.assertEqual(web.download(ann, file_id)[0].status, 303)
+        self.assertEqual(web.claim(ann, file_id).status, 410, "used up")
+
+        resent = self.gateway.cli("resend", queue_id, "--recipient", TO[0])
+        self.assertEqual(resent.returncode, 0, resent.stderr)
+        got, fresh = self.fresh_link(TO[0])
+        self.assertEqual((got.mail_from, got.rcpt_to), (SENDER, [TO[0]]))
+        self.assertEqual(got.parse()["Subject"], "New link: plans for everyone")
+        self.assertTrue(dkim_verify(got.raw, self.signer), "see %s" % got.path)
+        self.assertNotEqual(fresh, ann)
+        claimed, downloaded = web.download(fresh, file_id)
+        self.assertEqual(claimed.status, 303)
+        self.assertEqual(downloaded.sha256, hashlib.sha256(attachment).hexdigest())
+        self.assertEqual(web.get("/d/" + ann).status, 410, "the old link is revoked")
+
+        # The sender, from the receipt's status page.
+        receipt = [parse_sink_dump(p) for p in self.sink.files()]
+        receipt = [m for m in receipt if m.rcpt_to == [SENDER] and
+                   m.parse()["Subject"].startswith("Sent as a download link")]
+        self.assertEqual(len(receipt), 1)
+        status = re.search(r"/s/([A-Za-z0-9_-]{43})",
+                           receipt[0].parse().get_body(("plain",)).get_content()).group(0)
+        page = web.get(status)
+        self.assertEqual(page.status, 200)
+        self.assertEqual(page.text.count('value="resend-recipient"'), 2)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        posted = web.post_form(status, {"csrf": csrf, "recipient": TO[1], "do": "resend-recipient"})
+        self.assertEqual(posted.status, 303, posted.text[:300])
+        got, ben = self.fresh_link(TO[1])
+        self.assertTrue(dkim_verify(got.raw, self.signer))
+        self.assertEqual(web.get("/d/" + ben).status, 200)
+
+        # The trail: who sent which link again; the watcher sees each new
+        # mail delivered under its own queue id.
+        def trail() -> list[dict]:
+            return json.loads(self.gateway.cli("show", "--json", queue_id).stdout)["events"]
+
+        resends = [(e["recipient"], e["detail"].split(";")[0]) for e in trail()
+                   if e["kind"] == "resent"]
+        self.assertEqual(len(resends), 2)
+        self.assertEqual(resends[0][0], TO[0])
+        self.assertTrue(resends[0][1].startswith("by admin"), resends)
+        self.assertEqual(resends[1], (TO[1], "by the sender"))
+        wait_until(lambda: sum(e["kind"] == "delivered" for e in trail()) >= 4, 30)
+        delivered = sorted(e["recipient"] for e in trail() if e["kind"] == "delivered")
+        self.assertEqual(delivered, sorted(TO * 2))
+
     def test_over_max_split_recipients_one_link_is_shared(self):
         self.start_gateway()
         envelope = ["r%03d@example.net" % i for i in range(200)]
