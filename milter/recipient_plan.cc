@@ -2,6 +2,7 @@
 #include "milter/recipient_plan.h"
 
 #include <algorithm>
+#include <set>
 
 namespace attachgate::milter {
 namespace {
@@ -47,7 +48,12 @@ RecipientPlan plan_recipients(const config::Policy& policy, const config::Messag
   RecipientPlan plan;
   plan.per_recipient = true;
   bool differ = false;
+  std::set<std::string> seen;
   for (const std::string& r : message.recipients) {
+    // A client may give one address twice. The MTA delivers it once, and
+    // its delrcpt takes every instance off the message (Postfix compares
+    // with strcmp): one plan entry, so one link and at most one copy.
+    if (!seen.insert(r).second) continue;
     config::MessageFacts alone = message;
     alone.recipients = {r};
     auto decisions = decide_all(policy, alone, attachments);

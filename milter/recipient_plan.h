@@ -8,6 +8,8 @@
 // "shared", when more recipients would get links than max_split_recipients,
 // or when the rules would offload different attachments (or on different
 // terms) for different recipients: one set of files serves every link.
+// An address given twice in the envelope (exactly, as the MTA compares
+// them) is planned once.
 // Plain data in and out; no GMime, no store.
 #pragma once
 

@@ -8,10 +8,8 @@
 #include <gmime/gmime.h>
 #include <sodium.h>
 
-#include <fstream>
-#include <regex>
-
 #include "milter/gobject_ptr.h"
+#include "tests/milter/golden_file.h"
 #include "tests/milter/processor_fixture.h"
 
 namespace attachgate::milter::testing {
@@ -88,13 +86,7 @@ TEST_P(Golden, MatchesExpectedOutput) {
   Run r = process(input);
   EXPECT_EQ(r.outcome.action, c.action) << r.outcome.log;
 
-  const std::string normalised =
-      std::regex_replace(r.output, std::regex("message=[0-9a-f]{16}"), "message=MESSAGEID");
-  const std::string out_path = golden_dir() + c.name + ".out.eml";
-  if (std::getenv("ATTACHGATE_UPDATE_GOLDEN")) {
-    std::ofstream(out_path, std::ios::binary) << normalised;
-  }
-  EXPECT_EQ(normalised, read_file(out_path)) << "output differs from " << out_path;
+  expect_golden(golden_dir() + c.name + ".out.eml", mask_message_id(r.output));
 
   // Properties.
   for (std::size_t i = 0; i < r.output.size(); ++i) {
