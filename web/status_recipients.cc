@@ -41,7 +41,8 @@ StatusRecipient link_row(const store::MessageDetail& d, std::size_t i,
     u.used = std::to_string(used) + " of " + std::to_string(link.max_downloads);
     for (const auto& c : done)
       if (c.file_id == d.files[j].id && theirs(d, c.link_id, r.address))
-        u.times += (u.times.empty() ? "" : ", ") + status_time(c.at);
+        u.times += (u.times.empty() ? "" : ", ") + status_time(c.at) +
+                   (c.link_id == link.id ? "" : " (earlier link)");
     r.uses.push_back(std::move(u));
   }
   return r;

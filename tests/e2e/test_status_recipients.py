@@ -3,10 +3,12 @@ in Debian's headless Chromium: `attachgate web` on a loopback port, a state
 directory seeded through the real Store (seed_link --recipients: two
 external recipients with links of their own, one internal who got the
 attachment in the mail), one recipient's download and open through HTTP,
-then the page in the browser and its per-recipient revoke button.
+then the page in the browser, its per-recipient revoke button, and its
+"Send a new link" button.
 
 Screenshots are kept in $ATTACHGATE_TEST_OUTPUT/status-per-recipient
-(status.png, status-mobile.png, status-after-revoke.png);
+(status.png, status-mobile.png, status-after-revoke.png,
+status-after-send-again.png);
 docs/images/status-per-recipient.png is status.png from a run.
 """
 
@@ -101,11 +103,22 @@ class StatusPerRecipientTest(WebTestCase):
         revoked = self.wait_for_event(seeded["queue_id"], "revoked")
         self.assertEqual([(e["recipient"], e["detail"]) for e in revoked], [(BEN, "by the sender")])
 
+        # Ann's link: Send a new link, in the browser. Her old link stops,
+        # and the new one waits in the outbox for the notify role.
+        result = self.browser(self.web.public_url + status_path, out_dir / "send-again",
+                              "Send a new link to " + ANN)
+        self.assertEqual(result["clicked_status"], 200)
+        (out_dir / "send-again" / "clicked.png").rename(out_dir / "status-after-send-again.png")
+        self.assertGone(self.client.get("/d/" + ann["token"]), "withdrawn")
+        resent = self.wait_for_event(seeded["queue_id"], "resent")
+        self.assertEqual([(e["recipient"], e["detail"]) for e in resent], [(ANN, "by the sender; 2 files")])
+
         # The CLI lists the same links per recipient.
         show = self.web.cli("show", seeded["queue_id"])
         self.assertEqual(show.returncode, 0, show.stderr.decode(errors="replace"))
         text = show.stdout.decode()
-        self.assertRegex(text, r"  %s \(link \d+\): used up" % re.escape(ANN))
+        self.assertRegex(text, r"  %s \(link \d+\): revoked" % re.escape(ANN))
+        self.assertRegex(text, r"  %s \(link \d+\): active" % re.escape(ANN))
         self.assertRegex(text, r"  %s \(link \d+\): revoked" % re.escape(BEN))
         self.assertIn("%s: no link of its own (got the attachment in the mail)" % CAROL, text)
         print(text)
