@@ -66,8 +66,14 @@ Verdict Session::on_mail_from(std::string sender, std::string auth_user, std::st
 
 Verdict Session::on_rcpt(std::string recipient) {
   if (!msg_) return Verdict::next;
+  // An address given twice is one recipient: the MTA delivers it once
+  // (Postfix's cleanup drops the repeat), and a delrcpt takes every
+  // instance off the message. So the log, the catalog's recipient rows and
+  // a shared link's download limit count it once.
   auto& rcpts = msg_->input.envelope.recipients;
-  if (rcpts.size() < kMaxRecipients) rcpts.push_back(strip_brackets(std::move(recipient)));
+  std::string address = strip_brackets(std::move(recipient));
+  if (rcpts.size() < kMaxRecipients && msg_->recipients_seen.insert(address).second)
+    rcpts.push_back(std::move(address));
   return Verdict::next;
 }
 

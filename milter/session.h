@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "milter/message.h"
 #include "milter/runtime.h"
@@ -59,6 +60,7 @@ class Session {
     std::uint64_t line_bytes = 0;  // of the body line in progress
     std::optional<StructureCheck> structure;  // set at end of headers
     std::uint64_t body_bytes = 0;  // taken, whether spooled or not
+    std::unordered_set<std::string> recipients_seen = {};  // RCPT TO given twice counts once
   };
   Verdict on_error(const std::string& why);
   bool line_within_limit(const unsigned char* data, std::size_t size);

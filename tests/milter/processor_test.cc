@@ -247,6 +247,28 @@ std::string run_body(Session& s, const std::string& body) {
   return s.on_end_of_message("QID2", {}).log;
 }
 
+// RCPT TO given twice is one recipient: the catalog lists it once, and the
+// log counts it once (the MTA delivers it once).
+TEST_F(SessionTest, ARecipientGivenTwiceCountsOnce) {
+  Runtime rt = runtime();
+  Session s(rt);
+  ASSERT_EQ(s.on_mail_from("<alice@example.org>", ""), Verdict::next);
+  for (const char* r : {"<bob@example.net>", "<carol@example.com>", "<bob@example.net>"})
+    ASSERT_EQ(s.on_rcpt(r), Verdict::next);
+  Eml eml = split(to_crlf(kPdfMessage));
+  for (const auto& h : eml.headers) ASSERT_EQ(s.on_header(h.name, h.value, true), Verdict::next);
+  ASSERT_EQ(s.on_end_of_headers(), Verdict::next);
+  ASSERT_EQ(s.on_body(reinterpret_cast<const unsigned char*>(eml.body.data()), eml.body.size()),
+            Verdict::next);
+  Outcome out = s.on_end_of_message("QID3", {});
+  EXPECT_EQ(out.action, Outcome::Action::modified) << out.log;
+  EXPECT_NE(out.log.find("for 2 recipients"), std::string::npos) << out.log;
+  auto d = store_->catalog.show_message("QID3").value();
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->recipients, (std::vector<std::string>{"bob@example.net", "carol@example.com"}));
+  s.end_message();
+}
+
 TEST_F(SessionTest, HugePreambleIsNeverHandedToTheParser) {
   Runtime rt = runtime();
   Session s(rt);
