@@ -3,9 +3,10 @@
 // header blocks, the blocks GMime would hold in memory.
 //
 // The body is untrusted: lines are never buffered whole (only their first
-// 204 bytes), header fields are kept up to 16 KiB, boundaries over 200 bytes
-// are ignored and at most max_depth boundaries are tracked. Work is linear in
-// the body size times the tracked depth.
+// 204 bytes and at most ~600 of their end), header fields are kept up to
+// 16 KiB, boundaries over 200 bytes are ignored and at most max_depth
+// boundaries are tracked. Work is linear in the body size times the tracked
+// depth.
 #include "milter/structure_check.h"
 
 #include <algorithm>
@@ -181,6 +182,7 @@ void StructureCheck::finish() {
 void StructureCheck::take(const unsigned char* p, std::size_t n) {
   if (n == 0) return;
   if (mode_ == Mode::kHeaders || mode_ == Mode::kMessageStart) collect_header(p, n);
+  tail_.append(p, n);
   note_line_bytes(p, n);
   line_len_ += n;
   count_line_bytes(n);
@@ -216,6 +218,11 @@ void StructureCheck::note_line_bytes(const unsigned char* p, std::size_t n) {
 // A boundary line ends a header block too (GMime 3.2); the part it ended
 // then has an empty body.
 void StructureCheck::end_line() {
+  if (tail_is_boundary()) {
+    if (!problem_) problem_ = "a line ending in a boundary delimiter";
+    reset_line();
+    return;
+  }
   const bool blank = head_.empty() || head_ == "\r";
   auto m = match_boundary();
   if (!m) count(pending_);
@@ -242,6 +249,7 @@ void StructureCheck::reset_line() {
   line_len_ = 0;
   pending_ = 0;
   maybe_boundary_ = true;
+  tail_.clear();
 }
 
 // Innermost level first, closing delimiter before plain, as GMime checks.
@@ -264,6 +272,76 @@ bool StructureCheck::line_is(std::string_view delimiter, bool closing) const {
   if (closing && line.substr(delimiter.size(), 2) != "--") return false;
   const std::string_view rest = line.substr(len);
   return std::all_of(rest.begin(), rest.end(), is_lwsp);
+}
+
+// GMime 3.2 may split a line whose end reads as a boundary line of any
+// level it tracks (LineTail): the message is given up rather than followed.
+bool StructureCheck::tail_is_boundary() const {
+  return std::any_of(frames_.begin(), frames_.end(), [&](const Frame& f) {
+    return !f.delimiter.empty() && tail_.ends_in(f.delimiter);
+  });
+}
+
+void StructureCheck::LineTail::append(const unsigned char* p, std::size_t n) {
+  std::size_t last = n;  // one past the last byte that is not white space
+  while (last > 0 && is_lwsp(static_cast<char>(p[last - 1]))) --last;
+  if (last > 0) {
+    // The white space kept so far is inside the line now. A run longer than
+    // any delimiter cannot be inside one, so what came before it cannot
+    // belong to a delimiter that ends the line.
+    if (many_blanks_) {
+      text_.clear();
+      cut_ = true;
+    } else {
+      text_ += blanks_;
+    }
+    blanks_.clear();
+    many_blanks_ = false;
+    // Only the last kHeadCap bytes can hold a delimiter and its "--".
+    const std::size_t from = last > kHeadCap ? last - kHeadCap : 0;
+    if (from > 0) {
+      text_.clear();
+      cut_ = true;
+    }
+    text_.append(reinterpret_cast<const char*>(p + from), last - from);
+    if (text_.size() > 2 * kHeadCap) {
+      text_.erase(0, text_.size() - kHeadCap);
+      cut_ = true;
+    }
+  }
+  keep_blanks(p + last, n - last);
+}
+
+void StructureCheck::LineTail::keep_blanks(const unsigned char* p, std::size_t n) {
+  if (many_blanks_ || n == 0) return;
+  if (blanks_.size() + n > kHeadCap) {
+    many_blanks_ = true;
+    blanks_.clear();
+    return;
+  }
+  blanks_.append(reinterpret_cast<const char*>(p), n);
+}
+
+// Whether the line, from a byte after its first, reads as `delimiter` or
+// `delimiter--` and then white space only. The white space a delimiter
+// itself may end in is not required to follow (so the answer errs towards
+// yes); a delimiter that starts the line is a boundary line proper.
+bool StructureCheck::LineTail::ends_in(std::string_view delimiter) const {
+  auto ends_after_first_byte = [&](std::string_view s) {
+    if (s.empty() || text_.size() < s.size()) return false;
+    if (std::string_view(text_).substr(text_.size() - s.size()) != s) return false;
+    return cut_ || text_.size() > s.size();
+  };
+  const std::string closing = std::string(delimiter) + "--";
+  while (!delimiter.empty() && is_lwsp(delimiter.back())) delimiter.remove_suffix(1);
+  return ends_after_first_byte(closing) || ends_after_first_byte(delimiter);
+}
+
+void StructureCheck::LineTail::clear() {
+  text_.clear();
+  cut_ = false;
+  blanks_.clear();
+  many_blanks_ = false;
 }
 
 // A boundary of level m.level also closes every multipart nested in it.

@@ -4,8 +4,9 @@
 // preambles, epilogues and each part's header block into memory. The body is
 // untrusted: StructureCheck follows its MIME structure as it streams in, in
 // memory bounded by the boundary stack (max_depth x ~200 bytes) plus one
-// Content-Type value (at most 16 KiB), and reports the first such block that
-// is larger than the limit, so the session can pass the message unchanged.
+// Content-Type value (at most 16 KiB) and the ends of one line (under 1 KiB),
+// and reports the first such block that is larger than the limit, so the
+// session can pass the message unchanged.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +33,10 @@ namespace attachgate::milter {
 // all preamble). Multiparts nested deeper than max_depth are a problem of
 // their own (the scan would pass such mail unchanged for its depth, and
 // their blocks go untracked). A top level that is not multipart is not
-// checked.
+// checked. Nor is GMime 3.2 followed where it reads the end of a line as a
+// boundary line of its own because its 4 KiB read buffer happens to start
+// there (see LineTail): a line that ends in a boundary delimiter is a
+// problem of its own, wherever it falls.
 class StructureCheck {
  public:
   // top_content_type: the message's Content-Type header value (unfolded or
@@ -73,6 +77,30 @@ class StructureCheck {
     bool closing;
   };
 
+  // The end of the current line, as GMime 3.2 may see it: when its read
+  // buffer ends inside a long body line or inside a header value, it takes
+  // the rest of the line for a line of its own, and if that reads as a
+  // boundary line, it splits the part there (a fuzz finding). Where its
+  // buffer ends depends on everything before, so the check does not predict
+  // it, but spots every line that could be split so: one that, after its
+  // first byte, reads as a delimiter (or a closing one) and white space.
+  // Keeps the line's last bytes up to its last one that is not white space
+  // (a few hundred), and of the white space after them no more than a
+  // delimiter and its "--" can be long.
+  class LineTail {
+   public:
+    void append(const unsigned char* p, std::size_t n);
+    bool ends_in(std::string_view delimiter) const;
+    void clear();
+
+   private:
+    void keep_blanks(const unsigned char* p, std::size_t n);
+    std::string text_;           // ends in a byte that is not white space
+    bool cut_ = false;           // bytes of the line before text_ were dropped
+    std::string blanks_;         // white space after text_, while it is short
+    bool many_blanks_ = false;   // more white space than a delimiter is long
+  };
+
   void take(const unsigned char* p, std::size_t n);
   void note_line_bytes(const unsigned char* p, std::size_t n);
   void count_line_bytes(std::uint64_t n);
@@ -80,6 +108,7 @@ class StructureCheck {
   void reset_line();
   std::optional<Match> match_boundary() const;
   bool line_is(std::string_view delimiter, bool closing) const;
+  bool tail_is_boundary() const;
   void on_boundary(Match m);
   void start_block(Mode mode, std::uint64_t bytes);
   void count(std::uint64_t n);
@@ -106,6 +135,7 @@ class StructureCheck {
   std::uint64_t line_len_ = 0;
   std::uint64_t pending_ = 0;
   bool maybe_boundary_ = true;
+  LineTail tail_;
 
   // The header block being read: the current field (at most 16 KiB of it),
   // and the last Content-Type and first Content-Transfer-Encoding values.
