@@ -5,17 +5,24 @@
 # Usage: contrib/install-deps.sh [--with-tests] [--with-bench]   (as root, or through sudo)
 set -euo pipefail
 
+# libpq-dev and libpqxx-dev: the PostgreSQL catalog back end of issue 15
+# (libpq, or its C++ wrapper libpqxx, whichever the back end takes).
 build_pkgs=(cmake g++ make pkg-config
   libmilter-dev libgmime-3.0-dev libboost-dev libsqlite3-dev
   libcurl4-openssl-dev libssl-dev libsodium-dev libmstch-dev libtoml11-dev
-  libcli11-dev nlohmann-json3-dev)
+  libcli11-dev nlohmann-json3-dev
+  libpq-dev libpqxx-dev)
 # chromium + fonts-liberation drive the browser tests (tests/browser); the fonts
 # are only a Recommends, which --no-install-recommends would drop.
 # clang + libclang-rt-14-dev (libFuzzer, ASan, UBSan runtimes) build fuzz/.
 # opendkim signs after attachgate in tests/e2e/test_dkim.py (opendkim-tools
 # makes its key), and python3-dkim checks the signatures.
+# postgresql-15 is the catalog engine tests/e2e/engines.py starts (its own
+# initdb on loopback; the package's cluster is not used); s3rver, the S3 one,
+# comes from npm (tests/s3), so node and npm are needed for it too.
 test_pkgs=(libgtest-dev libgmock-dev postfix swaks miltertest sqlite3 python3 curl
-  chromium fonts-liberation clang libclang-rt-14-dev opendkim opendkim-tools python3-dkim)
+  chromium fonts-liberation clang libclang-rt-14-dev opendkim opendkim-tools python3-dkim
+  postgresql-15)
 # bench/run: Postfix (smtp-source, smtp-sink) and curl as for the tests, GTest
 # to configure the build that has the seed_link fixture, nginx and wrk as the
 # download baselines, perf for profiling.

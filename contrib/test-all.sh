@@ -18,6 +18,9 @@ bash contrib/install-deps.sh --with-tests
 step "installing the browser-test tool (npm ci in tests/browser; uses Debian's chromium)"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
+step "installing the S3 test server (npm ci in tests/s3: s3rver, behind tests/e2e/sigv4_front.py)"
+npm ci --prefix tests/s3 --no-audit --no-fund --loglevel=error
+
 for kind in release asan; do
   dir="build-test-$kind"
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
