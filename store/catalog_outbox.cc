@@ -36,6 +36,26 @@ Status mark_sent(Db& db, std::int64_t id, std::int64_t now) {
   return st.bind(1, id).bind(2, now).run();
 }
 
+// When the milter dies between releasing an offload's recipient copies
+// and answering the MTA, the MTA tempfails the message and the client
+// sends it again: a second offload, and the recipient may get a copy of
+// each. The earlier one is another message of the same sender and
+// Message-ID with a copy for this recipient released (not held); its
+// "queue id X" or "" when there is none.
+Result<std::string> earlier_attempt(Db& db, std::int64_t message_id, const std::string& recipient) {
+  Stmt st(db,
+          "SELECT other.queue_id FROM messages this"
+          " JOIN messages other ON other.sender = this.sender"
+          "  AND other.header_message_id = this.header_message_id AND other.id != this.id"
+          " JOIN outbox o ON o.message_id = other.id AND o.kind = 'recipient copy'"
+          "  AND o.target = ?2 COLLATE NOCASE AND o.next_attempt_at != ?3"
+          " WHERE this.id = ?1 AND this.header_message_id != '' ORDER BY other.id LIMIT 1");
+  auto row = st.bind(1, message_id).bind(2, recipient).bind(3, kOutboxHeld).step();
+  if (!row) return row.error();
+  if (!*row) return std::string();
+  return "queue id " + st.text(0);
+}
+
 OutboxKind kind_of(const Stmt& st, int col) {
   auto kind = outbox_kind_from(st.text(col));
   if (!kind) panic("outbox row of a kind the schema does not allow");
@@ -190,6 +210,14 @@ Status Catalog::copy_queued(const OutboxItem& item, const std::string& queue_id,
   if (item.interrupted)
     e.detail += "; sent again after an attempt that was cut off, perhaps after the MTA had "
                 "taken it: this recipient may get the " + what + " twice";
+  if (item.kind == OutboxKind::recipient_copy && item.message_id) {
+    auto earlier = earlier_attempt(db_, *item.message_id, item.target);
+    if (!earlier) return earlier.error();
+    if (!earlier->empty())
+      e.detail += "; an earlier attempt at this message (" + *earlier +
+                  ") released a copy for this recipient before the MTA tempfailed it: this "
+                  "recipient may get the mail twice";
+  }
   if (auto s = insert_event(db_, e); !s) return s;
   return tx.commit();
 }

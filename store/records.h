@@ -82,6 +82,9 @@ struct NewMessage {
   std::string queue_id, sender, subject, auth_user, client_addr;
   std::vector<std::string> recipients;
   std::string outcome = "offloaded";
+  // The Message-ID header: a retry of a message the MTA tempfailed after
+  // its recipient copies were released carries the same one (copy_queued).
+  std::string header_message_id = {};
 };
 
 // What an outbox row is: written by the milter, the web server and the

@@ -1,7 +1,8 @@
 // Tests store/catalog_outbox.cc: payloads never reach the catalog's files in
 // clear (the database, its WAL), are bound to their row, rows an older
 // attachgate left in clear are sealed at start, and deleted content is
-// overwritten (secure_delete).
+// overwritten (secure_delete); and a retried message's recipient copies
+// name the copies an earlier attempt released.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -159,6 +160,63 @@ TEST(CatalogOutboxMigration, RowsLeftInClearAreSealedAtStart) {
 // once the WAL is checkpointed and truncated nothing of it is left. Debian
 // builds SQLite with SECURE_DELETE on by default, others do not; this fails
 // when the catalog sets the pragma OFF.
+// The milter died after releasing an offload's copies and before the MTA
+// had the message; the client sent it again. Each copy of the second
+// offload to a recipient the first one's copy went to says "twice"; a
+// first attempt whose copies stayed held (it never got that far), or
+// another message, names nothing.
+TEST_F(CatalogOutboxTest, ARetrysCopyNamesTheCopyAnEarlierAttemptReleased) {
+  auto attempt = [&](const std::string& queue_id, const std::string& message_id, bool release) {
+    Offload o;
+    o.now = kNow;
+    o.message.queue_id = queue_id;
+    o.message.sender = "alice@example.org";
+    o.message.header_message_id = message_id;
+    o.message.recipients = {"ann@example.net", "bob@example.com"};
+    NewLink link;
+    link.token_hash = std::string(32, static_cast<char>(queue_id.back()));
+    link.pixel_id = queue_id;
+    link.recipient = "bob@example.com";
+    link.expires_at = kNow + 86400;
+    o.links.push_back(link);
+    NewOutboxItem copy{OutboxKind::recipient_copy, std::nullopt, "bob@example.com", "", kNow};
+    copy.held = true;
+    copy.blob_id = "blob-" + queue_id;
+    copy.link_index = 0;
+    o.outbox.push_back(copy);
+    auto ids = catalog_->record_offload(o);
+    EXPECT_TRUE(ids.ok()) << ids.error().message;
+    if (release) {
+      EXPECT_TRUE(catalog_->release_outbox(ids->message_id, kNow).ok());
+    }
+    return ids->message_id;
+  };
+  auto queued_detail = [&](std::int64_t message_id, const std::string& queue_id) {
+    auto due = catalog_->due_outbox(kNow, 10);
+    EXPECT_TRUE(due.ok());
+    for (const auto& item : *due)
+      if (item.message_id == message_id) {
+        EXPECT_TRUE(catalog_->copy_queued(item, "C" + queue_id, kNow).ok());
+      }
+    auto d = catalog_->show_message(queue_id).value().value();
+    for (const auto& e : d.events)
+      if (e.kind == EventKind::queued) return e.detail;
+    return std::string("no queued event");
+  };
+  attempt("Q1", "<plans-1@example.org>", true);   // copies released, then the kill
+  const auto retry = attempt("Q2", "<plans-1@example.org>", true);
+  const std::string named = queued_detail(retry, "Q2");
+  EXPECT_NE(named.find("an earlier attempt at this message (queue id Q1)"), std::string::npos)
+      << named;
+  EXPECT_NE(named.find("twice"), std::string::npos) << named;
+
+  attempt("Q3", "<plans-2@example.org>", false);  // killed before its copies were released
+  const auto clean = attempt("Q4", "<plans-2@example.org>", true);
+  EXPECT_EQ(queued_detail(clean, "Q4"), "copy queued as CQ4");
+  const auto other = attempt("Q5", "<plans-3@example.org>", true);
+  EXPECT_EQ(queued_detail(other, "Q5"), "copy queued as CQ5");
+}
+
 TEST_F(CatalogOutboxTest, DeletedContentIsOverwrittenNotJustFreed) {
   Offload o;
   o.now = kNow;
