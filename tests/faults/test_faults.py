@@ -1,10 +1,12 @@
-"""Fault campaigns, short: the milter killed with SIGKILL while mail flows, a
-state directory that runs out of space mid-message, a catalog locked by
-another process or made read-only. Each time the promise is the same: every
-message reaches the recipient exactly once, either offloaded with links
-whose downloads match the originals' SHA-256 or after a tempfail and the
-sending MTA's retry; and the state directory holds no blob without a row,
-no row without a blob, no half-written file. See campaign.py for the stack
+"""Fault campaigns, short: the milter and the notify role killed with
+SIGKILL while mail flows, a state directory that runs out of space
+mid-message, a catalog locked by another process or made read-only. Each
+time the promise is the same: every recipient gets every message, either
+offloaded with a link of their own whose downloads match the originals'
+SHA-256 or after a tempfail and the sending MTA's retry; a recipient who
+gets one twice (a recipient copy sent again after a kill) is named in the
+trail; and the state directory holds no blob without a row, no row without
+a blob, no half-written file. See campaign.py for the stack
 (front Postfix -> gateway Postfix with attachgate -> smtp-sink) and
 bench/faults for the long run.
 """
@@ -91,15 +93,17 @@ class FaultTestCase(unittest.TestCase):
 
 
 class KillTest(FaultTestCase):
-    """SIGKILL at random moments and at each named crash point, ~50 messages."""
+    """SIGKILL at random moments and at each named crash point, ~50 messages,
+    a third of them to 2-4 recipients."""
 
     def test_kill_campaign_smoke(self):
         result = campaign.kill_campaign(self.workdir / "run", messages=50, kills=10, seed=13,
-                                        high=2_000_000, settle_timeout=240)
+                                        high=2_000_000, settle_timeout=240, multi_share=1 / 3)
         log(json.dumps(result, indent=1))
         self.assertCampaignClean(result)
         self.assertGreaterEqual(result["kills"]["total"], 5, result["kills"])
         self.assertEqual(result["outcomes"].get("lost", 0), 0)
+        self.assertGreater(result["messages_to_several"], 0, "no recipient copies were tried")
 
 
 class TmpfsMixin:
