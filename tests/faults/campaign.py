@@ -125,12 +125,14 @@ def random_size(rng: random.Random, low: int, high: int) -> int:
 
 
 def build_message(seq: int, rng: random.Random, low: int, high: int,
-                  max_attachments: int = 2, multi_share: float = 0) -> tuple[bytes, Sent]:
-    """A message to Bob, or with probability multi_share to 2-4 external
-    recipients (Bob among them)."""
-    recipients = [RECIPIENT]
-    if multi_share and rng.random() < multi_share:
-        recipients = RECIPIENTS[:rng.randint(2, len(RECIPIENTS))]
+                  max_attachments: int = 2, multi_share: float = 0,
+                  recipients: list[str] | None = None) -> tuple[bytes, Sent]:
+    """A message to recipients; by default to Bob, or with probability
+    multi_share to 2-4 external recipients (Bob among them)."""
+    if recipients is None:
+        recipients = [RECIPIENT]
+        if multi_share and rng.random() < multi_share:
+            recipients = RECIPIENTS[:rng.randint(2, len(RECIPIENTS))]
     msg = email.message.EmailMessage()
     msg["From"] = "Alice <%s>" % SENDER
     msg["To"] = ", ".join(recipients)
