@@ -6,6 +6,11 @@ The stack, all on 127.0.0.1 ports 18400-18599:
   smtplib -> front Postfix (no milter) -> gateway Postfix (smtpd_milters =
   `attachgate milter`) -> smtp-sink;  `attachgate web` on the same state dir.
 
+With notify (the kill campaign), one `attachgate run` serves milter, web and
+notify roles instead, and the notify role injects the recipient copies of
+mail to several recipients through the gateway Postfix's injection service
+(contrib/postfix/master.cf's, no milter) into the same sink.
+
 The front instance stands for the sending MTA: when the gateway answers 4xx
 (the milter was killed, tempfailed, or could not be reached) it keeps the
 message and retries, and `flush()` makes it retry now. Every message carries
@@ -23,6 +28,7 @@ import email
 import email.message
 import email.policy
 import hashlib
+import json
 import os
 import random
 import re
@@ -44,6 +50,10 @@ from recipient import Recipient, file_buttons  # noqa: E402
 
 SENDER = "alice@example.org"
 RECIPIENT = "bob@example.net"
+# The pool a message to several recipients draws from: all external, so
+# each gets a link of their own (the first through the MTA's message, the
+# others as recipient copies).
+RECIPIENTS = [RECIPIENT, "carol@example.com", "dave@example.net", "erin@example.com"]
 
 POLICY = """\
 # Fault campaigns: every attachment to outside goes behind a link.
@@ -70,6 +80,10 @@ POINTS = {
     "blob_committed": 6,       # store/blob_store.cc: blob renamed into place, no row yet
     "catalog_committed": 5,    # milter/callbacks.cc: rows committed, Postfix not told
     "before_reply": 5,         # milter/callbacks.cc: Postfix has the new body, not our answer
+}
+# The notify role's points: armed only when the stack runs it.
+NOTIFY_POINTS = {
+    "copy_injected": 3,        # notify/notifier.cc: the MTA took a recipient copy, the catalog does not know
 }
 
 
@@ -99,6 +113,7 @@ class Sent:
     seq: int
     attachments: list[str]      # SHA-256 of each original attachment
     sizes: list[int]
+    recipients: list[str] = field(default_factory=lambda: [RECIPIENT])  # the envelope's
     front_qid: str = ""
     arrivals: int = 0
     outcome: str = ""
@@ -110,10 +125,17 @@ def random_size(rng: random.Random, low: int, high: int) -> int:
 
 
 def build_message(seq: int, rng: random.Random, low: int, high: int,
-                  max_attachments: int = 2) -> tuple[bytes, Sent]:
+                  max_attachments: int = 2, multi_share: float = 0,
+                  recipients: list[str] | None = None) -> tuple[bytes, Sent]:
+    """A message to recipients; by default to Bob, or with probability
+    multi_share to 2-4 external recipients (Bob among them)."""
+    if recipients is None:
+        recipients = [RECIPIENT]
+        if multi_share and rng.random() < multi_share:
+            recipients = RECIPIENTS[:rng.randint(2, len(RECIPIENTS))]
     msg = email.message.EmailMessage()
     msg["From"] = "Alice <%s>" % SENDER
-    msg["To"] = "Bob <%s>" % RECIPIENT
+    msg["To"] = ", ".join(recipients)
     msg["Subject"] = "fault campaign message %d" % seq
     msg["Message-ID"] = "<fault-%d-%s@example.org>" % (seq, os.urandom(6).hex())
     msg["X-Fault-Seq"] = str(seq)
@@ -126,7 +148,7 @@ def build_message(seq: int, rng: random.Random, low: int, high: int,
         sizes.append(size)
         msg.add_attachment(data, maintype="application", subtype="octet-stream",
                            filename="f%d-%d.bin" % (seq, j))
-    return msg.as_bytes(policy=email.policy.SMTP), Sent(seq, hashes, sizes)
+    return msg.as_bytes(policy=email.policy.SMTP), Sent(seq, hashes, sizes, recipients)
 
 
 class Sender:
@@ -136,7 +158,7 @@ class Sender:
         self.port = port
         self.smtp: smtplib.SMTP | None = None
 
-    def send(self, data: bytes) -> str:
+    def send(self, data: bytes, recipients: list[str] = [RECIPIENT]) -> str:
         for attempt in range(5):
             try:
                 if self.smtp is None:
@@ -146,9 +168,10 @@ class Sender:
                 code, _ = self.smtp.mail(SENDER)
                 if code != 250:
                     raise smtplib.SMTPException("MAIL %d" % code)
-                code, _ = self.smtp.rcpt(RECIPIENT)
-                if code not in (250, 251):
-                    raise smtplib.SMTPException("RCPT %d" % code)
+                for r in recipients:
+                    code, _ = self.smtp.rcpt(r)
+                    if code not in (250, 251):
+                        raise smtplib.SMTPException("RCPT %d" % code)
                 code, reply = self.smtp.data(data)
                 if code != 250:
                     raise smtplib.SMTPException("DATA %d %r" % (code, reply))
@@ -229,6 +252,35 @@ class Service(harness.Milter):
     def stop(self) -> None:
         harness._terminate(self.proc, grace=60)
 
+    def role_pid(self, role: str) -> int | None:
+        """The living worker of `role`, known by the pid in its log lines
+        ("attachgate/notify[PID]: ..."): `attachgate run` forks one per role
+        and restarts each on its own."""
+        workers = set(self.worker_pids())
+        if self.role != "run":
+            return min(workers) if workers and role == self.role else None
+        pids = [int(m.group(1)) for m in
+                re.finditer(r"^attachgate/%s\[(\d+)\]" % role, self.log_text(), re.M)]
+        alive = [p for p in pids if p in workers]
+        return alive[-1] if alive else None
+
+    def wait_for_role(self, role: str, not_pid: int | None = None, timeout: float = 30) -> int:
+        """Wait until `role` has a worker other than not_pid (and the milter
+        port accepts, for the milter); returns its pid."""
+        found: list[int] = []
+
+        def look() -> bool:
+            pid = self.role_pid(role)
+            if pid is None or pid == not_pid or (role == "milter" and not self.milter_accepts()):
+                return False
+            found.append(pid)
+            return True
+
+        if not harness.wait_until(look, timeout, 0.05):
+            raise AssertionError("no attachgate %s worker (other than %s) after %g s; its log:\n%s"
+                                 % (role, not_pid, timeout, harness.tail(self.log)))
+        return found[0]
+
 
 def _group_alive(pgid: int) -> bool:
     try:
@@ -248,48 +300,65 @@ def rss_kib(pid: int) -> int:
 # --------------------------------------------------------------- stack ----
 
 class Stack:
-    """Sink, gateway Postfix with the milter, front Postfix, web role."""
+    """Sink, gateway Postfix with the milter, front Postfix, web role; with
+    notify, `attachgate run` (milter, web and notify roles in one service,
+    self.milter and self.web both) and the gateway's injection service."""
 
     def __init__(self, workdir: Path, policy: str = POLICY, state_dir: Path | None = None,
-                 config_text: str | None = None):
+                 config_text: str | None = None, notify: bool = False):
         ensure_path()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         workdir.chmod(0o755)
         self.policy_path = workdir / "policy.toml"
         self.policy_path.write_text(policy)
+        self.notify = notify
+        self.gateway = harness.PrivatePostfix(workdir / "gateway", port=free_port(),
+                                              inject_port=free_port() if notify else None)
+        self.front = harness.PrivatePostfix(workdir / "front", port=free_port())
+        if notify and config_text is None:
+            # Recipient copies into the injection service (no milter), as
+            # contrib/postfix/master.cf sets it up.
+            config_text = harness.DEFAULT_CONFIG.read_text()
+            assert 'inject = ""' in config_text
+            config_text = config_text.replace(
+                'inject = ""', 'inject = "smtp://%s:%d"' % (harness.LOOPBACK, self.gateway.inject_port))
         self.config = None
         if config_text is not None:
             self.config = workdir / "attachgate.toml"
             self.config.write_text(config_text)
         self.cleanups: list = []
+        self._rcpts: dict[Path, list[str]] = {}
         self.sink = harness.SmtpSink(workdir, port=free_port())
         milter_port, web_port = free_port(), free_port()
         self.milter = Service(workdir, self.policy_path, port=milter_port, web_port=web_port,
-                              role="milter", config=self.config)
-        self.web = Service(workdir, self.policy_path, port=milter_port, web_port=web_port,
-                           role="web", config=self.config)
+                              role="run" if notify else "milter", config=self.config)
+        if notify:  # receipts go through the gateway, which passes them by their mark
+            self.milter.relay = "smtp://%s:%d" % (harness.LOOPBACK, self.gateway.port)
+        self.web = self.milter if notify else \
+            Service(workdir, self.policy_path, port=milter_port, web_port=web_port,
+                    role="web", config=self.config)
         if state_dir is not None:
             self.milter.state_dir = self.web.state_dir = state_dir
-        self.gateway = harness.PrivatePostfix(workdir / "gateway", port=free_port())
-        self.front = harness.PrivatePostfix(workdir / "front", port=free_port())
 
     def start(self, with_web: bool = True) -> None:
         self.cleanups.append(self.sink.stop)
         self.sink.start()
         self.cleanups.append(self.milter.stop)
         self.milter.start()
-        if with_web:
+        if with_web and self.web is not self.milter:
             self.cleanups.append(self.web.stop)
             self.web.start()
         self.cleanups.append(self.gateway.stop)
         self.gateway.start(self.milter.postfix_spec,
-                           relay_to="%s:%d" % (harness.LOOPBACK, self.sink.port))
+                           relay_to="%s:%d" % (harness.LOOPBACK, self.sink.port),
+                           inject_milters=[] if self.notify else None)
         self.cleanups.append(self.front.stop)
         self.front.start("none", relay_to="%s:%d" % (harness.LOOPBACK, self.gateway.port))
-        log("stack: front :%d -> gateway :%d (milter %s) -> sink :%d; web %s; in %s"
+        log("stack: front :%d -> gateway :%d (milter %s) -> sink :%d; web %s;%s in %s"
             % (self.front.port, self.gateway.port, self.milter.postfix_spec, self.sink.port,
-               self.web.public_url, self.workdir))
+               self.web.public_url, " copies injected at :%d;" % self.gateway.inject_port
+               if self.notify else "", self.workdir))
 
     def stop(self) -> None:
         while self.cleanups:
@@ -326,7 +395,13 @@ class Stack:
             m = re.search(rb"^X-Fault-Seq: (\d+)", head, re.M)
             if m:
                 found.setdefault(int(m.group(1)), []).append(path)
+                self._rcpts[path] = [r.decode() for r in
+                                     re.findall(rb"^X-Rcpt-Args:[^<\n]*<([^>]*)>", head, re.M)]
         return found
+
+    def recipients_of(self, path: Path) -> list[str]:
+        """The envelope recipients of a dump arrivals() found."""
+        return self._rcpts.get(path, [])
 
 
 # -------------------------------------------------------------- killer ----
@@ -334,6 +409,7 @@ class Stack:
 @dataclass
 class KillLog:
     random_worker: int = 0          # SIGKILL to the worker; attachgate's supervisor restarts it
+    random_notify: int = 0          # the same to the notify role's worker
     random_service: int = 0         # SIGKILL to supervisor and worker; the campaign restarts it
     points: Counter = field(default_factory=Counter)  # worker killed itself at a named point
     points_not_reached: int = 0     # armed, but no message reached it in time
@@ -341,10 +417,12 @@ class KillLog:
 
     @property
     def total(self) -> int:
-        return self.random_worker + self.random_service + sum(self.points.values())
+        return self.random_worker + self.random_notify + self.random_service + \
+            sum(self.points.values())
 
     def as_dict(self) -> dict:
         return {"total": self.total, "random_worker": self.random_worker,
+                "random_notify_worker": self.random_notify,
                 "random_service": self.random_service, "at_points": dict(self.points),
                 "random_during_blob_write": self.random_with_blob_tmp,
                 "points_not_reached": self.points_not_reached}
@@ -358,7 +436,9 @@ class Killer(threading.Thread):
     ATTACHGATE_FAULT_KILL_AT=point:N, wait for the worker to die there, then
     SIGKILL the rest and restart clean) or waits a random time and sends
     SIGKILL to the worker (attachgate's own supervisor restarts it) or to the
-    whole service (this loop restarts it)."""
+    whole service (this loop restarts it). With the notify role in the
+    stack, its points are armed too, and a fifth of the random kills go to
+    its worker."""
 
     def __init__(self, stack: Stack, rng: random.Random, mean_gap: float,
                  point_share: float = 0.5, point_timeout: float = 15):
@@ -368,7 +448,8 @@ class Killer(threading.Thread):
         self.kills = KillLog()
         self.stopping = threading.Event()
         self.error: BaseException | None = None
-        self._points = list(POINTS)
+        self.passes = dict(POINTS, **(NOTIFY_POINTS if stack.notify else {}))
+        self._points = list(self.passes)
 
     def run(self) -> None:
         try:
@@ -377,7 +458,7 @@ class Killer(threading.Thread):
                 round_no += 1
                 if self.rng.random() < self.point_share:
                     point = self._points[round_no % len(self._points)]
-                    self._point_round(point, self.rng.randint(1, POINTS[point]))
+                    self._point_round(point, self.rng.randint(1, self.passes[point]))
                 else:
                     self._random_round()
         except BaseException as e:  # reported by the campaign
@@ -390,13 +471,20 @@ class Killer(threading.Thread):
         if self._wait(self.rng.expovariate(1 / self.mean_gap)):
             return
         m = self.stack.milter
-        workers = m.worker_pids()
+        if self.stack.notify and self.rng.random() < 0.2:
+            notify = m.role_pid("notify")
+            if notify:
+                os.kill(notify, signal.SIGKILL)
+                self.kills.random_notify += 1
+                m.wait_for_role("notify", not_pid=notify)
+                return
+        worker = m.role_pid("milter")
         if any((m.state_dir / "blobs" / "tmp").glob("*.tmp")):
             self.kills.random_with_blob_tmp += 1
-        if workers and self.rng.random() < 0.75:
-            os.kill(workers[0], signal.SIGKILL)
+        if worker and self.rng.random() < 0.75:
+            os.kill(worker, signal.SIGKILL)
             self.kills.random_worker += 1
-            m.wait_for_worker(not_pid=workers[0], timeout=30)
+            m.wait_for_role("milter", not_pid=worker)
         else:
             m.kill_all()
             self.kills.random_service += 1
@@ -409,7 +497,7 @@ class Killer(threading.Thread):
         self.kills.random_service += 1
         m.start(fault="%s:%d" % (point, n))
         self.stack.flush()  # the kill just now deferred mail: bring it back
-        worker = m.wait_for_worker()
+        worker = m.wait_for_role("notify" if point in NOTIFY_POINTS else "milter")
         died = harness.wait_until(lambda: self.stopping.is_set() or not _alive(worker),
                                   self.point_timeout, 0.01)
         if died and not _alive(worker):
@@ -447,6 +535,7 @@ class StoreState:
     spool_files: list[str]
     messages: dict[str, str]  # public_id -> queue_id
     held_outbox: int
+    copies_waiting: int = 0   # recipient copies in the outbox, their blob kept until sent
 
     @property
     def consistent(self) -> bool:
@@ -462,15 +551,18 @@ def store_state(state_dir: Path) -> StoreState:
         # A held receipt (store::kOutboxHeld): its mail never reached the MTA.
         held = db.execute("SELECT count(*) FROM outbox WHERE kind = 'receipt' AND "
                           "next_attempt_at = 9223372036854775807").fetchone()[0]
+        # A recipient copy's mail is a blob too, its row the outbox's, until sent.
+        copies = {r[0] for r in db.execute("SELECT blob_id FROM outbox WHERE blob_id IS NOT NULL")}
     finally:
         db.close()
     blobs = state_dir / "blobs"
     on_disk = {p.name for p in blobs.glob("[0-9a-f][0-9a-f]/*") if p.is_file()}
     spool = state_dir / "spool"
-    return StoreState(len(rows), len(on_disk), sorted(on_disk - rows), sorted(rows - on_disk),
+    in_use = rows | copies
+    return StoreState(len(rows), len(on_disk), sorted(on_disk - in_use), sorted(in_use - on_disk),
                       sorted(str(p) for p in (blobs / "tmp").glob("*")),
                       sorted(str(p) for p in spool.glob("*")) if spool.exists() else [],
-                      messages, held)
+                      messages, held, len(copies))
 
 
 def front_outcomes(maillog: str) -> dict[str, list[str]]:
@@ -492,21 +584,21 @@ def find_token(msg) -> str | None:
     return m.group(2) if m else None
 
 
-def check_delivery(stack: Stack, sent: Sent, path: Path, client: Recipient) -> str:
-    """'offloaded' (links download the originals), 'passed' (attachments
-    unchanged in the mail), or a failure text."""
-    msg = harness.parse_sink_dump(path).parse()
+def check_delivery(sent: Sent, msg, client: Recipient) -> tuple[str, str | None]:
+    """('offloaded', token) when the mail's link downloads the originals,
+    ('passed', None) when it carries the attachments unchanged, or a
+    failure text and the token."""
     if msg["X-Attachgate"] is None:
         got = sorted(hashlib.sha256(p.get_payload(decode=True)).hexdigest()
                      for p in msg.walk() if p.get_filename())
-        return "passed" if got == sorted(sent.attachments) else \
-            "seq %d passed with attachments that differ" % sent.seq
+        return ("passed" if got == sorted(sent.attachments) else
+                "seq %d passed with attachments that differ" % sent.seq), None
     token = find_token(msg)
     if not token:
-        return "seq %d: no link in %s" % (sent.seq, path)
+        return "seq %d: no link" % sent.seq, None
     page = client.get("/d/" + token)
     if page.status != 200:
-        return "seq %d: landing page %d" % (sent.seq, page.status)
+        return "seq %d: landing page %d" % (sent.seq, page.status), token
     hashes = []
     for button in file_buttons(page.text):
         if button["value"] == "all":  # the zip of every file
@@ -514,22 +606,106 @@ def check_delivery(stack: Stack, sent: Sent, path: Path, client: Recipient) -> s
         claimed, got = client.download(token, button["value"], keep_body=False)
         if got is None or got.status != 200:
             return "seq %d: download of %s: claim %d, get %s" % (
-                sent.seq, button["value"], claimed.status, got and got.status)
+                sent.seq, button["value"], claimed.status, got and got.status), token
         hashes.append(got.sha256)
     if sorted(hashes) != sorted(sent.attachments):
         return "seq %d: downloads' SHA-256 differ from the originals (%d files, %d sent)" % (
-            sent.seq, len(hashes), len(sent.attachments))
-    return "offloaded"
+            sent.seq, len(hashes), len(sent.attachments)), token
+    return "offloaded", token
+
+
+def user_agent(token: str) -> str:
+    """The User-Agent of the downloads through token: the trail's downloaded
+    events then say whose link each was."""
+    return "attachgate-faults/%s" % token[:16]
+
+
+class Trails:
+    """`attachgate show --json`, once per message, once its downloads are in."""
+
+    def __init__(self, service: Service):
+        self.service = service
+        self.cache: dict[str, dict] = {}
+
+    def get(self, public_id: str, want_agents: set[str] = frozenset()) -> dict:
+        """The trail, waiting a little for downloaded events with want_agents
+        (the web role records one as the transfer ends)."""
+        deadline = time.monotonic() + 10
+        while True:
+            if public_id not in self.cache:
+                shown = self.service.cli("show", "--json", public_id)
+                if shown.returncode != 0:
+                    raise AssertionError("attachgate show %s: %s" % (public_id, shown.stderr))
+                self.cache[public_id] = json.loads(shown.stdout)
+            seen = {e["user_agent"] for e in self.cache[public_id]["events"]
+                    if e["kind"] == "downloaded"}
+            if want_agents <= seen or time.monotonic() > deadline:
+                return self.cache[public_id]
+            del self.cache[public_id]
+            time.sleep(0.2)
+
+
+@dataclass
+class Copy:
+    """One mail for one recipient at the sink."""
+    path: Path
+    kind: str
+    token: str | None
+    public_id: str | None
+
+
+def check_recipients(sent: Sent, mails: dict[str, list[Copy]], trails: Trails) -> list[str]:
+    """What is wrong with the links the recipients got: each link is its
+    recipient's own (the trail's download through it names them), and a
+    recipient who got the message more than once is named in a `queued`
+    event that says "twice"."""
+    problems = []
+    owners: dict[str, str] = {}
+    for r, got in mails.items():
+        for c in got:
+            if c.token and owners.setdefault(c.token, r) != r:
+                problems.append("seq %d: %s and %s got the same link" % (sent.seq, owners[c.token], r))
+    for r, got in mails.items():
+        for c in got:
+            if not c.token:
+                continue
+            trail = trails.get(c.public_id, {user_agent(c.token)})
+            whose = {e["recipient"] for e in trail["events"]
+                     if e["kind"] == "downloaded" and e["user_agent"] == user_agent(c.token)}
+            # A message to one recipient may have one shared link.
+            if whose != {r} and not (len(sent.recipients) == 1 and whose == {""}):
+                problems.append("seq %d: the link in %s's mail %s is %s's, by the trail of %s"
+                                % (sent.seq, r, c.path.name, sorted(whose) or "nobody", c.public_id))
+        if len(got) > 1:
+            # Each mail past the first needs its own word in a trail: two
+            # copies of one offload, one `queued` event saying "twice"; mail
+            # from two offloads of the message (a retry after a kill), a
+            # word in the trail of one of them.
+            offloads = sorted({c.public_id for c in got if c.public_id})
+            named = [pid for pid in offloads
+                     if any(e["kind"] == "queued" and e["recipient"] == r and "twice" in e["detail"]
+                            for e in trails.get(pid)["events"])]
+            if len(named) < len(got) - 1:
+                problems.append(
+                    "seq %d: %s got it %d times (%s); the trail names %d of the %d duplicates%s"
+                    % (sent.seq, r, len(got), ", ".join(
+                        "%s: link %s of %s" % (c.path.name, c.token and c.token[:8], c.public_id)
+                        for c in got), len(named), len(got) - 1,
+                       " (%d different offloads)" % len(offloads) if len(offloads) > 1 else ""))
+    return problems
 
 
 def wait_all_arrived(stack: Stack, sent: dict[int, Sent], timeout: float,
                      flush_every: float = 5) -> dict[int, list[Path]]:
-    """Flush the queues until every message reached the sink, or timeout."""
+    """Flush the queues until every recipient of every message has a mail
+    from it at the sink, or timeout."""
     deadline = time.monotonic() + timeout
     last_flush = 0.0
     while True:
         arrived = stack.arrivals()
-        missing = [s for s in sent if s not in arrived]
+        missing = [seq for seq, s in sent.items()
+                   if set(s.recipients) - {r for p in arrived.get(seq, [])
+                                           for r in stack.recipients_of(p)}]
         if not missing:
             # Let dumps that are still being written finish.
             time.sleep(0.5)
@@ -543,33 +719,63 @@ def wait_all_arrived(stack: Stack, sent: dict[int, Sent], timeout: float,
 
 
 def verify(stack: Stack, sent: dict[int, Sent], arrived: dict[int, list[Path]]) -> dict:
-    """Outcome counts, failures, and the store's state."""
+    """Outcome counts, failures, and the store's state. Per message and
+    envelope recipient: at least one mail; each mail's link is that
+    recipient's own and downloads the originals; more than one mail is a
+    duplicate, which the trail must name."""
     front = front_outcomes(stack.front.maillog())
-    client = Recipient(stack.web.public_url, timeout=120)
+    trails = Trails(stack.milter)
     outcomes: Counter = Counter()
+    duplicates: Counter = Counter()
     failures: list[str] = []
     delivered_public_ids: set[str] = set()
     for seq, s in sorted(sent.items()):
-        paths = arrived.get(seq, [])
-        if not paths:
+        mails: dict[str, list[Copy]] = {r: [] for r in s.recipients}
+        bad = []
+        for path in arrived.get(seq, []):
+            dump = harness.parse_sink_dump(path)
+            msg = dump.parse()
+            m = re.search(r"message=([A-Za-z0-9_-]+)", msg["X-Attachgate"] or "")
+            public_id = m.group(1) if m else None
+            # One client per mail: its User-Agent names the token in the trail.
+            token = find_token(msg)
+            client = Recipient(stack.web.public_url, timeout=120,
+                               user_agent=user_agent(token) if token else "attachgate-faults")
+            kind, token = check_delivery(s, msg, client)
+            if kind not in ("offloaded", "passed"):
+                bad.append("%s (%s)" % (kind, path.name))
+            elif public_id:
+                delivered_public_ids.add(public_id)
+            for r in dump.rcpt_to:
+                if r not in mails:
+                    bad.append("seq %d: a mail to %s, who was not a recipient" % (seq, r))
+                    continue
+                mails[r].append(Copy(path, kind, token, public_id))
+        lost = [r for r, got in mails.items() if not got]
+        if lost:
             outcomes["lost"] += 1
-            failures.append("seq %d (front %s) never arrived; front log: %s"
-                            % (seq, s.front_qid, front.get(s.front_qid)))
+            failures.append("seq %d (front %s) never arrived for %s; front log: %s"
+                            % (seq, s.front_qid, ", ".join(lost), front.get(s.front_qid)))
             continue
-        if len(paths) > 1:
-            outcomes["duplicated"] += 1
-            failures.append("seq %d arrived %d times" % (seq, len(paths)))
-        kind = check_delivery(stack, s, paths[0], client)
-        if kind not in ("offloaded", "passed"):
+        if bad:
             outcomes["bad download"] += 1
-            failures.append(kind)
+            failures.extend(bad)
             continue
-        raw = paths[0].read_bytes()[:65536]
-        m = re.search(rb"^X-Attachgate: .*message=([A-Za-z0-9_-]+)", raw, re.M)
-        if m:
-            delivered_public_ids.add(m.group(1).decode())
+        wrong = check_recipients(s, mails, trails)
+        duplicates["recipients who got a message more than once"] += \
+            sum(1 for got in mails.values() if len(got) > 1)
+        duplicates["of which the trail does not name"] += \
+            sum(1 for w in wrong if "the trail names" in w)
+        if wrong:
+            outcomes["wrong link or unnamed duplicate"] += 1
+            failures.extend(wrong)
+            continue
+        kinds = sorted({c.kind for got in mails.values() for c in got})
         retried = "deferred" in front.get(s.front_qid, [])
-        s.outcome = "%s%s" % (kind, " after tempfail and retry" if retried else " at first try")
+        s.outcome = "%s%s%s" % ("+".join(kinds), " after tempfail and retry" if retried else
+                                " at first try",
+                                "" if len(s.recipients) == 1 else ", %d recipients"
+                                % len(s.recipients))
         outcomes[s.outcome] += 1
     state = store_state(stack.milter.state_dir)
     undelivered = sorted(set(state.messages) - delivered_public_ids)
@@ -580,7 +786,10 @@ def verify(stack: Stack, sent: dict[int, Sent], arrived: dict[int, list[Path]]) 
                                             len(state.temp_files), len(state.spool_files)))
     return {
         "messages": len(sent),
+        "recipients": sum(len(s.recipients) for s in sent.values()),
+        "messages_to_several": sum(1 for s in sent.values() if len(s.recipients) > 1),
         "outcomes": dict(outcomes),
+        "duplicates": dict(duplicates),
         "deferrals_at_front": sum(v.count("deferred") for v in front.values()),
         "failures": failures,
         "store": {"rows": state.rows, "blobs": state.blobs_on_disk,
@@ -589,7 +798,8 @@ def verify(stack: Stack, sent: dict[int, Sent], arrived: dict[int, list[Path]]) 
                   "temp_files": len(state.temp_files), "spool_files": len(state.spool_files),
                   "messages_in_catalog": len(state.messages),
                   "offloads_never_delivered": len(undelivered),
-                  "held_receipts": state.held_outbox},
+                  "held_receipts": state.held_outbox,
+                  "recipient_copies_waiting": state.copies_waiting},
     }
 
 
@@ -597,11 +807,15 @@ def verify(stack: Stack, sent: dict[int, Sent], arrived: dict[int, list[Path]]) 
 
 def kill_campaign(workdir: Path, messages: int, kills: int, seed: int = 1,
                   low: int = 4_000, high: int = 4_000_000, send_rate: float = 0,
-                  settle_timeout: float = 600, progress=log) -> dict:
+                  settle_timeout: float = 600, multi_share: float = 0,
+                  progress=log) -> dict:
     """Sends `messages` through the stack while a Killer kills the milter
-    about `kills` times; then lets Postfix retry everything and verifies."""
+    (and the notify role) about `kills` times; then lets Postfix and the
+    outbox retry everything and verifies. A multi_share of the messages go
+    to 2-4 recipients, whose copies the notify role injects; with 0 the
+    stack runs the milter and web roles alone, as before recipient copies."""
     rng = random.Random(seed)
-    stack = Stack(workdir)
+    stack = Stack(workdir, notify=multi_share > 0)
     started = time.monotonic()
     try:
         stack.start()
@@ -613,8 +827,8 @@ def kill_campaign(workdir: Path, messages: int, kills: int, seed: int = 1,
         killer = Killer(stack, rng, mean_gap=expected / max(1, kills) / 1.5)
         killer.start()
         for seq in range(1, messages + 1):
-            data, s = build_message(seq, rng, low, high)
-            s.front_qid = sender.send(data)
+            data, s = build_message(seq, rng, low, high, multi_share=multi_share)
+            s.front_qid = sender.send(data, s.recipients)
             sent[seq] = s
             if seq % max(1, messages // 20) == 0:
                 progress("sent %d/%d, arrived %d, kills %d"
@@ -633,8 +847,8 @@ def kill_campaign(workdir: Path, messages: int, kills: int, seed: int = 1,
                 if seq >= 2 * messages:
                     break
                 seq += 1
-                data, s = build_message(seq, rng, low, high)
-                s.front_qid = sender.send(data)
+                data, s = build_message(seq, rng, low, high, multi_share=multi_share)
+                s.front_qid = sender.send(data, s.recipients)
                 sent[seq] = s
             time.sleep(0.5)
             if time.monotonic() - flushed >= 2:

@@ -1,10 +1,12 @@
-"""Fault campaigns, short: the milter killed with SIGKILL while mail flows, a
-state directory that runs out of space mid-message, a catalog locked by
-another process or made read-only. Each time the promise is the same: every
-message reaches the recipient exactly once, either offloaded with links
-whose downloads match the originals' SHA-256 or after a tempfail and the
-sending MTA's retry; and the state directory holds no blob without a row,
-no row without a blob, no half-written file. See campaign.py for the stack
+"""Fault campaigns, short: the milter and the notify role killed with
+SIGKILL while mail flows, a state directory that runs out of space
+mid-message, a catalog locked by another process or made read-only. Each
+time the promise is the same: every recipient gets every message, either
+offloaded with a link of their own whose downloads match the originals'
+SHA-256 or after a tempfail and the sending MTA's retry; a recipient who
+gets one twice (a recipient copy sent again after a kill) is named in the
+trail; and the state directory holds no blob without a row, no row without
+a blob, no half-written file. See campaign.py for the stack
 (front Postfix -> gateway Postfix with attachgate -> smtp-sink) and
 bench/faults for the long run.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -91,15 +94,57 @@ class FaultTestCase(unittest.TestCase):
 
 
 class KillTest(FaultTestCase):
-    """SIGKILL at random moments and at each named crash point, ~50 messages."""
+    """SIGKILL at random moments and at each named crash point, ~50 messages,
+    a third of them to 2-4 recipients."""
 
     def test_kill_campaign_smoke(self):
         result = campaign.kill_campaign(self.workdir / "run", messages=50, kills=10, seed=13,
-                                        high=2_000_000, settle_timeout=240)
+                                        high=2_000_000, settle_timeout=240, multi_share=1 / 3)
         log(json.dumps(result, indent=1))
         self.assertCampaignClean(result)
         self.assertGreaterEqual(result["kills"]["total"], 5, result["kills"])
         self.assertEqual(result["outcomes"].get("lost", 0), 0)
+        self.assertGreater(result["messages_to_several"], 0, "no recipient copies were tried")
+
+
+class CopyReleaseTest(FaultTestCase):
+    """The gap the kill campaign found (docs/reliability.md, "An unnamed
+    duplicate"), made certain: the milter dies at before_reply on a message
+    to three recipients, after it released the recipient copies and before
+    Postfix heard its answer. Postfix tempfails the original, the copies go
+    out anyway, and the front's retry is offloaded again: the recipients of
+    copies get a second link that no trail names. Fails until that is
+    fixed; not in ctest yet (run: python3 -m unittest test_faults.CopyReleaseTest)."""
+
+    def test_a_kill_before_the_reply_leaves_no_unnamed_duplicate(self):
+        stack = Stack(self.workdir / "run", notify=True)
+        self.addCleanup(stack.stop)
+        stack.start()
+        stack.milter.kill_all()
+        stack.milter.start(fault="before_reply:1")
+        data, sent = build_message(1, random.Random(1), 300_000, 300_000, max_attachments=1,
+                                   recipients=campaign.RECIPIENTS[:3])
+        start = len(stack.milter.log_text())
+        sender = Sender(stack.front.port)
+        try:
+            sent.front_qid = sender.send(data, sent.recipients)
+        finally:
+            sender.close()
+        stack.milter.wait_for_log(r"recipient copies queued\);.*\n.*milter exited with status 137",
+                                  timeout=60, start=start)
+        stack.milter.kill_all()  # before the supervisor restarts it with the same fault
+        stack.milter.start()
+        # Two offloads, each with two copies: wait until all four are out.
+        def copies_out() -> bool:
+            stack.flush()
+            return len(re.findall(r"recipient copy to \S+ queued as",
+                                  stack.milter.log_text()[start:])) >= 4
+        self.assertTrue(harness.wait_until(copies_out, 120, 2), stack.milter.log_text()[start:])
+        arrived = campaign.wait_all_arrived(stack, {1: sent}, 60, flush_every=3)
+        time.sleep(2)  # the last copy from the sink's queue
+        result = verify(stack, {1: sent}, stack.arrivals())
+        log(json.dumps(result, indent=1))
+        self.assertEqual(result["failures"], [], json.dumps(result, indent=1))
 
 
 class TmpfsMixin:
