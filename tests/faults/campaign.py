@@ -654,6 +654,15 @@ class Copy:
     public_id: str | None
 
 
+def duplicate_causes(detail: str) -> list[str]:
+    """The duplicates a `queued` event's detail names (Catalog::copy_queued):
+    a copy sent again after an attempt that was cut off, and a copy an
+    earlier attempt at the message released."""
+    return [cause for cause, phrase in (("cut off", "attempt that was cut off"),
+                                        ("earlier attempt", "an earlier attempt at this message"))
+            if phrase in detail]
+
+
 def check_recipients(sent: Sent, mails: dict[str, list[Copy]], trails: Trails) -> list[str]:
     """What is wrong with the links the recipients got: each link is its
     recipient's own (the trail's download through it names them), and a
@@ -681,10 +690,12 @@ def check_recipients(sent: Sent, mails: dict[str, list[Copy]], trails: Trails) -
             # copies of one offload, one `queued` event saying "twice"; mail
             # from two offloads of the message (a retry after a kill), a
             # word in the trail of one of them.
+            # One `queued` event may name two causes: a copy sent again
+            # after a cut-off attempt that is also a retry's copy.
             offloads = sorted({c.public_id for c in got if c.public_id})
-            named = [pid for pid in offloads
-                     if any(e["kind"] == "queued" and e["recipient"] == r and "twice" in e["detail"]
-                            for e in trails.get(pid)["events"])]
+            named = [cause for pid in offloads for e in trails.get(pid)["events"]
+                     if e["kind"] == "queued" and e["recipient"] == r and "twice" in e["detail"]
+                     for cause in (duplicate_causes(e["detail"]) or ["twice"])]
             if len(named) < len(got) - 1:
                 problems.append(
                     "seq %d: %s got it %d times (%s); the trail names %d of the %d duplicates%s"

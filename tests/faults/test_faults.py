@@ -113,8 +113,9 @@ class CopyReleaseTest(FaultTestCase):
     to three recipients, after it released the recipient copies and before
     Postfix heard its answer. Postfix tempfails the original, the copies go
     out anyway, and the front's retry is offloaded again: the recipients of
-    copies get a second link that no trail names. Fails until that is
-    fixed; not in ctest yet (run: python3 -m unittest test_faults.CopyReleaseTest)."""
+    copies get a second link, which the retry's `queued` events must name
+    (Catalog::copy_queued matches the earlier attempt by sender and
+    Message-ID)."""
 
     def test_a_kill_before_the_reply_leaves_no_unnamed_duplicate(self):
         stack = Stack(self.workdir / "run", notify=True)
