@@ -149,6 +149,18 @@ class SinkReaper:
             path.unlink()
 
 
+def pass_problems(source: subprocess.Popen, out: str, follower: MaillogFollower) -> list[str]:
+    """What went wrong in a pass that smtp-source and the maillog show."""
+    problems = []
+    if source.returncode != 0:
+        problems.append("smtp-source exited %s: %s" % (source.returncode, out.strip()[-500:]))
+    if follower.failed:
+        problems.append("not delivered: %s" % follower.failed[:3])
+    if follower.rejects:
+        problems.append("rejected: %s" % follower.rejects[:3])
+    return problems
+
+
 def run_pass(side: str, pf: harness.PrivatePostfix, sink: harness.SmtpSink, eml: Path,
              count: int, concurrency: int, expect_offload: bool, whole_lf: int,
              worker_pid: int | None, timeout: float) -> dict:
@@ -189,13 +201,7 @@ def run_pass(side: str, pf: harness.PrivatePostfix, sink: harness.SmtpSink, eml:
     # The last dumps: wait until they are all there, then check them.
     harness.wait_until(lambda: (reaper.reap(follower.sent) or
                                 len(reaper.checked) >= len(follower.sent)), 60, 0.1)
-    problems = list(reaper.problems)
-    if source.returncode != 0:
-        problems.append("smtp-source exited %s: %s" % (source.returncode, out.strip()[-500:]))
-    if follower.failed:
-        problems.append("not delivered: %s" % follower.failed[:3])
-    if follower.rejects:
-        problems.append("rejected: %s" % follower.rejects[:3])
+    problems = list(reaper.problems) + pass_problems(source, out, follower)
     if len(follower.sent) != count:
         problems.append("%d of %d messages logged as sent" % (len(follower.sent), count))
     if len(reaper.checked) != count:

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 import milter_message_size as mms
-from mail_throughput import MaillogFollower, postfix_cpu_seconds, _median
+from mail_throughput import MaillogFollower, pass_problems, postfix_cpu_seconds, _median
 from milter_message_size import harness, log
 
 SIDES = ("per_recipient", "shared")
@@ -168,13 +168,7 @@ def run_pass(side: Side, sink: harness.SmtpSink, eml: Path, count: int, recipien
     if source.poll() is None:
         source.kill()
     out = source.communicate()[0].decode(errors="replace")
-    problems = []
-    if source.returncode != 0:
-        problems.append("smtp-source exited %s: %s" % (source.returncode, out.strip()[-500:]))
-    if follower.failed:
-        problems.append("not delivered: %s" % follower.failed[:3])
-    if follower.rejects:
-        problems.append("rejected: %s" % follower.rejects[:3])
+    problems = pass_problems(source, out, follower)
     if len(follower.sent_to) != deliveries:
         problems.append("%d of %d deliveries logged as sent after %.0f s"
                         % (len(follower.sent_to), deliveries, done_at - t0))
