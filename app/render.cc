@@ -70,7 +70,7 @@ std::string show_text(const store::MessageDetail& d, std::int64_t now) {
   for (const auto& f : d.files)
     out << "  " << f.public_id << "  " << terminal_safe(f.filename, 80) << "  "
         << format_size(f.size) << "  " << terminal_safe(f.content_type, 60) << "  sha256 "
-        << f.sha256 << (f.state == "stored" ? "" : "  [" + f.state + "]") << "\n";
+        << f.sha256 << (f.state == store::FileState::stored ? "" : "  [" + std::string(to_string(f.state)) + "]") << "\n";
   out << "links:\n";
   for (std::size_t i = 0; i < d.links.size(); ++i) {
     const auto& l = d.links[i];
@@ -113,7 +113,7 @@ json show_json(const store::MessageDetail& d, std::int64_t now) {
   for (const auto& f : d.files)
     out["files"].push_back({{"id", f.public_id}, {"filename", f.filename},
                             {"content_type", f.content_type}, {"size", f.size},
-                            {"sha256", f.sha256}, {"state", f.state}});
+                            {"sha256", f.sha256}, {"state", to_string(f.state)}});
   out["links"] = json::array();
   for (std::size_t i = 0; i < d.links.size(); ++i) {
     const auto& l = d.links[i];

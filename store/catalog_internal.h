@@ -3,6 +3,9 @@
 // store/catalog*.cc.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/records.h"
@@ -27,5 +30,18 @@ inline constexpr const char* kLinkCols =
     "id, message_id, recipient, pixel_id, expires_at, max_downloads, code_hash, track_opens,"
     " failed_codes, locked_until, revoked_at, created_at, queue_id";
 LinkRecord read_link(const Stmt& st);
+
+// A column whose text the schema's CHECK limits to the names of an enum
+// (records.h), read as that enum with from (file_state_from, ...). Other
+// text means the CHECK was bypassed or the schema and the enum disagree:
+// a broken invariant, not a value to guess at.
+template <class E>
+E enum_column(const Stmt& st, int col, std::optional<E> (*from)(std::string_view),
+              const char* column) {
+  const std::string text = st.text(col);
+  if (auto value = from(text)) return *value;
+  panic(("catalog: " + std::string(column) + " \"" + text + "\" is not one the schema allows")
+            .c_str());
+}
 
 }  // namespace attachgate::store

@@ -56,12 +56,6 @@ Result<std::string> earlier_attempt(Db& db, std::int64_t message_id, const std::
   return "queue id " + st.text(0);
 }
 
-OutboxKind kind_of(const Stmt& st, int col) {
-  auto kind = outbox_kind_from(st.text(col));
-  if (!kind) panic("outbox row of a kind the schema does not allow");
-  return *kind;
-}
-
 }  // namespace
 
 Status insert_outbox(Db& db, const Sealer* sealer, const NewOutboxItem& item,
@@ -148,7 +142,7 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
     auto row = st.step();
     if (!row) return row.error();
     if (!*row) break;
-    OutboxItem item{st.int64(0), kind_of(st, 1), st.opt_int64(2), st.text(3), "",
+    OutboxItem item{st.int64(0), enum_column(st, 1, outbox_kind_from, "outbox.kind"), st.opt_int64(2), st.text(3), "",
                     static_cast<int>(st.int64(5)), st.int64(6), "",
                     st.opt_text(7).value_or(""), st.opt_int64(8), st.int64(9) != 0};
     auto payload = outbox_sealer_->open(

@@ -20,8 +20,8 @@ MessageRecord read_message(const Stmt& st, int c = 0) {
 
 FileRecord read_file(const Stmt& st) {
   return FileRecord{st.int64(0), st.text(1), st.int64(2), st.text(3), st.text(4),
-                    static_cast<std::uint64_t>(st.int64(5)), st.text(6), st.text(7), st.text(8),
-                    st.int64(9)};
+                    static_cast<std::uint64_t>(st.int64(5)), st.text(6), st.text(7),
+                    enum_column(st, 8, file_state_from, "files.state"), st.int64(9)};
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// store/records.cc - event and outbox kind names, as stored and as logged.
+// store/records.cc - the names of the records' enums, as stored and as logged.
 #include "store/records.h"
 
 #include <array>
@@ -14,6 +14,16 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 14> kNames{{
     {EventKind::purged, "purged"},       {EventKind::extended, "extended"},
     {EventKind::queued, "queued"},       {EventKind::resent, "resent"},
 }};
+
+// The enum value whose name is text, trying each of all (the kXs array
+// beside the enum in records.h): to_string is the one list of names.
+template <class E, std::size_t N>
+std::optional<E> named(const E (&all)[N], std::string_view text) {
+  for (E e : all)
+    if (to_string(e) == text) return e;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view to_string(EventKind kind) {
@@ -40,9 +50,20 @@ std::string_view to_string(OutboxKind kind) {
 }
 
 std::optional<OutboxKind> outbox_kind_from(std::string_view text) {
-  for (OutboxKind k : kOutboxKinds)
-    if (to_string(k) == text) return k;
-  return std::nullopt;
+  return named(kOutboxKinds, text);
+}
+
+std::string_view to_string(FileState state) {
+  switch (state) {
+    case FileState::stored: return "stored";
+    case FileState::missing: return "missing";
+    case FileState::purged: return "purged";
+  }
+  panic("unknown FileState");
+}
+
+std::optional<FileState> file_state_from(std::string_view text) {
+  return named(kFileStates, text);
 }
 
 std::string_view to_string(LinkState state) {

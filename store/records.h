@@ -25,6 +25,18 @@ enum class EventKind {
 std::string_view to_string(EventKind kind);
 std::optional<EventKind> event_kind_from(std::string_view text);
 
+// The names below are what the catalog stores (each column's CHECK lists
+// the same) and what reports print; a stored name that is not one of them
+// is a broken invariant, refused where the catalog reads the row.
+
+// Whether a file's blob is on disk: missing when reconciliation found it
+// gone, purged once no link can download it and purge removed it.
+enum class FileState { stored, missing, purged };
+std::string_view to_string(FileState state);  // "stored", "missing", "purged"
+std::optional<FileState> file_state_from(std::string_view text);
+inline constexpr FileState kFileStates[] = {FileState::stored, FileState::missing,
+                                            FileState::purged};
+
 struct MessageRecord {
   std::int64_t id = 0;
   std::string public_id, queue_id, sender, subject, auth_user, client_addr, outcome;
@@ -39,7 +51,7 @@ struct FileRecord {
   std::string filename, content_type;
   std::uint64_t size = 0;
   std::string sha256, blob_id;
-  std::string state;  // stored | missing | purged
+  FileState state = FileState::stored;
   std::int64_t created_at = 0;
 };
 

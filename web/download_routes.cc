@@ -72,8 +72,8 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
   if (d.completed_at) return gone_page("finished");
   if (now >= d.resume_until) return gone_page("resume over");
   for (const auto& f : d.files) {
-    if (f.state == "purged") return gone_page("expired");
-    if (f.state != "stored")
+    if (f.state == store::FileState::purged) return gone_page("expired");
+    if (f.state != store::FileState::stored)
       return problem(500, "This file is missing",
                      "The server cannot find the stored file. Please tell the sender.");
   }

@@ -22,7 +22,7 @@ namespace {
 
 std::vector<int> downloads_of(const std::vector<store::LinkFile>& files) {
   std::vector<int> d;
-  for (const auto& f : files) d.push_back(f.file.state == "stored" ? f.downloads : INT32_MAX);
+  for (const auto& f : files) d.push_back(f.file.state == store::FileState::stored ? f.downloads : INT32_MAX);
   return d;
 }
 
@@ -89,7 +89,7 @@ Response Handler::show_link(const Link& link, const std::string& code, const std
     pf.size = format_size(f.file.size);
     pf.type = type_label(f.file.content_type);
     pf.downloads_left = std::max(0, link.record.max_downloads - f.downloads);
-    pf.available = pf.downloads_left > 0 && f.file.state == "stored";
+    pf.available = pf.downloads_left > 0 && f.file.state == store::FileState::stored;
     available += pf.available;
     total += f.file.size;
     p.files.push_back(std::move(pf));

@@ -76,7 +76,7 @@ bool can_send_again(const store::MessageDetail& d, const std::string& address, s
   for (const auto& l : d.links) links += l.recipient && equals_nocase(*l.recipient, address);
   if (links == 0 || links >= kSenderMaxLinksPerRecipient) return false;
   for (const auto& f : d.files)
-    if (f.state == "stored") return true;
+    if (f.state == store::FileState::stored) return true;
   return false;
 }
 

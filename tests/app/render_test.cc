@@ -14,7 +14,7 @@ store::MessageDetail detail_with_link(std::int64_t expires_at, int downloads,
   d.recipients = {"bob@example.net"};
   store::FileRecord f;
   f.filename = "\xe2\x80\xaegpj.exe";
-  f.state = "stored";
+  f.state = store::FileState::stored;
   d.files.push_back(f);
   store::LinkRecord l;
   l.expires_at = expires_at;

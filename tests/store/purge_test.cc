@@ -80,7 +80,7 @@ TEST_F(PurgeTest, ExpiredAndUsedUpGoLiveOnesStay) {
   EXPECT_FALSE(store_->blobs.exists(blob_ids_[1]));
   EXPECT_FALSE(store_->blobs.exists(blob_ids_[2]));
   auto detail = store_->catalog.show_message("Q2").value().value();
-  EXPECT_EQ(detail.files[0].state, "purged");
+  EXPECT_EQ(detail.files[0].state, FileState::purged);
   EXPECT_EQ(detail.events.back().kind, EventKind::purged);
   EXPECT_EQ(detail.events.back().detail, "expired");
   // Purging again finds nothing new; the purged rows are not orphans.

@@ -82,7 +82,7 @@ TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
   auto detail = s.catalog.show_message("Q1");
   ASSERT_TRUE(detail.ok());
   // The newest Q1 is the one whose blob was lost.
-  EXPECT_EQ((*detail)->files[0].state, "missing");
+  EXPECT_EQ((*detail)->files[0].state, FileState::missing);
   // A second pass finds nothing more to do.
   auto again = reconcile(s.blobs, s.catalog, 0);
   ASSERT_TRUE(again.ok());
