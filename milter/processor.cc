@@ -199,6 +199,18 @@ Outcome pass(std::string why, std::vector<HeaderChange> changes = {}) {
   return out;
 }
 
+// The policy's download_notice as the catalog records it. config/ and
+// store/ sit on one floor and include nothing of each other, so each has
+// its own enum; the milter reads the one and writes the other.
+store::DownloadNotice recorded(config::DownloadNotice notice) {
+  switch (notice) {
+    case config::DownloadNotice::never: return store::DownloadNotice::never;
+    case config::DownloadNotice::first: return store::DownloadNotice::first;
+    case config::DownloadNotice::every: return store::DownloadNotice::every;
+  }
+  panic("unknown config::DownloadNotice");
+}
+
 }  // namespace
 
 void init_gmime() {
@@ -334,7 +346,7 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
     record.links.push_back(std::move(link));
     issued.push_back(std::move(l));
   }
-  record.download_notice = std::string(config::to_string(policy.download_notice));
+  record.download_notice = recorded(policy.download_notice);
   // The receipt is queued in the offload's own transaction, so it is sent
   // exactly when the offload happened. Bounces (null sender) get none.
   if (policy.receipts && !env.sender.empty()) {

@@ -12,10 +12,11 @@ constexpr const char* kFileCols =
     "f.id, f.public_id, f.message_id, f.filename, f.content_type, f.size, f.sha256, f.blob_id,"
     " f.state, f.created_at";
 
-MessageRecord read_message(const Stmt& st, int c = 0) {
-  return MessageRecord{st.int64(c), st.text(c + 1), st.text(c + 2), st.text(c + 3),
-                       st.text(c + 4), st.text(c + 5), st.text(c + 6), st.text(c + 7),
-                       st.int64(c + 8), st.text(c + 9)};
+// A message from a row of kMessageCols, in that order.
+MessageRecord read_message(const Stmt& st) {
+  return MessageRecord{st.int64(0), st.text(1), st.text(2), st.text(3),
+                       st.text(4), st.text(5), st.text(6), st.text(7), st.int64(8),
+                       enum_column(st, 9, download_notice_from, "messages.download_notice")};
 }
 
 FileRecord read_file(const Stmt& st) {
@@ -159,15 +160,15 @@ Result<std::vector<MessageSummary>> Catalog::list_messages(int limit) {
   std::lock_guard lock(read_mu_);
   Stmt st(reader_,
           "SELECT m.id, m.public_id, m.queue_id, m.sender, m.subject, m.auth_user, m.client_addr,"
-          " m.outcome, m.created_at,"
+          " m.outcome, m.created_at, m.download_notice,"
           " (SELECT count(*) FROM recipients r WHERE r.message_id = m.id),"
           " (SELECT count(*) FROM files f WHERE f.message_id = m.id),"
           " (SELECT coalesce(sum(size), 0) FROM files f WHERE f.message_id = m.id)"
           " FROM messages m ORDER BY m.created_at DESC, m.id DESC LIMIT ?1");
   st.bind(1, limit);
   return collect<MessageSummary>(st, [](const Stmt& s) {
-    return MessageSummary{read_message(s), static_cast<int>(s.int64(9)),
-                          static_cast<int>(s.int64(10)), static_cast<std::uint64_t>(s.int64(11))};
+    return MessageSummary{read_message(s), static_cast<int>(s.int64(10)),
+                          static_cast<int>(s.int64(11)), static_cast<std::uint64_t>(s.int64(12))};
   });
 }
 

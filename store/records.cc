@@ -66,6 +66,19 @@ std::optional<FileState> file_state_from(std::string_view text) {
   return named(kFileStates, text);
 }
 
+std::string_view to_string(DownloadNotice notice) {
+  switch (notice) {
+    case DownloadNotice::never: return "never";
+    case DownloadNotice::first: return "first";
+    case DownloadNotice::every: return "every";
+  }
+  panic("unknown DownloadNotice");
+}
+
+std::optional<DownloadNotice> download_notice_from(std::string_view text) {
+  return named(kDownloadNotices, text);
+}
+
 std::string_view to_string(LinkState state) {
   switch (state) {
     case LinkState::active: return "active";

@@ -37,11 +37,22 @@ std::optional<FileState> file_state_from(std::string_view text);
 inline constexpr FileState kFileStates[] = {FileState::stored, FileState::missing,
                                             FileState::purged};
 
+// Whether the sender is mailed when a recipient downloads: never, for the
+// first completed download (of each recipient's own link, or of a shared
+// link), or for every one. The policy's download_notice chooses it per
+// message (config::DownloadNotice, which the milter maps to this one:
+// config/ and store/ include nothing of each other).
+enum class DownloadNotice { never, first, every };
+std::string_view to_string(DownloadNotice notice);  // "never", "first", "every"
+std::optional<DownloadNotice> download_notice_from(std::string_view text);
+inline constexpr DownloadNotice kDownloadNotices[] = {DownloadNotice::never, DownloadNotice::first,
+                                                      DownloadNotice::every};
+
 struct MessageRecord {
   std::int64_t id = 0;
   std::string public_id, queue_id, sender, subject, auth_user, client_addr, outcome;
   std::int64_t created_at = 0;
-  std::string download_notice = "never";  // never | first | every
+  DownloadNotice download_notice = DownloadNotice::never;
 };
 
 struct FileRecord {
@@ -172,7 +183,7 @@ struct Offload {
   std::vector<NewLink> links;  // each link grants every file
   std::vector<NewOutboxItem> outbox;  // for this message (message_id is filled in)
   std::string status_token_hash;          // TokenHasher::hash(status token); empty: no page
-  std::string download_notice = "never";  // never | first | every: mail the sender
+  DownloadNotice download_notice = DownloadNotice::never;
   std::int64_t now = 0;
 };
 

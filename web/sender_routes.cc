@@ -257,8 +257,8 @@ void Handler::queue_download_notice(std::int64_t message_id, const Via& link,
   auto message = store_.catalog.find_message(message_id);
   if (!message || !*message) return;
   const store::MessageRecord& m = **message;
-  if (m.sender.empty() || m.download_notice == "never") return;
-  if (m.download_notice == "first") {
+  if (m.sender.empty() || m.download_notice == store::DownloadNotice::never) return;
+  if (m.download_notice == store::DownloadNotice::first) {
     auto done = store_.catalog.completed_downloads(
         message_id, link.recipient ? std::optional<std::int64_t>(link.link_id) : std::nullopt);
     if (!done || *done != 1) return;

@@ -56,7 +56,7 @@ TEST_F(ReceiptTest, ReceiptCarriesTheStatusTokenAndTheCodeThatOpensTheLink) {
   auto found = store_->catalog.find_message_by_status_token(store_->tokens.hash(status_token));
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->id, r.outcome.message_id);
-  EXPECT_EQ((*found)->download_notice, "first");
+  EXPECT_EQ((*found)->download_notice, store::DownloadNotice::first);
   // The token itself is not what the catalog keeps.
   EXPECT_FALSE(store_->catalog.find_message_by_status_token(status_token)->has_value());
 }
@@ -78,7 +78,7 @@ TEST_F(ReceiptTest, NoCodeMeansAnEmptyCodeAndNoReceiptWhenPolicySaysSo) {
   ASSERT_TRUE(store_->catalog.release_outbox(again.outcome.message_id, kNow).ok());
   EXPECT_EQ(store_->catalog.due_outbox(kNow, 10)->size(), 1u) << "no second receipt";
   auto m = store_->catalog.find_message(again.outcome.message_id).value().value();
-  EXPECT_EQ(m.download_notice, "never");
+  EXPECT_EQ(m.download_notice, store::DownloadNotice::never);
 }
 
 TEST_F(ReceiptTest, BouncesGetNoReceipt) {

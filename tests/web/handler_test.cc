@@ -73,7 +73,7 @@ class HandlerTest : public WebFixture {
     o.links.push_back(link);
     sent.status = store::new_token();
     o.status_token_hash = store_->tokens.hash(sent.status);
-    o.download_notice = "first";
+    o.download_notice = store::DownloadNotice::first;
     auto ids = store_->catalog.record_offload(o);
     EXPECT_TRUE(ids.ok());
     sent.file_ids = ids->file_public_ids;

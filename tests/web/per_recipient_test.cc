@@ -37,7 +37,7 @@ class PerRecipientTest : public WebFixture {
   // `with_links` (an empty name: one shared link), each allowing one
   // download per file.
   Sent offload(std::vector<std::string> with_links, const std::string& code = "",
-               const std::string& download_notice = "never") {
+               store::DownloadNotice download_notice = store::DownloadNotice::never) {
     Sent sent;
     store::Offload o;
     o.now = kNow;
@@ -133,7 +133,7 @@ TEST_F(PerRecipientTest, OneRecipientsDownloadLeavesTheOthersLinkUntouched) {
 // download_notice = "first" tells the sender of each recipient's first
 // download, naming the recipient; a recipient's second file is no news.
 TEST_F(PerRecipientTest, TheFirstDownloadNoticeIsPerRecipientAndNamesThem) {
-  Sent s = offload({kBob, kCarol}, "", "first");
+  Sent s = offload({kBob, kCarol}, "", store::DownloadNotice::first);
   auto notices = [&] {
     std::vector<std::string> who;
     const auto due = store_->catalog.due_outbox(now_ + 1, 100).value();
