@@ -35,7 +35,7 @@ Runner add_purge_command(CLI::App& app, GlobalOptions& options) {
     // Progress goes to stderr, so --json output stays one document.
     auto progress = [](const store::PurgeCandidate& f, int done, int total) {
       std::cerr << "purge: " << done << "/" << total << " " << f.blob_id << " ("
-                << format_size(f.size) << ", " << f.reason << ")\n";
+                << format_size(f.size) << ", " << to_string(f.reason) << ")\n";
     };
     auto report = store::purge((*store)->blobs, (*store)->catalog,
                                static_cast<std::int64_t>(std::time(nullptr)),

@@ -38,7 +38,7 @@ struct PurgeCandidate {
   std::string blob_id;
   std::int64_t message_id = 0;
   std::uint64_t size = 0;
-  std::string reason;  // expired | revoked | used up | no link
+  PurgeReason reason = PurgeReason::expired;
 };
 
 struct ForgetReport {

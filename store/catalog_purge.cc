@@ -8,6 +8,7 @@
 #include <string>
 
 #include "store/catalog.h"
+#include "store/catalog_internal.h"
 
 namespace attachgate::store {
 namespace {
@@ -21,7 +22,8 @@ constexpr const char* kPurgeable =
     " AND NOT EXISTS (SELECT 1 FROM download_files df JOIN downloads d ON d.id = df.download_id"
     "   WHERE df.file_id = f.id AND d.completed_at IS NULL AND d.resume_until > ?1)";
 
-// Why a purgeable file is gone, in the 410 page's words.
+// Why a purgeable file is gone, in the 410 page's words: the names of
+// PurgeReason (records.h).
 constexpr const char* kReason =
     "CASE WHEN NOT EXISTS (SELECT 1 FROM link_files lf WHERE lf.file_id = f.id) THEN 'no link'"
     " WHEN NOT EXISTS (SELECT 1 FROM link_files lf JOIN links l ON l.id = lf.link_id"
@@ -44,7 +46,8 @@ Result<std::vector<PurgeCandidate>> Catalog::purgeable_files(std::int64_t now) {
     if (!row) return row.error();
     if (!*row) return out;
     out.push_back(PurgeCandidate{st.int64(0), st.text(1), st.int64(2),
-                                 static_cast<std::uint64_t>(st.int64(3)), st.text(4)});
+                                 static_cast<std::uint64_t>(st.int64(3)),
+                                 enum_column(st, 4, purge_reason_from, "purge reason")});
   }
 }
 
@@ -60,7 +63,7 @@ Result<bool> Catalog::mark_purged(const PurgeCandidate& file, std::int64_t now) 
   Stmt ev(db_,
           "INSERT INTO events (message_id, file_id, kind, at, detail)"
           " VALUES (?1, ?2, 'purged', ?3, ?4)");
-  ev.bind(1, file.message_id).bind(2, file.file_id).bind(3, now).bind(4, file.reason);
+  ev.bind(1, file.message_id).bind(2, file.file_id).bind(3, now).bind(4, to_string(file.reason));
   if (auto s = ev.run(); !s) return s.error();
   if (auto s = tx.commit(); !s) return s.error();
   return true;

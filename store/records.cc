@@ -66,6 +66,20 @@ std::optional<FileState> file_state_from(std::string_view text) {
   return named(kFileStates, text);
 }
 
+std::string_view to_string(PurgeReason reason) {
+  switch (reason) {
+    case PurgeReason::expired: return "expired";
+    case PurgeReason::revoked: return "revoked";
+    case PurgeReason::used_up: return "used up";
+    case PurgeReason::no_link: return "no link";
+  }
+  panic("unknown PurgeReason");
+}
+
+std::optional<PurgeReason> purge_reason_from(std::string_view text) {
+  return named(kPurgeReasons, text);
+}
+
 std::string_view to_string(DownloadNotice notice) {
   switch (notice) {
     case DownloadNotice::never: return "never";

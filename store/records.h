@@ -81,6 +81,15 @@ struct LinkRecord {
   std::string queue_id;  // a recipient copy's own queue id in the MTA, once injected
 };
 
+// Why purge may remove a file (PurgeCandidate): every link to it is
+// revoked, or expired, or used up for it, or it has no link at all. The
+// names are the `purged` event's detail and what `attachgate purge` prints.
+enum class PurgeReason { expired, revoked, used_up, no_link };
+std::string_view to_string(PurgeReason reason);  // "expired", "revoked", "used up", "no link"
+std::optional<PurgeReason> purge_reason_from(std::string_view text);
+inline constexpr PurgeReason kPurgeReasons[] = {PurgeReason::expired, PurgeReason::revoked,
+                                                PurgeReason::used_up, PurgeReason::no_link};
+
 struct LinkFile {
   FileRecord file;
   int downloads = 0;

@@ -110,7 +110,7 @@ TEST_F(CatalogAdminTest, RevokedBlobsBecomePurgeable) {
   ASSERT_TRUE(catalog_->revoke_message_links(ids.message_id, kNow + 5, "admin").ok());
   auto purgeable = catalog_->purgeable_files(kNow + 10).value();
   ASSERT_EQ(purgeable.size(), 2u);
-  EXPECT_EQ(purgeable[0].reason, "revoked");
+  EXPECT_EQ(purgeable[0].reason, PurgeReason::revoked);
 }
 
 TEST_F(CatalogAdminTest, ExtendMovesActiveAndRevivesExpiredLinks) {

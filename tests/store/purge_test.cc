@@ -69,13 +69,13 @@ TEST_F(PurgeTest, ExpiredAndUsedUpGoLiveOnesStay) {
   ASSERT_EQ(won.outcome, Claim::won);
   ASSERT_TRUE(store_->catalog.complete_download(won.download_id, kNow + 1).value());
 
-  std::vector<std::string> seen;
+  std::vector<PurgeReason> seen;
   auto report = purge(store_->blobs, store_->catalog, kNow + 120, 90 * kDay,
                       [&](const PurgeCandidate& f, int, int) { seen.push_back(f.reason); });
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->files, 2);
   EXPECT_EQ(report->bytes, 200'000u);
-  EXPECT_EQ(seen, (std::vector<std::string>{"expired", "used up"}));
+  EXPECT_EQ(seen, (std::vector<PurgeReason>{PurgeReason::expired, PurgeReason::used_up}));
   EXPECT_TRUE(store_->blobs.exists(blob_ids_[0]));
   EXPECT_FALSE(store_->blobs.exists(blob_ids_[1]));
   EXPECT_FALSE(store_->blobs.exists(blob_ids_[2]));
