@@ -20,7 +20,7 @@ std::string pad(std::string s, std::size_t width) {
 json message_json(const store::MessageRecord& m) {
   return {{"id", m.public_id},       {"queue_id", m.queue_id},   {"sender", m.sender},
           {"subject", m.subject},    {"auth_user", m.auth_user}, {"client_addr", m.client_addr},
-          {"outcome", m.outcome},    {"created_at", iso_time(m.created_at)}};
+          {"outcome", to_string(m.outcome)}, {"created_at", iso_time(m.created_at)}};
 }
 
 }  // namespace
@@ -61,7 +61,7 @@ std::string show_text(const store::MessageDetail& d, std::int64_t now) {
       << "  from:     " << terminal_safe(m.sender) << "\n"
       << "  subject:  " << terminal_safe(m.subject) << "\n"
       << "  date:     " << format_time(m.created_at) << " UTC\n"
-      << "  outcome:  " << m.outcome << "\n";
+      << "  outcome:  " << to_string(m.outcome) << "\n";
   if (!m.auth_user.empty()) out << "  auth:     " << terminal_safe(m.auth_user) << "\n";
   out << "  to:       ";
   for (std::size_t i = 0; i < d.recipients.size(); ++i)

@@ -277,7 +277,7 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
   record.now = ctx.now;
   record.public_id = store::new_public_id();
   record.message = {env.queue_id, env.sender, stripped, env.auth_user, env.client_addr,
-                    env.recipients, "offloaded"};
+                    env.recipients, store::MessageOutcome::offloaded};
   if (const char* id = g_mime_message_get_message_id(message))
     record.message.header_message_id = clean_display_text(id, 998);
   std::vector<NoticeFile> notice_files;

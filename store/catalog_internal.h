@@ -31,10 +31,11 @@ inline constexpr const char* kLinkCols =
     " failed_codes, locked_until, revoked_at, created_at, queue_id";
 LinkRecord read_link(const Stmt& st);
 
-// A column whose text the schema's CHECK limits to the names of an enum
-// (records.h), read as that enum with from (file_state_from, ...). Other
-// text means the CHECK was bypassed or the schema and the enum disagree:
-// a broken invariant, not a value to guess at.
+// A column whose text the schema's CHECK (or, for messages.outcome, the
+// catalog's own writes) limits to the names of an enum (records.h), read
+// as that enum with from (file_state_from, ...). Other text means the CHECK
+// was bypassed or the schema and the enum disagree: a broken invariant,
+// not a value to guess at.
 template <class E>
 E enum_column(const Stmt& st, int col, std::optional<E> (*from)(std::string_view),
               const char* column) {

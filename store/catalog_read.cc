@@ -15,7 +15,8 @@ constexpr const char* kFileCols =
 // A message from a row of kMessageCols, in that order.
 MessageRecord read_message(const Stmt& st) {
   return MessageRecord{st.int64(0), st.text(1), st.text(2), st.text(3),
-                       st.text(4), st.text(5), st.text(6), st.text(7), st.int64(8),
+                       st.text(4), st.text(5), st.text(6),
+                       enum_column(st, 7, message_outcome_from, "messages.outcome"), st.int64(8),
                        enum_column(st, 9, download_notice_from, "messages.download_notice")};
 }
 

@@ -49,8 +49,8 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     st.bind(1, ids.message_public_id).bind(2, o.message.queue_id).bind(3, o.message.sender)
         .bind(4, o.message.subject).bind(5, o.message.auth_user).bind(6, o.message.client_addr)
-        .bind(7, o.message.outcome).bind(8, o.now).bind(10, to_string(o.download_notice))
-        .bind(11, o.message.header_message_id);
+        .bind(7, to_string(o.message.outcome)).bind(8, o.now)
+        .bind(10, to_string(o.download_notice)).bind(11, o.message.header_message_id);
     if (!o.status_token_hash.empty()) st.bind_blob(9, o.status_token_hash);
     if (auto s = st.run(); !s) return s.error();
     ids.message_id = db_.last_insert_id();

@@ -80,6 +80,18 @@ std::optional<PurgeReason> purge_reason_from(std::string_view text) {
   return named(kPurgeReasons, text);
 }
 
+std::string_view to_string(MessageOutcome outcome) {
+  switch (outcome) {
+    case MessageOutcome::offloaded: return "offloaded";
+    case MessageOutcome::uploaded: return "uploaded";
+  }
+  panic("unknown MessageOutcome");
+}
+
+std::optional<MessageOutcome> message_outcome_from(std::string_view text) {
+  return named(kMessageOutcomes, text);
+}
+
 std::string_view to_string(DownloadNotice notice) {
   switch (notice) {
     case DownloadNotice::never: return "never";

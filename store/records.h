@@ -48,9 +48,20 @@ std::optional<DownloadNotice> download_notice_from(std::string_view text);
 inline constexpr DownloadNotice kDownloadNotices[] = {DownloadNotice::never, DownloadNotice::first,
                                                       DownloadNotice::every};
 
+// How a message came to the catalog: offloaded by the milter from mail, or
+// uploaded through the API (whose key's label is then its sender; only the
+// outcome tells it from a mail whose sender happens to be "api:..."). The
+// messages.outcome column has no CHECK: the catalog writes nothing else.
+enum class MessageOutcome { offloaded, uploaded };
+std::string_view to_string(MessageOutcome outcome);  // "offloaded", "uploaded"
+std::optional<MessageOutcome> message_outcome_from(std::string_view text);
+inline constexpr MessageOutcome kMessageOutcomes[] = {MessageOutcome::offloaded,
+                                                      MessageOutcome::uploaded};
+
 struct MessageRecord {
   std::int64_t id = 0;
-  std::string public_id, queue_id, sender, subject, auth_user, client_addr, outcome;
+  std::string public_id, queue_id, sender, subject, auth_user, client_addr;
+  MessageOutcome outcome = MessageOutcome::offloaded;
   std::int64_t created_at = 0;
   DownloadNotice download_notice = DownloadNotice::never;
 };
@@ -113,7 +124,7 @@ LinkState link_state(const LinkRecord& link, const std::vector<int>& downloads, 
 struct NewMessage {
   std::string queue_id, sender, subject, auth_user, client_addr;
   std::vector<std::string> recipients;
-  std::string outcome = "offloaded";
+  MessageOutcome outcome = MessageOutcome::offloaded;
   // The Message-ID header: a retry of a message the MTA tempfailed after
   // its recipient copies were released carries the same one (copy_queued).
   std::string header_message_id = {};

@@ -25,7 +25,6 @@ using nlohmann::json;
 
 constexpr std::string_view kFiles = "/api/v1/files";
 constexpr std::size_t kMaxIdBytes = 64;
-constexpr char kUploaded[] = "uploaded";  // messages.outcome of an API upload
 
 const char* reason(int status) {
   switch (status) {
@@ -195,7 +194,7 @@ Response Api::publish(const std::string& key_label, const std::string& filename,
   o.now = clock_();
   o.message.sender = key_label;
   o.message.subject = filename;
-  o.message.outcome = kUploaded;
+  o.message.outcome = store::MessageOutcome::uploaded;
   o.files.push_back({filename, content_type, blob});
   const std::string token = store::new_token();
   store::NewLink link;
@@ -241,7 +240,7 @@ Result<std::optional<store::MessageDetail>> Api::owned(const std::string& key_la
   if (!message) return message.error();
   // Another key's file, or a file from mail, is "not found" to this key.
   // (The outcome tells uploads from mail: a mail's sender could be "api:...".)
-  if (!*message || (*message)->outcome != kUploaded || (*message)->sender != key_label)
+  if (!*message || (*message)->outcome != store::MessageOutcome::uploaded || (*message)->sender != key_label)
     return std::optional<store::MessageDetail>{};
   return store_.catalog.show_message((*message)->public_id);
 }

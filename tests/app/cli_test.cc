@@ -43,7 +43,7 @@ class CliTest : public ::testing::Test {
     store::Offload o;
     o.now = 1'790'000'000;
     o.message = {"4F2A1B3C", "alice@example.org", "Evil \x1b[2J subject", "", "127.0.0.1",
-                 {"bob@example.net"}, "offloaded"};
+                 {"bob@example.net"}, store::MessageOutcome::offloaded};
     o.files.push_back({"report.pdf", "application/pdf", w->commit().value()});
     store::NewLink link;
     link.token_hash = (*s)->tokens.hash(store::new_token());

@@ -22,7 +22,7 @@ Offload sample_offload(const TokenHasher& hasher, const std::string& token, int 
   Offload o;
   o.now = kNow;
   o.message = {"4F2A1B3C", "alice@example.org", "Quarterly report", "alice", "192.0.2.7",
-               {"bob@example.net", "carol@example.com"}, "offloaded"};
+               {"bob@example.net", "carol@example.com"}, MessageOutcome::offloaded};
   for (const auto& id : blob_ids)
     o.files.push_back({"report.pdf", "application/pdf", BlobInfo{id, 1234, std::string(64, '0')}});
   NewLink link;
