@@ -42,11 +42,11 @@ struct ChangedLink {
 // Each link's event names its recipient, so a per-recipient trail stays
 // whole when the admin acts on the whole message.
 Status insert_link_event(Db& db, std::int64_t message_id, const ChangedLink& link,
-                         std::string_view kind, std::int64_t at, const std::string& detail) {
+                         EventKind kind, std::int64_t at, const std::string& detail) {
   Stmt st(db,
           "INSERT INTO events (message_id, link_id, kind, at, recipient, detail)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  return st.bind(1, message_id).bind(2, link.id).bind(3, kind).bind(4, at)
+  return st.bind(1, message_id).bind(2, link.id).bind(3, to_string(kind)).bind(4, at)
       .bind(5, link.recipient).bind(6, detail).run();
 }
 
@@ -85,7 +85,9 @@ Result<LinkChange> Catalog::revoke_message_links(std::int64_t message_id, std::i
   auto links = changed_links(st);
   if (!links) return links.error();
   for (const auto& link : *links)
-    if (auto s = insert_link_event(db_, message_id, link, "revoked", now, with_by("", by)); !s)
+    if (auto s = insert_link_event(db_, message_id, link, EventKind::revoked, now,
+                                   with_by("", by));
+        !s)
       return s.error();
   if (auto s = tx.commit(); !s) return s.error();
   return LinkChange{static_cast<int>(links->size()), 0};
@@ -111,7 +113,7 @@ Result<LinkChange> Catalog::extend_message_links(std::int64_t message_id, std::i
   LinkChange change;
   for (const auto& link : *links) {
     const std::string detail = with_by("until " + iso_utc(link.expires_at), by);
-    if (auto s = insert_link_event(db_, message_id, link, "extended", now, detail); !s)
+    if (auto s = insert_link_event(db_, message_id, link, EventKind::extended, now, detail); !s)
       return s.error();
     change.expires_at = std::max(change.expires_at, link.expires_at);
   }
