@@ -359,5 +359,81 @@ TEST_F(CatalogTest, FindsLinksByPixelAndMessagesById) {
   EXPECT_FALSE(catalog_->find_message(ids->message_id + 1)->has_value());
 }
 
+// The enums of a message's and a file's row (records.h) go into the
+// catalog as their names and come back as the same values, through every
+// read: a lookup, a listing, and show.
+TEST_F(CatalogTest, EnumColumnsComeBackAsTheyWentIn) {
+  int n = 0;
+  for (DownloadNotice notice : kDownloadNotices) {
+    for (MessageOutcome outcome : kMessageOutcomes) {
+      auto o = sample_offload(hasher_, new_token(), 1, {std::string(32, static_cast<char>('a' + n))});
+      o.now = kNow + n++;
+      o.download_notice = notice;
+      o.message.outcome = outcome;
+      auto ids = catalog_->record_offload(o);
+      ASSERT_TRUE(ids.ok()) << ids.error().message;
+      const std::string what = std::string(to_string(notice)) + ", " + std::string(to_string(outcome));
+      auto found = catalog_->find_message(ids->message_id).value().value();
+      EXPECT_EQ(found.download_notice, notice) << what;
+      EXPECT_EQ(found.outcome, outcome) << what;
+      // list_messages once read the notice from the recipient count's column.
+      auto listed = catalog_->list_messages(1).value().at(0);
+      EXPECT_EQ(listed.message.download_notice, notice) << what;
+      EXPECT_EQ(listed.message.outcome, outcome) << what;
+      EXPECT_EQ(listed.recipients, 2) << what;
+      auto shown = catalog_->show_message(ids->message_public_id).value().value();
+      EXPECT_EQ(shown.message.download_notice, notice) << what;
+      EXPECT_EQ(shown.files.at(0).state, FileState::stored) << what;
+    }
+  }
+}
+
+// The CHECKs on files.state and messages.download_notice take exactly the
+// enums' names: a name the enum has and the schema lacks would fail every
+// write of it, and one the schema has and the enum lacks would stop reads.
+TEST_F(CatalogTest, SchemaTakesEveryEnumNameAndRefusesOtherText) {
+  ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token())).ok());
+  auto db = Db::open(dir_ / "catalog.db");
+  ASSERT_TRUE(db.ok());
+  auto set = [&](const char* column, std::string_view text) {
+    const std::string table = column == std::string_view("state") ? "files" : "messages";
+    const std::string sql = "UPDATE " + table + " SET " + column + " = '" + std::string(text) + "'";
+    return db->exec(sql.c_str()).ok();
+  };
+  for (FileState s : kFileStates) EXPECT_TRUE(set("state", to_string(s))) << to_string(s);
+  for (DownloadNotice d : kDownloadNotices)
+    EXPECT_TRUE(set("download_notice", to_string(d))) << to_string(d);
+  EXPECT_FALSE(set("state", "deleted"));
+  EXPECT_FALSE(set("download_notice", "always"));
+}
+
+// Text no enum value names (written past the CHECKs, as a hand edit or
+// another program might; messages.outcome has no CHECK) is refused where
+// the catalog reads the row: the process stops rather than guess.
+using CatalogDeathTest = CatalogTest;
+
+TEST_F(CatalogDeathTest, TextNoValueNamesIsRefusedWhereTheRowIsRead) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto ids = catalog_->record_offload(sample_offload(hasher_, new_token()));
+  ASSERT_TRUE(ids.ok());
+  const std::int64_t id = ids->message_id;
+  const std::string file = ids->file_public_ids.at(0);
+  auto db = Db::open(dir_ / "catalog.db");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->exec("UPDATE messages SET outcome = 'kept'").ok());
+  EXPECT_DEATH((void)catalog_->find_message(id), "messages.outcome \"kept\" is not");
+  EXPECT_DEATH((void)catalog_->list_messages(10), "messages.outcome \"kept\" is not");
+  ASSERT_TRUE(db->exec("UPDATE messages SET outcome = 'uploaded';"
+                       "PRAGMA ignore_check_constraints = ON;"
+                       "UPDATE messages SET download_notice = 'always'").ok());
+  EXPECT_DEATH((void)catalog_->find_message(id), "messages.download_notice \"always\" is not");
+  ASSERT_TRUE(db->exec("UPDATE messages SET download_notice = 'every';"
+                       "UPDATE files SET state = 'deleted'").ok());
+  ASSERT_EQ(catalog_->find_message(id).value()->download_notice, DownloadNotice::every);
+  EXPECT_DEATH((void)catalog_->find_file(file), "files.state \"deleted\" is not");
+  EXPECT_DEATH((void)catalog_->show_message(ids->message_public_id),
+               "files.state \"deleted\" is not");
+}
+
 }  // namespace
 }  // namespace attachgate::store
