@@ -44,12 +44,17 @@ Status mark_sent(Db& db, std::int64_t id, std::int64_t now) {
 // "queue id X" or "" when there is none.
 Result<std::string> earlier_attempt(Db& db, std::int64_t message_id, const std::string& recipient) {
   Stmt st(db,
+          // Written so that each step is an index lookup (messages_header_id,
+          // a partial index, needs the != '' on `other` itself; then
+          // outbox_message): this runs for every copy sent.
           "SELECT other.queue_id FROM messages this"
           " JOIN messages other ON other.sender = this.sender"
-          "  AND other.header_message_id = this.header_message_id AND other.id != this.id"
-          " JOIN outbox o ON o.message_id = other.id AND o.kind = 'recipient copy'"
-          "  AND o.target = ?2 COLLATE NOCASE AND o.next_attempt_at != ?3"
-          " WHERE this.id = ?1 AND this.header_message_id != '' ORDER BY other.id LIMIT 1");
+          "  AND other.header_message_id = this.header_message_id"
+          " WHERE this.id = ?1 AND other.header_message_id != '' AND other.id != this.id"
+          "  AND EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = other.id"
+          "   AND o.kind = 'recipient copy' AND o.target = ?2 COLLATE NOCASE"
+          "   AND o.next_attempt_at != ?3)"
+          " ORDER BY other.id LIMIT 1");
   auto row = st.bind(1, message_id).bind(2, recipient).bind(3, kOutboxHeld).step();
   if (!row) return row.error();
   if (!*row) return std::string();

@@ -245,7 +245,8 @@ CREATE INDEX events_at ON events(at);
     // new link after the sender or an admin re-issued it; its payload holds
     // the new token (sealed) until it is sent, and link_id names the link.
     // And the message's Message-ID header, to tell a retry of a message
-    // whose recipient copies went out already (see Catalog::copy_queued).
+    // whose recipient copies went out already (see Catalog::copy_queued),
+    // and an index of the outbox by message.
     R"sql(
 CREATE TABLE outbox_v8 (
   id              INTEGER PRIMARY KEY,
@@ -267,6 +268,10 @@ INSERT INTO outbox_v8 SELECT * FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_v8 RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+-- release_outbox, a retry's earlier attempt (copy_queued) and the cascade
+-- of remove_message look rows up by message: without it, a scan of every
+-- row ever sent, per message.
+CREATE INDEX outbox_message ON outbox(message_id);
 
 ALTER TABLE messages ADD COLUMN header_message_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX messages_header_id ON messages(sender, header_message_id) WHERE header_message_id != '';
