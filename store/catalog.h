@@ -17,7 +17,7 @@
 #include "store/keys.h"
 #include "store/records.h"
 #include "store/sealer.h"
-#include "store/sqlite.h"
+#include "store/sql.h"
 #include "store/watch_records.h"
 #include "store/webhook_records.h"
 #include "util/result.h"
@@ -119,7 +119,11 @@ struct CompletedDownload {
 class Catalog {
  public:
   // Deleted content is overwritten (PRAGMA secure_delete), not just freed.
-  static Result<Catalog> open(const std::string& path);
+  // location: a SQLite file (a path, or "sqlite:PATH") or a PostgreSQL URL
+  // (sql.h), with its password given apart.
+  static Result<Catalog> open(const std::string& location,
+                              const std::optional<std::string>& password = std::nullopt);
+  Engine engine() const { return db_.engine(); }
   Catalog(Catalog&& o) noexcept
       : db_(std::move(o.db_)), reader_(std::move(o.reader_)), outbox_sealer_(o.outbox_sealer_) {}
 
@@ -306,7 +310,9 @@ class Catalog {
 
  private:
   Catalog(Db db, Db reader) : db_(std::move(db)), reader_(std::move(reader)) {}
-  Status migrate(const std::string& path);
+  Status migrate(const std::string& where);
+  Result<int> stored_version();
+  Result<std::int64_t> add_event_postgres(const EventRecord& event, bool interest);  // under mu_ or in migrate's transaction
   Result<std::optional<MessageRecord>> message_by(Db& db, const std::string& id);
   Result<Claim> claim_one(std::int64_t link_id, std::int64_t file_id, std::int64_t now);
 

@@ -105,7 +105,7 @@ Result<LinkChange> Catalog::extend_message_links(std::int64_t message_id, std::i
   Transaction tx(db_);
   if (auto s = tx.begin(); !s) return s.error();
   Stmt st(db_,
-          "UPDATE links SET expires_at = max(expires_at, ?2) + ?3"
+          "UPDATE links SET expires_at = CASE WHEN expires_at > ?2 THEN expires_at ELSE ?2 END + ?3"
           " WHERE message_id = ?1 AND revoked_at IS NULL RETURNING id, expires_at, recipient");
   st.bind(1, message_id).bind(2, now).bind(3, seconds);
   auto links = changed_links(st);

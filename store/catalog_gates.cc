@@ -94,7 +94,7 @@ Status Catalog::refund_code_attempt(std::int64_t link_id, const CodeAttempt& att
   // no attempt is admitted while it is paused, so lifting it is safe.
   Stmt st(db_,
           "UPDATE links SET failed_codes = failed_codes - 1,"
-          " locked_until = CASE WHEN ?2 THEN 0 ELSE locked_until END"
+          " locked_until = CASE WHEN ?2 <> 0 THEN 0 ELSE locked_until END"
           " WHERE id = ?1 AND failed_codes > 0");
   return st.bind(1, link_id).bind(2, attempt.tripped ? 1 : 0).run();
 }

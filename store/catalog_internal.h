@@ -10,7 +10,7 @@
 
 #include "store/records.h"
 #include "store/sealer.h"
-#include "store/sqlite.h"
+#include "store/sql.h"
 
 namespace attachgate::store {
 

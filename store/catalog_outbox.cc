@@ -52,7 +52,7 @@ Result<std::string> earlier_attempt(Db& db, std::int64_t message_id, const std::
           "  AND other.header_message_id = this.header_message_id"
           " WHERE this.id = ?1 AND other.header_message_id != '' AND other.id != this.id"
           "  AND EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = other.id"
-          "   AND o.kind = 'recipient copy' AND o.target = ?2 COLLATE NOCASE"
+          "   AND o.kind = 'recipient copy' AND lower(o.target) = lower(?2)"
           "   AND o.next_attempt_at != ?3)"
           " ORDER BY other.id LIMIT 1");
   auto row = st.bind(1, message_id).bind(2, recipient).bind(3, kOutboxHeld).step();
@@ -137,11 +137,11 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
           "SELECT id, kind, message_id, target, payload, attempts, created_at, blob_id, link_id,"
           " last_error = ?4 FROM outbox"
           " WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?1"
-          " AND (?3 IS NULL OR (kind = 'webhook') = ?3)"
+          " AND (?3 IS NULL OR CASE WHEN kind = 'webhook' THEN 1 ELSE 0 END = ?3)"
           " ORDER BY next_attempt_at, id LIMIT ?2");
   st.bind(1, now).bind(2, limit).bind(4, kAttemptUnsettled);
   if (webhooks) st.bind(3, *webhooks ? 1 : 0);
-  else st.bind_null(3);
+  else st.bind_null(3, SqlType::integer);
   std::vector<OutboxItem> out;
   for (;;) {
     auto row = st.step();

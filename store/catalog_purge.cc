@@ -81,7 +81,7 @@ Result<ForgetReport> Catalog::forget_before(std::int64_t cutoff) {
                 " AND NOT EXISTS (SELECT 1 FROM files f WHERE f.message_id = m.id"
                 "   AND f.state = 'stored')"
                 " AND NOT EXISTS (SELECT 1 FROM links l WHERE l.message_id = m.id"
-                "   AND min(l.expires_at, coalesce(l.revoked_at, l.expires_at)) >= ?1)");
+                "   AND l.expires_at >= ?1 AND coalesce(l.revoked_at, l.expires_at) >= ?1)");
   if (auto s = messages.bind(1, cutoff).run(); !s) return s.error();
   report.messages = db_.changes();
   Stmt events(db_,

@@ -4,7 +4,7 @@
 // downloaded through which link; and "send again", a recipient's link
 // re-issued.
 //
-// Addresses are matched without regard to case (ASCII, as SQLite's NOCASE):
+// Addresses are matched without regard to case (lower() on both sides):
 // the envelope's spelling and the one a sender or admin types may differ.
 // A revoke changes the link and records its event in one transaction.
 #include <algorithm>
@@ -18,7 +18,7 @@ namespace {
 Result<std::optional<LinkRecord>> link_for(Db& db, std::int64_t message_id,
                                            const std::string& recipient) {
   std::string sql = std::string("SELECT ") + kLinkCols +
-                    " FROM links WHERE message_id = ?1 AND recipient = ?2 COLLATE NOCASE"
+                    " FROM links WHERE message_id = ?1 AND lower(recipient) = lower(?2)"
                     " ORDER BY id DESC LIMIT 1";
   Stmt st(db, sql.c_str());
   auto row = st.bind(1, message_id).bind(2, recipient).step();

@@ -42,7 +42,7 @@ Result<int> insert_delivery(Db& db, const DeliveryReport& r) {
   if (r.queue_id.empty()) return 0;
   int recorded = 0;
   for (const char* source :
-       {"SELECT m.id AS message_id, NULL AS link_id FROM messages m"
+       {"SELECT m.id AS message_id, CAST(NULL AS BIGINT) AS link_id FROM messages m"
         " WHERE m.queue_id = ?1 AND m.created_at BETWEEN ?3 - ?6 AND ?3 + ?7",
         "SELECT l.message_id AS message_id, l.id AS link_id FROM links l"
         " WHERE l.queue_id = ?1 AND l.created_at BETWEEN ?3 - ?6 AND ?3 + ?7"}) {
@@ -64,9 +64,9 @@ Result<int> insert_delivery(Db& db, const DeliveryReport& r) {
 
 Status upsert_position(Db& db, const WatchPosition& p, std::int64_t now) {
   Stmt st(db,
-          "INSERT INTO watch_position (log_path, device, inode, offset, updated_at)"
+          "INSERT INTO watch_position (log_path, device, inode, \"offset\", updated_at)"
           " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (log_path) DO UPDATE SET"
-          " device = excluded.device, inode = excluded.inode, offset = excluded.offset,"
+          " device = excluded.device, inode = excluded.inode, \"offset\" = excluded.\"offset\","
           " updated_at = excluded.updated_at");
   // Device and inode numbers are unsigned 64-bit; SQLite keeps their bits
   // in a signed INTEGER and load_watch_position casts them back.
@@ -79,7 +79,7 @@ Status upsert_position(Db& db, const WatchPosition& p, std::int64_t now) {
 
 Result<std::optional<WatchPosition>> Catalog::load_watch_position(const std::string& log_path) {
   std::lock_guard lock(mu_);
-  Stmt st(db_, "SELECT device, inode, offset FROM watch_position WHERE log_path = ?1");
+  Stmt st(db_, "SELECT device, inode, \"offset\" FROM watch_position WHERE log_path = ?1");
   auto row = st.bind(1, log_path).step();
   if (!row) return row.error();
   if (!*row) return std::optional<WatchPosition>();
@@ -95,7 +95,14 @@ Status Catalog::save_watch_position(const WatchPosition& position, std::int64_t 
 
 Result<int> Catalog::record_delivery(const DeliveryReport& report) {
   std::lock_guard lock(mu_);
-  return insert_delivery(db_, report);
+  // A transaction: the "not recorded yet" check and the insert decide
+  // together, whichever watcher (node) races this one.
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  auto recorded = insert_delivery(db_, report);
+  if (!recorded) return recorded.error();
+  if (auto s = tx.commit(); !s) return s.error();
+  return recorded;
 }
 
 Result<int> Catalog::record_deliveries(const std::vector<DeliveryReport>& reports,

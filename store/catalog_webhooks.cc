@@ -2,8 +2,10 @@
 // cursor over the events table, the events webhooks report, and their
 // outbox rows with the queue bound.
 //
-// Events come from several processes; SQLite gives each new row an id above
-// every committed one, so "id > cursor" never skips a committed event. The
+// Events come from several processes and nodes. Each new row gets an id
+// above every committed one (SQLite: one writer at a time; PostgreSQL: every
+// event insert holds the write lock, see Catalog::add_event_postgres), so
+// "id > cursor" never skips a committed event. The
 // one exception is ids reused after the newest events were deleted (purge
 // forgets old events), handled by pulling the cursor back.
 #include <algorithm>
@@ -21,8 +23,8 @@ constexpr const char* kDroppedError = "dropped: more webhooks waiting than [webh
 Status Catalog::start_webhook_cursor() {
   std::lock_guard lock(mu_);
   return db_.exec(
-      "INSERT OR IGNORE INTO webhook_cursor (id, last_event_id)"
-      " SELECT 1, coalesce(max(id), 0) FROM events");
+      "INSERT INTO webhook_cursor (id, last_event_id)"
+      " SELECT 1, coalesce(max(id), 0) FROM events WHERE true ON CONFLICT DO NOTHING");  // WHERE: SQLite's upsert after a SELECT needs one
 }
 
 Status Catalog::stop_webhook_cursor() {
@@ -81,15 +83,15 @@ Result<std::int64_t> Catalog::enqueue_webhooks(const WebhookBatch& batch) {
     if (auto s = insert_outbox(db_, outbox_sealer_ ? &*outbox_sealer_ : nullptr, item); !s)
       return s.error();
   Stmt cur(db_,
-           "UPDATE webhook_cursor SET last_event_id = max(last_event_id, ?1) WHERE id = 1");
+           "UPDATE webhook_cursor SET last_event_id = ?1 WHERE id = 1 AND last_event_id < ?1");
   if (auto s = cur.bind(1, batch.last_event_id).run(); !s) return s.error();
   // Oldest first: a receiver that was down longest has the least use for them.
   Stmt drop(db_,
             "UPDATE outbox SET failed_at = ?1, payload = x'', last_error = ?2 WHERE id IN"
             " (SELECT id FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL"
-            "  AND failed_at IS NULL ORDER BY id LIMIT max(0,"
-            "   (SELECT count(*) FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL"
-            "    AND failed_at IS NULL) - ?3))");
+            "  AND failed_at IS NULL ORDER BY id LIMIT (SELECT CASE WHEN n > ?3 THEN n - ?3 ELSE 0 END"
+            "   FROM (SELECT count(*) AS n FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL"
+            "    AND failed_at IS NULL) waiting))");
   if (auto s = drop.bind(1, batch.now).bind(2, kDroppedError).bind(3, batch.max_queue).run(); !s)
     return s.error();
   const std::int64_t dropped = db_.changes();

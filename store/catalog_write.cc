@@ -102,7 +102,9 @@ Result<OffloadIds> Catalog::record_offload(const Offload& o) {
 
 Result<std::int64_t> Catalog::add_event(const EventRecord& event) {
   std::lock_guard lock(mu_);
-  if (event.kind != EventKind::viewed && event.kind != EventKind::opened) {
+  const bool interest = event.kind == EventKind::viewed || event.kind == EventKind::opened;
+  if (engine() == Engine::postgres) return add_event_postgres(event, interest);
+  if (!interest) {
     if (auto s = insert_event(db_, event); !s) return s.error();
     return db_.last_insert_id();
   }
@@ -120,8 +122,32 @@ Result<std::int64_t> Catalog::add_event(const EventRecord& event) {
   return db_.last_insert_id();
 }
 
+// On PostgreSQL an event id is taken when the row is inserted, not when it
+// commits, so two racing inserts could commit out of id order and the
+// webhook cursor ("id > last") would step over the later-committed one.
+// Every event insert therefore runs under the write lock (sql.h), as all
+// others already do inside their transactions: ids then commit in order.
+// An interest event's commit does not wait for its WAL to reach the disk
+// (synchronous_commit = off, this transaction only: PostgreSQL's equal of
+// SQLite's synchronous = NORMAL; a crash may lose it, never corrupts).
+Result<std::int64_t> Catalog::add_event_postgres(const EventRecord& event, bool interest) {
+  Transaction tx(db_);
+  if (auto s = tx.begin(); !s) return s.error();
+  if (interest)
+    if (auto s = db_.exec("SET LOCAL synchronous_commit = off"); !s) return s.error();
+  if (auto s = insert_event(db_, event); !s) return s.error();
+  const std::int64_t id = db_.last_insert_id();
+  if (auto s = tx.commit(); !s) return s.error();
+  return id;
+}
+
 int Catalog::synchronous_level() {
   std::lock_guard lock(mu_);
+  if (engine() == Engine::postgres) {
+    Stmt st(db_, "SELECT CASE WHEN current_setting('synchronous_commit') = 'off' THEN 1 ELSE 2 END");
+    auto row = st.step();
+    return row && *row ? static_cast<int>(st.int64(0)) : -1;
+  }
   Stmt st(db_, "PRAGMA synchronous");
   auto row = st.step();
   return row && *row ? static_cast<int>(st.int64(0)) : -1;

@@ -72,13 +72,21 @@ Status check_key_opens_a_blob(Catalog& catalog, const BlobStore& blobs,
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& state_dir,
-                                           const std::string& master_key_file) {
+                                           const std::string& master_key_file,
+                                           const CatalogLocation& catalog_location) {
   if (auto s = make_dirs(state_dir, 0700); !s) return s.error();
   auto where = locate_master_key(master_key_file, state_dir, std::getenv("CREDENTIALS_DIRECTORY"));
   if (!where) return where.error();
-  const std::string catalog_path = state_dir + "/catalog.db";
-  if (auto s = make_private(catalog_path); !s) return s.error();
-  auto catalog = Catalog::open(catalog_path);
+  const std::string url = catalog_url(catalog_location, state_dir);
+  const bool shared = Db::is_postgres_url(url);
+  // For messages: a file's path, or (never the URL: it may name files)
+  // "the PostgreSQL catalog".
+  const std::string catalog_path = shared ? "the PostgreSQL catalog" : url;
+  if (!shared)
+    if (auto s = make_private(url.starts_with("sqlite:") ? url.substr(7) : url); !s) return s.error();
+  auto password = load_catalog_password(catalog_location);
+  if (!password) return password.error();
+  auto catalog = Catalog::open(url, *password);
   if (!catalog) return catalog.error();
   // A new master key only for a new catalog: for one that already holds a
   // check value or files, a missing key is lost or misplaced, and a fresh

@@ -14,6 +14,7 @@
 
 #include "store/blob_store.h"
 #include "store/catalog.h"
+#include "store/catalog_location.h"
 #include "store/keys.h"
 #include "store/secrets.h"
 
@@ -27,8 +28,11 @@ struct Store {
 
   // master_key_file as in locate_master_key() (keys.h); $CREDENTIALS_DIRECTORY
   // is read from the environment.
+  // catalog_location: [catalog] (catalog_location.h); by default
+  // <state_dir>/catalog.db.
   static Result<std::unique_ptr<Store>> open(const std::string& state_dir,
-                                             const std::string& master_key_file = "");
+                                             const std::string& master_key_file = "",
+                                             const CatalogLocation& catalog_location = {});
 };
 
 // A "send again" request with a new token, its keyed hash and a new pixel

@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "tests/support/run.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate {
 namespace {
@@ -74,7 +75,7 @@ class CliAdminTest : public ::testing::Test {
   // One message offloaded a minute ago (queue id 4F2A1B3C, one 16-byte file,
   // one link for a day), plus an event a hostile client caused; returns its id.
   std::string seed() {
-    auto s = store::Store::open(dir_ / "state");
+    auto s = store::Store::open(dir_ / "state", "", attachgate::testing::catalog_for_state(dir_ / "state"));
     EXPECT_TRUE(s.ok());
     auto w = (*s)->blobs.create();
     std::string data = "%PDF-1.4 pretend";

@@ -11,6 +11,7 @@
 #include "store/store.h"
 #include "tests/support/run.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate {
 namespace {
@@ -34,7 +35,7 @@ class CliRecipientsTest : public ::testing::Test {
   // Queue id 5B3C2D4E: two files to Bob, Carol and Dave; Bob and Carol have
   // links of their own (`shared`: one link for all instead). Returns the id.
   std::string seed(bool shared = false) {
-    auto s = store::Store::open(dir_ / "state");
+    auto s = store::Store::open(dir_ / "state", "", attachgate::testing::catalog_for_state(dir_ / "state"));
     EXPECT_TRUE(s.ok());
     store::Offload o;
     o.now = static_cast<std::int64_t>(std::time(nullptr)) - 60;
@@ -177,7 +178,7 @@ TEST_F(CliRecipientsTest, ResendRevokesTheOldLinkAndQueuesANewOne) {
   EXPECT_EQ(a["recipient"], "carol@example.com");
   EXPECT_EQ(a["links"], 2);
   EXPECT_TRUE(a["expires_at"].is_string());
-  auto s = store::Store::open(dir_ / "state");
+  auto s = store::Store::open(dir_ / "state", "", attachgate::testing::catalog_for_state(dir_ / "state"));
   ASSERT_TRUE(s.ok());
   auto due = (*s)->catalog.due_outbox(std::time(nullptr) + 1, 10);
   ASSERT_TRUE(due.ok());

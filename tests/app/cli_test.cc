@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "tests/support/run.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate {
 namespace {
@@ -35,7 +36,7 @@ class CliTest : public ::testing::Test {
   }
   // Seeds one offloaded message with a hostile subject; returns its id.
   std::string seed() {
-    auto s = store::Store::open(dir_ / "state");
+    auto s = store::Store::open(dir_ / "state", "", attachgate::testing::catalog_for_state(dir_ / "state"));
     EXPECT_TRUE(s.ok());
     auto w = (*s)->blobs.create();
     std::string data = "%PDF-1.4 pretend";

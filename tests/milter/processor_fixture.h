@@ -12,6 +12,7 @@
 #include "config/policy.h"
 #include "milter/processor.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::milter::testing {
 
@@ -87,7 +88,7 @@ inline std::vector<Header> apply_changes(std::vector<Header> headers, const std:
 class ProcessorFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = store::Store::open(dir_.path() + "/state");
+    auto store = store::Store::open(dir_.path() + "/state", "", attachgate::testing::catalog_for_state(dir_.path() + "/state"));
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(*store);
     service_.state_dir = dir_.path() + "/state";

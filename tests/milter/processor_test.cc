@@ -6,8 +6,9 @@
 #include <filesystem>
 
 #include "milter/session.h"
-#include "store/sqlite.h"
+#include "store/sql.h"
 #include "tests/milter/processor_fixture.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::milter::testing {
 namespace {
@@ -91,10 +92,9 @@ TEST_F(ProcessorTest, BlobStoreFailureTempfailsAndLeavesNothing) {
 
 TEST_F(ProcessorTest, CatalogFailureRemovesTheBlobsItWrote) {
   {
-    auto db = store::Db::open(service_.state_dir + "/catalog.db");
+    auto db = store::Db::open(attachgate::testing::catalog_at(service_.state_dir + "/catalog.db"));
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->exec("CREATE TRIGGER fail_links BEFORE INSERT ON links "
-                         "BEGIN SELECT RAISE(ABORT, 'injected fault'); END").ok());
+    ASSERT_TRUE(attachgate::testing::fail_inserts(*db, "links", "injected fault").ok());
   }
   Run r = process(kPdfMessage);
   EXPECT_EQ(r.outcome.action, Outcome::Action::tempfail);

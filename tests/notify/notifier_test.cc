@@ -12,6 +12,7 @@
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::notify {
 namespace {
@@ -56,7 +57,7 @@ class Recorder : public MailTransport {
 class NotifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = store::Store::open(dir_.path());
+    auto s = store::Store::open(dir_.path(), "", attachgate::testing::catalog_for_state(dir_.path()));
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
     auto mail = SenderMail::load(source_dir() + "/templates");

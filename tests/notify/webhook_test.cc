@@ -15,6 +15,7 @@
 #include "notify/webhook_feed.h"
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::notify {
 namespace {
@@ -55,7 +56,7 @@ class WebhookTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(sodium_init() < 0, false);
-    auto s = store::Store::open(dir_.path());
+    auto s = store::Store::open(dir_.path(), "", attachgate::testing::catalog_for_state(dir_.path()));
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
     auto mail = SenderMail::load(source_dir() + "/templates");

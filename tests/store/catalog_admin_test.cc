@@ -6,6 +6,7 @@
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -16,7 +17,7 @@ constexpr std::int64_t kDay = 86400;
 class CatalogAdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = Catalog::open(dir_ / "catalog.db");
+    auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
   }

@@ -12,6 +12,7 @@
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -23,7 +24,7 @@ constexpr int kConnections = 4;
 class CatalogGatesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = Catalog::open(dir_ / "catalog.db");
+    auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
     Offload o;
@@ -53,7 +54,7 @@ class CatalogGatesTest : public ::testing::Test {
   // More connections to the same file, as other processes would hold.
   std::vector<Catalog> connections(int n) {
     std::vector<Catalog> out;
-    for (int i = 0; i < n; ++i) out.push_back(std::move(Catalog::open(dir_ / "catalog.db").value()));
+    for (int i = 0; i < n; ++i) out.push_back(std::move(Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db")).value()));
     return out;
   }
 

@@ -14,6 +14,7 @@
 #include "store/catalog_schema.h"
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -39,7 +40,7 @@ class CatalogOutboxTest : public ::testing::Test {
 
   void open(const Key& key) {
     catalog_.reset();
-    auto c = Catalog::open(path_);
+    auto c = Catalog::open(attachgate::testing::catalog_at(path_));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
     ASSERT_TRUE(catalog_->set_outbox_key(key).ok());
@@ -96,7 +97,7 @@ TEST_F(CatalogOutboxTest, APayloadMovedToAnotherRowOrUnderAnotherKeyIsUnreadable
   {
     // Someone with write access to the catalog copies the receipt's sealed
     // payload into the row addressed to them.
-    auto db = Db::open(path_);
+    auto db = Db::open(attachgate::testing::catalog_at(path_));
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(db->exec("UPDATE outbox SET payload = (SELECT payload FROM outbox WHERE id = 1)"
                          " WHERE id = 2").ok());
@@ -116,7 +117,7 @@ TEST_F(CatalogOutboxTest, APayloadMovedToAnotherRowOrUnderAnotherKeyIsUnreadable
 
 TEST_F(CatalogOutboxTest, WithoutTheKeyTheOutboxRefusesToWriteOrRead) {
   catalog_.reset();
-  auto c = Catalog::open(path_);
+  auto c = Catalog::open(attachgate::testing::catalog_at(path_));
   ASSERT_TRUE(c.ok());
   EXPECT_FALSE(c->enqueue(receipt()).ok());
   EXPECT_FALSE(c->due_outbox(kNow, 10).ok());
@@ -129,7 +130,7 @@ TEST(CatalogOutboxMigration, RowsLeftInClearAreSealedAtStart) {
   testing::TempDir dir;
   const std::string path = dir / "catalog.db";
   {
-    auto db = Db::open(path);
+    auto db = Db::open(attachgate::testing::catalog_at(path));
     ASSERT_TRUE(db.ok());
     for (int v = 0; v < 4; ++v) ASSERT_TRUE(db->exec(kMigrations[v]).ok()) << v;
     const std::string insert =
@@ -140,7 +141,7 @@ TEST(CatalogOutboxMigration, RowsLeftInClearAreSealedAtStart) {
         "PRAGMA user_version = 4";
     ASSERT_TRUE(db->exec(insert.c_str()).ok());
   }
-  auto c = Catalog::open(path);
+  auto c = Catalog::open(attachgate::testing::catalog_at(path));
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->schema_version(), Catalog::latest_schema_version());
   ASSERT_TRUE(c->set_outbox_key(key_of(7)).ok());
@@ -148,7 +149,7 @@ TEST(CatalogOutboxMigration, RowsLeftInClearAreSealedAtStart) {
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].payload, kPayload);
   {
-    auto db = Db::open(path);
+    auto db = Db::open(attachgate::testing::catalog_at(path));
     ASSERT_TRUE(db.ok());
     Stmt st(*db, "SELECT payload FROM outbox WHERE id = 1");
     ASSERT_TRUE(st.step().value());
@@ -224,7 +225,7 @@ TEST_F(CatalogOutboxTest, DeletedContentIsOverwrittenNotJustFreed) {
   auto ids = catalog_->record_offload(o);
   ASSERT_TRUE(ids.ok());
   ASSERT_TRUE(catalog_->remove_message(ids->message_id).ok());
-  auto db = Db::open(path_);
+  auto db = Db::open(attachgate::testing::catalog_at(path_));
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE(db->exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
   EXPECT_EQ(on_disk().find("a subject that must go"), std::string::npos);

@@ -12,6 +12,7 @@
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -22,7 +23,7 @@ constexpr std::int64_t kDay = 86400;
 class CatalogRecipientsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = Catalog::open(dir_ / "catalog.db");
+    auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
     ASSERT_TRUE(catalog_->set_outbox_key(Key{}).ok());
@@ -332,7 +333,7 @@ TEST_F(CatalogRecipientsTest, RacingSendAgainFromManyConnectionsKeepsTheLimit) {
   for (int i = 0; i < kRacers; ++i)
     threads.emplace_back([&, i] {
       // A connection each, as separate web workers and admins would have.
-      auto c = Catalog::open(dir_ / "catalog.db");
+      auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
       ASSERT_TRUE(c.ok()) << c.error().message;
       ASSERT_TRUE(c->set_outbox_key(Key{}).ok());
       auto done = c->resend_recipient_link(ids.message_id, "bob@example.net", requests[i]);

@@ -11,6 +11,7 @@
 #include "store/secrets.h"
 #include "tests/support/sync_counting_vfs.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -54,7 +55,7 @@ Claim claim(Catalog& c, std::int64_t link_id, std::int64_t file_id, std::int64_t
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = Catalog::open(dir_ / "catalog.db");
+    auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
   }
@@ -70,7 +71,7 @@ TEST_F(CatalogTest, MigratesFromEmptyToLatest) {
     EXPECT_EQ(catalog_->count(table).value(), 0) << table;
   // Reopening an up-to-date catalog migrates nothing and keeps the rows.
   ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token())).ok());
-  auto again = Catalog::open(dir_ / "catalog.db");
+  auto again = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->count("messages").value(), 1);
 }
@@ -81,7 +82,7 @@ TEST(CatalogMigration, OlderCatalogKeepsItsEventsAndGainsNewKinds) {
   testing::TempDir dir;
   const std::string path = dir / "catalog.db";
   {
-    auto db = Db::open(path);
+    auto db = Db::open(attachgate::testing::catalog_at(path));
     ASSERT_TRUE(db.ok());
     for (int v = 0; v < 2; ++v) ASSERT_TRUE(db->exec(kMigrations[v]).ok()) << v;
     ASSERT_TRUE(db->exec("INSERT INTO messages (id, public_id, outcome, created_at) VALUES (1, 'm1', 'offloaded', 5);"
@@ -89,7 +90,7 @@ TEST(CatalogMigration, OlderCatalogKeepsItsEventsAndGainsNewKinds) {
                          " VALUES (1, 'downloaded', 7, 'complete');"
                          "PRAGMA user_version = 2").ok());
   }
-  auto c = Catalog::open(path);
+  auto c = Catalog::open(attachgate::testing::catalog_at(path));
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->schema_version(), Catalog::latest_schema_version());
   EXPECT_EQ(c->count("events").value(), 1);
@@ -107,11 +108,14 @@ TEST(CatalogMigration, OlderCatalogKeepsItsEventsAndGainsNewKinds) {
 
 TEST_F(CatalogTest, RefusesCatalogFromNewerVersion) {
   {
-    auto db = Db::open(dir_ / "catalog.db");
+    auto db = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->exec("PRAGMA user_version = 999").ok());
+    ASSERT_TRUE(db->exec(db->engine() == Engine::postgres
+                             ? "INSERT INTO schema_version (version) VALUES (999)"
+                             : "PRAGMA user_version = 999")
+                    .ok());
   }
-  auto c = Catalog::open(dir_ / "catalog.db");
+  auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("schema version 999 is newer"), std::string::npos);
 }
@@ -129,9 +133,9 @@ TEST_F(CatalogTest, OffloadIsRecordedWholeAndFoundByTokenHash) {
   EXPECT_EQ((*link)->message_id, ids->message_id);
   EXPECT_FALSE(catalog_->find_link_by_token_hash(hasher_.hash(new_token()))->has_value());
   // The token itself is nowhere in the database file.
-  auto db = Db::open(dir_ / "catalog.db");
-  Stmt st(*db, "SELECT count(*) FROM links WHERE token_hash = ?1 OR CAST(token_hash AS TEXT) = ?1");
-  ASSERT_TRUE(st.bind(1, token).step().value());
+  auto db = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
+  Stmt st(*db, "SELECT count(*) FROM links WHERE token_hash = ?1 OR CAST(token_hash AS TEXT) = ?2");
+  ASSERT_TRUE(st.bind_blob(1, token).bind(2, token).step().value());
   EXPECT_EQ(st.int64(0), 0);
 
   auto detail = catalog_->show_message(ids->message_public_id);
@@ -192,7 +196,7 @@ TEST_F(CatalogTest, OneTimeClaimUnder32RacingThreadsHasExactlyOneWinner) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 32; ++i) {
     threads.emplace_back([&] {
-      auto c = Catalog::open(dir_ / "catalog.db");
+      auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
       if (!c) { ++errors; return; }
       while (!go) std::this_thread::yield();
       auto claim = claim_file(*c, link.id, file_id, kNow);
@@ -261,7 +265,7 @@ TEST_F(CatalogTest, ViewsCommitLazilyAndEverythingElseStaysFull) {
   auto ids = catalog_->record_offload(sample_offload(hasher_, new_token()));
   ASSERT_TRUE(ids.ok());
   testing::SyncCountingVfs vfs;  // a connection opened now counts its fsyncs
-  auto c = Catalog::open(dir_ / "catalog.db");
+  auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->synchronous_level(), 2);
   EventRecord e;
@@ -393,7 +397,7 @@ TEST_F(CatalogTest, EnumColumnsComeBackAsTheyWentIn) {
 // write of it, and one the schema has and the enum lacks would stop reads.
 TEST_F(CatalogTest, SchemaTakesEveryEnumNameAndRefusesOtherText) {
   ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token())).ok());
-  auto db = Db::open(dir_ / "catalog.db");
+  auto db = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
   ASSERT_TRUE(db.ok());
   auto set = [&](const char* column, std::string_view text) {
     const std::string table = column == std::string_view("state") ? "files" : "messages";
@@ -418,7 +422,7 @@ TEST_F(CatalogDeathTest, TextNoValueNamesIsRefusedWhereTheRowIsRead) {
   ASSERT_TRUE(ids.ok());
   const std::int64_t id = ids->message_id;
   const std::string file = ids->file_public_ids.at(0);
-  auto db = Db::open(dir_ / "catalog.db");
+  auto db = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE(db->exec("UPDATE messages SET outcome = 'kept'").ok());
   EXPECT_DEATH((void)catalog_->find_message(id), "messages.outcome \"kept\" is not");

@@ -7,6 +7,7 @@
 
 #include "store/catalog.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -16,7 +17,7 @@ constexpr std::int64_t kNow = 1'790'000'000;
 class CatalogWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = Catalog::open(dir_ / "catalog.db");
+    auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
   }
@@ -161,10 +162,10 @@ TEST_F(CatalogWatchTest, ABatchAndItsPositionCommitTogether) {
   // A batch that fails half way leaves neither its events nor its position:
   // a trigger (fault injection) makes the batch's second insert fail.
   {
-    auto other = Db::open(dir_ / "catalog.db");
+    auto other = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(other.ok());
-    ASSERT_TRUE(other->exec("CREATE TRIGGER fail BEFORE INSERT ON events WHEN NEW.kind = 'bounced'"
-                            " BEGIN SELECT RAISE(ABORT, 'injected'); END").ok());
+    ASSERT_TRUE(
+        attachgate::testing::fail_inserts(*other, "events", "injected", "NEW.kind = 'bounced'").ok());
   }
   DeliveryReport first = report("4F2A1B3C", EventKind::deferred);
   DeliveryReport second = report("4F2A1B3C", EventKind::bounced);

@@ -10,6 +10,7 @@
 
 #include "store/catalog.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -19,7 +20,7 @@ constexpr std::int64_t kNow = 1'790'000'000;
 class CatalogWebhooksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = Catalog::open(dir_ / "catalog.db");
+    auto c = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
     Key key;

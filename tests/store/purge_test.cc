@@ -8,6 +8,7 @@
 #include "store/secrets.h"
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -18,7 +19,7 @@ constexpr std::int64_t kDay = 86400;
 class PurgeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = Store::open(dir_.path());
+    auto s = Store::open(dir_.path(), "", attachgate::testing::catalog_for_state(dir_.path()));
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
   }
@@ -100,7 +101,7 @@ TEST_F(PurgeTest, AResumableDownloadKeepsItsBlob) {
 TEST_F(PurgeTest, RevokedGoesAndOldMessagesAreForgotten) {
   std::int64_t link = offload(1, kDay);
   {
-    auto db = Db::open(dir_.path() + "/catalog.db");
+    auto db = Db::open(attachgate::testing::catalog_at(dir_.path() + "/catalog.db"));
     ASSERT_TRUE(db.ok());
     Stmt st(*db, "UPDATE links SET revoked_at = ?1 WHERE id = ?2");
     ASSERT_TRUE(st.bind(1, kNow + 5).bind(2, link).run().ok());

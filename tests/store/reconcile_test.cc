@@ -9,6 +9,7 @@
 #include "store/secrets.h"
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::store {
 namespace {
@@ -35,7 +36,7 @@ Offload offload_of(const BlobInfo& blob, const TokenHasher& hasher) {
 
 TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
   testing::TempDir dir;
-  auto store = Store::open(dir.path());
+  auto store = Store::open(dir.path(), "", attachgate::testing::catalog_for_state(dir.path()));
   ASSERT_TRUE(store.ok()) << store.error().message;
   // A child process writes a blob and dies before commit(): no destructor runs.
   pid_t pid = ::fork();
@@ -63,7 +64,7 @@ TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
 
 TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
   testing::TempDir dir;
-  auto store = Store::open(dir.path());
+  auto store = Store::open(dir.path(), "", attachgate::testing::catalog_for_state(dir.path()));
   ASSERT_TRUE(store.ok());
   auto& s = **store;
   BlobInfo kept = put(s.blobs, "recorded");
@@ -91,7 +92,7 @@ TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
 
 TEST(WriterLock, SoleOnlyWhileNoOtherWriterLives) {
   testing::TempDir dir;
-  auto store = Store::open(dir.path());
+  auto store = Store::open(dir.path(), "", attachgate::testing::catalog_for_state(dir.path()));
   ASSERT_TRUE(store.ok());
   const BlobStore& blobs = (*store)->blobs;
   {
@@ -112,7 +113,7 @@ TEST(WriterLock, SoleOnlyWhileNoOtherWriterLives) {
 // young temp file; the next start sees no live writer and removes it at once.
 TEST(WriterLock, KilledWriterLeavesNothingAfterRestart) {
   testing::TempDir dir;
-  auto store = Store::open(dir.path());
+  auto store = Store::open(dir.path(), "", attachgate::testing::catalog_for_state(dir.path()));
   ASSERT_TRUE(store.ok());
   const BlobStore& blobs = (*store)->blobs;
   int ready[2];

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::watch {
 namespace {
@@ -29,7 +30,7 @@ class WatcherTest : public ::testing::Test {
   void SetUp() override {
     ::setenv("TZ", "UTC", 1);
     ::tzset();
-    auto c = store::Catalog::open(dir_ / "catalog.db");
+    auto c = store::Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
     store::Offload o;

@@ -19,6 +19,7 @@
 #include "tests/web/web_fixture.h"
 #include "util/metrics_file.h"
 #include "web/range.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::web {
 namespace {
@@ -313,7 +314,7 @@ TEST_F(HandlerTest, ExpiredAndRevokedLinksAre410SayingWhich) {
 
   Sent t = offload({{"b.pdf", "y"}});
   {
-    auto db = store::Db::open(dir_ / "catalog.db");
+    auto db = store::Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     store::Stmt st(*db, "UPDATE links SET revoked_at = 1 WHERE pixel_id = ?1");
     ASSERT_TRUE(st.bind(1, t.pixel).run().ok());
   }

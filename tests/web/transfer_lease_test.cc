@@ -9,6 +9,7 @@
 
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::web {
 namespace {
@@ -35,7 +36,7 @@ class StringSource : public ByteSource {
 class TransferLeaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = store::Catalog::open(dir_ / "catalog.db");
+    auto c = store::Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     catalog_.emplace(std::move(*c));
     store::Offload o;

@@ -11,6 +11,7 @@
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
 #include "web/handler.h"
+#include "tests/support/test_catalog.h"
 
 namespace attachgate::web {
 
@@ -24,7 +25,7 @@ inline std::string source_dir() {
 class WebFixture : public ::testing::Test {
  protected:
   void open(HandlerConfig config, const std::int64_t* now) {
-    auto s = store::Store::open(dir_.path());
+    auto s = store::Store::open(dir_.path(), "", attachgate::testing::catalog_for_state(dir_.path()));
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(*s);
     auto pages = PageRenderer::load(source_dir() + "/templates");
