@@ -137,7 +137,7 @@ Response Handler::healthz() {
   Response r;
   r.headers = security_headers();
   r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
-  auto messages = store_.catalog.count("messages");
+  auto messages = store_.catalog.count(store::CatalogTable::messages);
   if (!messages) {
     log_warn("healthz: " + messages.error().message);
     r.status = 503;
