@@ -45,7 +45,7 @@ int not_found(const std::string& id) {
 }
 
 // The message to act on: 0 and the message; 1 not found; 2 could not look.
-int find_target(store::Catalog& catalog, const std::string& id, store::MessageRecord& out) {
+int find_target(store::AdminCatalog& catalog, const std::string& id, store::MessageRecord& out) {
   auto row = catalog.message_row_id(id);
   if (!row) return fail(row.error().message);
   if (!*row) return not_found(id);
@@ -66,7 +66,7 @@ std::string target_text(const store::MessageRecord& m) {
 
 // `revoke ID --recipient ADDR`: 1 when the message has no link of that
 // recipient's own (a shared link, or one who got the attachment in the mail).
-int revoke_recipient(store::Catalog& catalog, const store::MessageRecord& t,
+int revoke_recipient(store::AdminCatalog& catalog, const store::MessageRecord& t,
                      const std::string& recipient, bool json) {
   auto change = catalog.revoke_recipient_link(t.id, recipient, now(), acting_admin());
   if (!change) return fail("revoke: " + change.error().message);
@@ -188,7 +188,7 @@ Runner add_resend_command(CLI::App& app, GlobalOptions& options) {
     // sealed into the outbox.
     auto store = open_store(options);
     if (!store) return fail(store.error().message);
-    store::Catalog& catalog = (*store)->catalog;
+    store::AdminCatalog& catalog = (*store)->catalog;
     store::MessageRecord t;
     if (int rc = find_target(catalog, id, t); rc != 0) return rc;
     auto done = catalog.resend_recipient_link(

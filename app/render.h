@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "store/catalog.h"
+#include "store/catalog_records.h"
 #include "store/records.h"
 
 namespace attachgate::app {

@@ -109,9 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   in.spool = &spool;
   ProcessorContext ctx{*world->store, world->service, world->policy, world->notices, {}, 1'795'000'000};
 
-  const std::int64_t before = world->store->catalog.count("messages").value();
+  const std::int64_t before = world->store->catalog.count(store::CatalogTable::messages).value();
   Outcome out = process_message(in, ctx);
-  const std::int64_t after = world->store->catalog.count("messages").value();
+  const std::int64_t after = world->store->catalog.count(store::CatalogTable::messages).value();
   const bool modified = out.action == Outcome::Action::modified;
   FUZZ_CHECK(after == before + (modified ? 1 : 0), "%lld -> %lld message rows, outcome: %s",
              static_cast<long long>(before), static_cast<long long>(after), out.log.c_str());

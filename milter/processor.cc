@@ -271,7 +271,7 @@ Outcome process_message(const MessageInput& in, const ProcessorContext& ctx) {
                           ", none selected by policy",
                 std::move(changes));
 
-  store::Store& st = ctx.store;
+  const auto& st = ctx.store;
   store::PendingBlobs pending(st.blobs);
   store::Offload record;
   record.now = ctx.now;

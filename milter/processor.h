@@ -22,7 +22,7 @@
 namespace attachgate::milter {
 
 struct ProcessorContext {
-  store::Store& store;
+  store::StoreFor<store::MilterCatalog> store;  // a Store converts
   const config::ServiceConfig& service;
   std::shared_ptr<const config::Policy> policy;
   std::shared_ptr<const NoticeRenderer> notices;

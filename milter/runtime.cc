@@ -7,7 +7,8 @@ namespace attachgate::milter {
 
 Runtime::Runtime(config::ServiceConfig service, std::string policy_path,
                  std::shared_ptr<const config::Policy> policy,
-                 std::shared_ptr<const NoticeRenderer> notices, store::Store& store)
+                 std::shared_ptr<const NoticeRenderer> notices,
+                 store::StoreFor<store::MilterCatalog> store)
     : service_(std::move(service)), policy_path_(std::move(policy_path)),
       policy_(std::move(policy)), notices_(std::move(notices)), store_(store) {}
 

@@ -24,11 +24,11 @@ namespace attachgate::milter {
 class Runtime {
  public:
   Runtime(config::ServiceConfig service, std::string policy_path,
-          std::shared_ptr<const config::Policy> policy, std::shared_ptr<const NoticeRenderer> notices,
-          store::Store& store);
+          std::shared_ptr<const config::Policy> policy,
+          std::shared_ptr<const NoticeRenderer> notices, store::StoreFor<store::MilterCatalog> store);
 
   const config::ServiceConfig& service() const { return service_; }
-  store::Store& store() { return store_; }
+  const store::StoreFor<store::MilterCatalog>& store() const { return store_; }
   std::shared_ptr<const config::Policy> policy() const { return policy_.get(); }
   std::shared_ptr<const NoticeRenderer> notices() const;
   // Shared by every connection; the app publishes it (see metrics.h).
@@ -49,7 +49,7 @@ class Runtime {
   config::PolicySnapshot policy_;
   mutable std::mutex mu_;
   std::shared_ptr<const NoticeRenderer> notices_;
-  store::Store& store_;
+  store::StoreFor<store::MilterCatalog> store_;
   int in_progress_ = 0;
   std::condition_variable idle_;
   MilterMetrics metrics_;

@@ -36,8 +36,9 @@ std::string without_leading_newlines(std::string s) {
 
 }  // namespace
 
-Notifier::Notifier(store::Store& store, std::shared_ptr<const SenderMail> mail,
-                   MailTransport& transport, NotifierConfig config, Clock clock)
+Notifier::Notifier(store::StoreFor<store::NotifyCatalog> store,
+                   std::shared_ptr<const SenderMail> mail, MailTransport& transport,
+                   NotifierConfig config, Clock clock)
     : store_(store), mail_(std::move(mail)), transport_(transport), config_(std::move(config)),
       clock_(std::move(clock)) {
   feed_.emplace(store_.catalog, webhooks_);

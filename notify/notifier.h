@@ -45,8 +45,8 @@ struct PassReport {
 class Notifier {
  public:
   using Clock = std::function<std::int64_t()>;
-  Notifier(store::Store& store, std::shared_ptr<const SenderMail> mail, MailTransport& transport,
-           NotifierConfig config, Clock clock);
+  Notifier(store::StoreFor<store::NotifyCatalog> store, std::shared_ptr<const SenderMail> mail,
+           MailTransport& transport, NotifierConfig config, Clock clock);
 
   // Templates reloaded on SIGHUP; the next pass uses them.
   void set_mail(std::shared_ptr<const SenderMail> mail) { mail_ = std::move(mail); }
@@ -91,7 +91,7 @@ class Notifier {
   Status settle(const store::OutboxItem& item, const Status& sent, std::int64_t now,
                 std::int64_t first_pause, PassReport& report);
 
-  store::Store& store_;
+  store::StoreFor<store::NotifyCatalog> store_;
   std::shared_ptr<const SenderMail> mail_;
   MailTransport& transport_;
   MailTransport* injector_ = nullptr;

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "store/catalog.h"
+#include "store/catalog_roles.h"
 #include "util/result.h"
 
 namespace attachgate::notify {
@@ -31,7 +31,7 @@ std::string webhook_body(const store::WebhookEvent& event);
 
 class WebhookFeed {
  public:
-  WebhookFeed(store::Catalog& catalog, WebhookConfig config)
+  WebhookFeed(store::NotifyCatalog& catalog, WebhookConfig config)
       : catalog_(catalog), config_(std::move(config)) {}
 
   // One batch of new events; returns the rows enqueued. The first pass
@@ -40,7 +40,7 @@ class WebhookFeed {
   Result<int> run_once(std::int64_t now);
 
  private:
-  store::Catalog& catalog_;
+  store::NotifyCatalog& catalog_;
   WebhookConfig config_;
   bool started_ = false;
 };

@@ -3,7 +3,7 @@
 
 namespace attachgate::store {
 
-Result<PurgeReport> purge(const BlobStore& blobs, Catalog& catalog, std::int64_t now,
+Result<PurgeReport> purge(const BlobStore& blobs, AdminCatalog& catalog, std::int64_t now,
                           std::int64_t retention_seconds, const PurgeProgress& progress) {
   auto candidates = catalog.purgeable_files(now);
   if (!candidates) return candidates.error();

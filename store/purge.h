@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store/blob_store.h"
-#include "store/catalog.h"
+#include "store/catalog_roles.h"
 
 namespace attachgate::store {
 
@@ -27,7 +27,7 @@ struct PurgeReport {
 
 using PurgeProgress = std::function<void(const PurgeCandidate& file, int done, int total)>;
 
-Result<PurgeReport> purge(const BlobStore& blobs, Catalog& catalog, std::int64_t now,
+Result<PurgeReport> purge(const BlobStore& blobs, AdminCatalog& catalog, std::int64_t now,
                           std::int64_t retention_seconds, const PurgeProgress& progress = {});
 
 }  // namespace attachgate::store

@@ -23,7 +23,7 @@ bool older_than(const std::string& path, std::int64_t min_age, std::time_t now) 
 
 }  // namespace
 
-Result<ReconcileReport> reconcile(const BlobStore& blobs, Catalog& catalog,
+Result<ReconcileReport> reconcile(const BlobStore& blobs, AdminCatalog& catalog,
                                   std::int64_t min_age_seconds) {
   ReconcileReport report;
   const std::time_t now = std::time(nullptr);

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store/blob_store.h"
-#include "store/catalog.h"
+#include "store/catalog_roles.h"
 #include "util/fs_sync.h"
 
 namespace attachgate::store {
@@ -25,7 +25,7 @@ struct ReconcileReport {
   std::vector<std::string> missing_blobs;  // rows marked 'missing'
 };
 
-Result<ReconcileReport> reconcile(const BlobStore& blobs, Catalog& catalog,
+Result<ReconcileReport> reconcile(const BlobStore& blobs, AdminCatalog& catalog,
                                   std::int64_t min_age_seconds = 3600);
 
 // Every process that creates blobs holds a shared flock on the blob store's

@@ -93,7 +93,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& state_dir,
   // one would leave every stored file unreadable.
   auto recorded = catalog->key_check();
   if (!recorded) return make_error(catalog_path + ": " + recorded.error().message);
-  auto files = catalog->count("files");
+  auto files = catalog->count(CatalogTable::files);
   if (!files) return make_error(catalog_path + ": " + files.error().message);
   where->may_create = where->may_create && !*recorded && *files == 0;
   auto keys = KeyRing::load(*where);

@@ -15,6 +15,7 @@
 #include "store/blob_store.h"
 #include "store/catalog.h"
 #include "store/catalog_location.h"
+#include "store/catalog_roles.h"
 #include "store/keys.h"
 #include "store/secrets.h"
 
@@ -33,6 +34,22 @@ struct Store {
   static Result<std::unique_ptr<Store>> open(const std::string& state_dir,
                                              const std::string& master_key_file = "",
                                              const CatalogLocation& catalog_location = {});
+};
+
+// What one role is handed of the store: the blobs, the token hasher, and
+// only its own part of the catalog (catalog_roles.h), so the compiler keeps
+// each component to what its role does. From a Store, or from parts (a
+// test's own catalog).
+template <class CatalogRole>
+struct StoreFor {
+  const BlobStore& blobs;
+  CatalogRole& catalog;
+  const TokenHasher& tokens;
+
+  StoreFor(const BlobStore& b, CatalogRole& c, const TokenHasher& t)
+      : blobs(b), catalog(c), tokens(t) {}
+  StoreFor(Store& store)  // not explicit: a Store serves every role
+      : blobs(store.blobs), catalog(store.catalog), tokens(store.tokens) {}
 };
 
 // A "send again" request with a new token, its keyed hash and a new pixel

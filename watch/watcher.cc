@@ -37,7 +37,7 @@ bool keep_going(int control_fd, std::chrono::milliseconds interval) {
 
 }  // namespace
 
-Watcher::Watcher(store::Catalog& catalog, std::string log_path, FollowerLimits limits,
+Watcher::Watcher(store::WatchCatalog& catalog, std::string log_path, FollowerLimits limits,
                  std::optional<store::WatchPosition> saved)
     : catalog_(catalog),
       path_(std::move(log_path)),
@@ -45,7 +45,7 @@ Watcher::Watcher(store::Catalog& catalog, std::string log_path, FollowerLimits l
       saved_(std::move(saved)),
       follower_(std::make_unique<LogFollower>(path_, saved_, limits_)) {}
 
-Result<std::unique_ptr<Watcher>> Watcher::open(store::Catalog& catalog, std::string log_path,
+Result<std::unique_ptr<Watcher>> Watcher::open(store::WatchCatalog& catalog, std::string log_path,
                                                FollowerLimits limits) {
   auto saved = catalog.load_watch_position(log_path);
   if (!saved) return saved.error();

@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "store/catalog.h"
+#include "store/catalog_roles.h"
 #include "util/result.h"
 #include "watch/log_follower.h"
 
@@ -22,7 +22,7 @@ namespace attachgate::watch {
 class Watcher {
  public:
   // Picks up where the last watcher of log_path stopped, as the catalog says.
-  static Result<std::unique_ptr<Watcher>> open(store::Catalog& catalog, std::string log_path,
+  static Result<std::unique_ptr<Watcher>> open(store::WatchCatalog& catalog, std::string log_path,
                                                FollowerLimits limits = {});
 
   struct Round {
@@ -37,10 +37,10 @@ class Watcher {
   void run(int control_fd, std::chrono::milliseconds interval = std::chrono::milliseconds(500));
 
  private:
-  Watcher(store::Catalog& catalog, std::string log_path, FollowerLimits limits,
+  Watcher(store::WatchCatalog& catalog, std::string log_path, FollowerLimits limits,
           std::optional<store::WatchPosition> saved);
 
-  store::Catalog& catalog_;
+  store::WatchCatalog& catalog_;
   std::string path_;
   FollowerLimits limits_;
   std::optional<store::WatchPosition> saved_;  // what the catalog holds

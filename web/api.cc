@@ -90,7 +90,7 @@ Response api_error(int status, std::string message) {
   return json_response(status, {{"status", status}, {"error", reason(status)}, {"message", message}});
 }
 
-Api::Api(store::Store& store, ApiConfig config, Clock clock)
+Api::Api(store::StoreFor<store::WebCatalog> store, ApiConfig config, Clock clock)
     : store_(store), config_(std::move(config)), clock_(std::move(clock)) {}
 
 std::optional<std::string> Api::authenticate(const Request& head) const {

@@ -55,7 +55,7 @@ struct UploadTerms {
 class Api {
  public:
   using Clock = std::function<std::int64_t()>;
-  Api(store::Store& store, ApiConfig config, Clock clock);
+  Api(store::StoreFor<store::WebCatalog> store, ApiConfig config, Clock clock);
 
   // Any request whose path starts with /api/; content_length when declared.
   Admission admit(const Request& head, std::optional<std::uint64_t> content_length);
@@ -69,7 +69,7 @@ class Api {
                    const std::string& content_type, const store::BlobInfo& blob,
                    const UploadTerms& terms);
   const ApiConfig& config() const { return config_; }
-  store::Store& store() { return store_; }
+  const store::StoreFor<store::WebCatalog>& store() const { return store_; }
 
  private:
   std::optional<std::string> authenticate(const Request& head) const;  // the key's label
@@ -78,7 +78,7 @@ class Api {
   Result<std::optional<store::MessageDetail>> owned(const std::string& key_label,
                                                     std::string_view id);
 
-  store::Store& store_;
+  store::StoreFor<store::WebCatalog> store_;
   ApiConfig config_;
   Clock clock_;
 };

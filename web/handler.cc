@@ -26,8 +26,8 @@ const std::string* Response::header(std::string_view name) const {
   return nullptr;
 }
 
-Handler::Handler(store::Store& store, std::shared_ptr<const PageRenderer> pages,
-                 HandlerConfig config, Clock clock)
+Handler::Handler(store::StoreFor<store::WebCatalog> store,
+                 std::shared_ptr<const PageRenderer> pages, HandlerConfig config, Clock clock)
     : store_(store),
       pages_(std::move(pages)),
       config_(config),
@@ -137,7 +137,7 @@ Response Handler::healthz() {
   Response r;
   r.headers = security_headers();
   r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
-  auto messages = store_.catalog.count("messages");
+  auto messages = store_.catalog.count(store::CatalogTable::messages);
   if (!messages) {
     log_warn("healthz: " + messages.error().message);
     r.status = 503;
@@ -168,7 +168,7 @@ namespace {
 
 // An event that cannot be written is logged, not shown to the visitor:
 // the audit trail is ours to mend, the download is theirs.
-void write_event(store::Catalog& catalog, const store::EventRecord& e) {
+void write_event(store::WebCatalog& catalog, const store::EventRecord& e) {
   if (auto s = catalog.add_event(e); !s)
     log_warn("event " + std::string(to_string(e.kind)) + ": " + s.error().message);
 }

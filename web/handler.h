@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "store/catalog.h"
+#include "store/catalog_roles.h"
 #include "store/store.h"
 #include "web/api.h"
 #include "web/exchange.h"
@@ -46,8 +46,8 @@ struct HandlerConfig {
 class Handler : public Service {
  public:
   using Clock = std::function<std::int64_t()>;
-  Handler(store::Store& store, std::shared_ptr<const PageRenderer> pages, HandlerConfig config,
-          Clock clock = {});
+  Handler(store::StoreFor<store::WebCatalog> store, std::shared_ptr<const PageRenderer> pages,
+          HandlerConfig config, Clock clock = {});
 
   // Once a request's header is read: how to take its body (see Admission).
   // The API's routes answer here; every other request goes on to handle().
@@ -112,7 +112,7 @@ class Handler : public Service {
   void record_when_sent(Response& response, store::EventKind kind, const Request& request,
                         std::int64_t message_id, const Via& link);
 
-  store::Store& store_;
+  store::StoreFor<store::WebCatalog> store_;
   mutable std::mutex pages_mu_;
   std::shared_ptr<const PageRenderer> pages_;
   HandlerConfig config_;

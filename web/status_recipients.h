@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "store/catalog.h"
+#include "store/catalog_records.h"
 #include "store/records.h"
 #include "web/pages.h"
 
@@ -28,7 +28,7 @@ std::string delivery_of(const std::string& address, const std::vector<store::Eve
 
 // One row per envelope recipient, in the order the message lists them, then
 // a row for any link whose recipient is not listed there. `done` is
-// Catalog::completed_downloads_by_file for the message.
+// WebCatalog::completed_downloads_by_file for the message.
 std::vector<StatusRecipient> recipient_rows(const store::MessageDetail& d,
                                             const std::vector<store::CompletedDownload>& done,
                                             std::int64_t now);

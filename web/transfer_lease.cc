@@ -26,8 +26,9 @@ class LeasedSource : public ByteSource {
 
 }  // namespace
 
-Result<TransferLease::Begun> TransferLease::begin(store::Catalog& catalog, std::int64_t download_id,
-                                                  std::int64_t seconds, Clock clock) {
+Result<TransferLease::Begun> TransferLease::begin(store::WebCatalog& catalog,
+                                                  std::int64_t download_id, std::int64_t seconds,
+                                                  Clock clock) {
   const std::int64_t now = clock();
   // The owner only tells transfers apart; 128 random bits never repeat.
   std::string owner = store::new_public_id(16);
@@ -41,8 +42,9 @@ Result<TransferLease::Begun> TransferLease::begin(store::Catalog& catalog, std::
   return begun;
 }
 
-TransferLease::TransferLease(store::Catalog& catalog, std::int64_t download_id, std::string owner,
-                             std::int64_t seconds, Clock clock, std::int64_t renewed_at)
+TransferLease::TransferLease(store::WebCatalog& catalog, std::int64_t download_id,
+                             std::string owner, std::int64_t seconds, Clock clock,
+                             std::int64_t renewed_at)
     : catalog_(catalog),
       download_id_(download_id),
       owner_(std::move(owner)),

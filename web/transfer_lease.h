@@ -1,7 +1,7 @@
 // web/transfer_lease.h - a ticket's one transfer, held while its bytes go
 // out.
 //
-// A ticket carries one transfer at a time (store::Catalog::begin_transfer).
+// A ticket carries one transfer at a time (store::WebCatalog::begin_transfer).
 // The transfer that took it holds a TransferLease: every read of its
 // stream renews the lease once a third of it has passed, and a lease that
 // has passed to another transfer cuts the stream short, so two transfers
@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "store/catalog.h"
+#include "store/catalog_roles.h"
 #include "web/byte_source.h"
 
 namespace attachgate::web {
@@ -32,7 +32,7 @@ class TransferLease {
     std::shared_ptr<TransferLease> lease;  // when started
   };
   // Takes the ticket's transfer for `seconds` (renewed while it runs).
-  static Result<Begun> begin(store::Catalog& catalog, std::int64_t download_id,
+  static Result<Begun> begin(store::WebCatalog& catalog, std::int64_t download_id,
                              std::int64_t seconds, Clock clock);
 
   TransferLease(const TransferLease&) = delete;
@@ -48,10 +48,10 @@ class TransferLease {
   Result<bool> end(std::optional<std::int64_t> complete_at);
 
  private:
-  TransferLease(store::Catalog& catalog, std::int64_t download_id, std::string owner,
+  TransferLease(store::WebCatalog& catalog, std::int64_t download_id, std::string owner,
                 std::int64_t seconds, Clock clock, std::int64_t renewed_at);
 
-  store::Catalog& catalog_;
+  store::WebCatalog& catalog_;
   const std::int64_t download_id_;
   const std::string owner_;
   const std::int64_t seconds_;

@@ -98,7 +98,7 @@ TEST_P(Golden, MatchesExpectedOutput) {
   if (*c.must_have) {
     EXPECT_NE(r.output.find(c.must_have), std::string::npos) << c.must_have;
   }
-  const auto files = store_->catalog.count("files").value();
+  const auto files = store_->catalog.count(store::CatalogTable::files).value();
   EXPECT_EQ(files, c.offloaded);
   if (c.action == Outcome::Action::pass) {
     EXPECT_EQ(r.output, to_crlf(input)) << "a passed message must be unchanged";

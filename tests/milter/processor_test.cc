@@ -34,7 +34,7 @@ TEST_F(ProcessorTest, ThousandDeepNestingPassesUnchanged) {
   Run r = process(deep_message(1000));
   EXPECT_EQ(r.outcome.action, Outcome::Action::pass);
   EXPECT_NE(r.outcome.log.find("nesting deeper than 32"), std::string::npos) << r.outcome.log;
-  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
 }
 
 TEST_F(ProcessorTest, NestingWithinTheLimitIsProcessed) {
@@ -87,7 +87,7 @@ TEST_F(ProcessorTest, BlobStoreFailureTempfailsAndLeavesNothing) {
   EXPECT_EQ(r.outcome.action, Outcome::Action::tempfail);
   EXPECT_NE(r.outcome.log.find("tempfail"), std::string::npos);
   EXPECT_FALSE(r.outcome.body.has_value());
-  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
 }
 
 TEST_F(ProcessorTest, CatalogFailureRemovesTheBlobsItWrote) {
@@ -99,8 +99,8 @@ TEST_F(ProcessorTest, CatalogFailureRemovesTheBlobsItWrote) {
   Run r = process(kPdfMessage);
   EXPECT_EQ(r.outcome.action, Outcome::Action::tempfail);
   EXPECT_NE(r.outcome.log.find("injected fault"), std::string::npos) << r.outcome.log;
-  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
-  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
   EXPECT_TRUE(store_->blobs.list_blob_ids().empty()) << "blob left behind";
   EXPECT_TRUE(store_->blobs.list_temp_files().empty());
 }
@@ -162,8 +162,8 @@ TEST_F(ProcessorTest, UndoRemovesRowsAndReportsBlobs) {
   auto blobs = store_->catalog.remove_message(r.outcome.message_id);
   ASSERT_TRUE(blobs.ok());
   EXPECT_EQ(blobs->size(), 1u);
-  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
-  EXPECT_EQ(store_->catalog.count("events").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::events).value(), 0);
 }
 
 // ---- Session: limits applied while the message streams in ------------------

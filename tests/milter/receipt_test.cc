@@ -95,7 +95,7 @@ TEST_F(ReceiptTest, OwnNoticePassesUntouchedButForgedOrCopiedMarksDoNot) {
   Run own = process(with_notice_mark(store::notice_mark(store_->tokens, id, "bob@example.net", kNow)));
   EXPECT_EQ(own.outcome.action, Outcome::Action::pass);
   EXPECT_EQ(own.outcome.log, "passed unchanged: attachgate's own notice to a sender");
-  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
 
   store::TokenHasher stranger(store::Key{});
   const std::vector<std::pair<const char*, std::string>> forged = {

@@ -121,7 +121,7 @@ TEST_F(CatalogOutboxTest, WithoutTheKeyTheOutboxRefusesToWriteOrRead) {
   ASSERT_TRUE(c.ok());
   EXPECT_FALSE(c->enqueue(receipt()).ok());
   EXPECT_FALSE(c->due_outbox(kNow, 10).ok());
-  EXPECT_EQ(c->count("outbox").value(), 0) << "nothing written in clear";
+  EXPECT_EQ(c->count(store::CatalogTable::outbox).value(), 0) << "nothing written in clear";
 }
 
 // A catalog from before sealing: its waiting rows are sealed at the next

@@ -67,13 +67,13 @@ class CatalogTest : public ::testing::Test {
 TEST_F(CatalogTest, MigratesFromEmptyToLatest) {
   EXPECT_EQ(catalog_->schema_version(), Catalog::latest_schema_version());
   EXPECT_GE(Catalog::latest_schema_version(), 1);
-  for (const char* table : {"messages", "recipients", "files", "links", "link_files", "events"})
-    EXPECT_EQ(catalog_->count(table).value(), 0) << table;
+  for (CatalogTable table : kCatalogTables)
+    EXPECT_EQ(catalog_->count(table).value(), 0) << table_name(table);
   // Reopening an up-to-date catalog migrates nothing and keeps the rows.
   ASSERT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token())).ok());
   auto again = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->count("messages").value(), 1);
+  EXPECT_EQ(again->count(store::CatalogTable::messages).value(), 1);
 }
 
 // A catalog written by an older attachgate keeps its rows through later
@@ -93,7 +93,7 @@ TEST(CatalogMigration, OlderCatalogKeepsItsEventsAndGainsNewKinds) {
   auto c = Catalog::open(attachgate::testing::catalog_at(path));
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->schema_version(), Catalog::latest_schema_version());
-  EXPECT_EQ(c->count("events").value(), 1);
+  EXPECT_EQ(c->count(store::CatalogTable::events).value(), 1);
   EventRecord e;
   e.message_id = 1;
   e.kind = EventKind::extended;
@@ -124,8 +124,8 @@ TEST_F(CatalogTest, OffloadIsRecordedWholeAndFoundByTokenHash) {
   const std::string token = new_token();
   auto ids = catalog_->record_offload(sample_offload(hasher_, token));
   ASSERT_TRUE(ids.ok()) << ids.error().message;
-  EXPECT_EQ(catalog_->count("recipients").value(), 2);
-  EXPECT_EQ(catalog_->count("events").value(), 1);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::recipients).value(), 2);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::events).value(), 1);
 
   auto link = catalog_->find_link_by_token_hash(hasher_.hash(token));
   ASSERT_TRUE(link.ok());
@@ -157,11 +157,11 @@ TEST_F(CatalogTest, FailedOffloadRollsBackEveryRow) {
   auto bad = sample_offload(hasher_, new_token(), 1, {std::string(32, 'b'), std::string(32, 'b')});
   auto ids = catalog_->record_offload(bad);
   ASSERT_FALSE(ids.ok());
-  EXPECT_EQ(catalog_->count("messages").value(), 1);
-  EXPECT_EQ(catalog_->count("recipients").value(), 2);
-  EXPECT_EQ(catalog_->count("files").value(), 1);
-  EXPECT_EQ(catalog_->count("links").value(), 1);
-  EXPECT_EQ(catalog_->count("events").value(), 1);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::messages).value(), 1);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::recipients).value(), 2);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::files).value(), 1);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::links).value(), 1);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::events).value(), 1);
   // The connection is usable afterwards.
   EXPECT_TRUE(catalog_->record_offload(sample_offload(hasher_, new_token(), 1, {std::string(32, 'c')})).ok());
 }
@@ -320,7 +320,7 @@ TEST_F(CatalogTest, ClaimKeepsATicketThatOneCompletionCloses) {
   // A losing claim leaves no ticket behind.
   d.ticket_hash = hasher_.hash(new_token());
   EXPECT_EQ(catalog_->claim_download(d)->outcome, Claim::used_up);
-  EXPECT_EQ(catalog_->count("downloads").value(), 1);
+  EXPECT_EQ(catalog_->count(store::CatalogTable::downloads).value(), 1);
 }
 
 TEST_F(CatalogTest, AllFilesClaimTakesWhatIsLeft) {

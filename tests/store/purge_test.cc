@@ -114,8 +114,8 @@ TEST_F(PurgeTest, RevokedGoesAndOldMessagesAreForgotten) {
   auto later = purge(store_->blobs, store_->catalog, kNow + 31 * kDay, 30 * kDay);
   ASSERT_TRUE(later.ok());
   EXPECT_EQ(later->forgotten.messages, 1);
-  EXPECT_EQ(store_->catalog.count("messages").value(), 0);
-  EXPECT_EQ(store_->catalog.count("events").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::events).value(), 0);
 }
 
 }  // namespace

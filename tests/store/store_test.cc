@@ -73,7 +73,7 @@ TEST(Store, TheKeyCheckValueIsWrittenOnceAndIsNotTheKey) {
   auto again = Store::open(dir.path(), "", attachgate::testing::catalog_for_state(dir.path()));
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(recorded_check(**again), first);
-  EXPECT_EQ((*again)->catalog.count("key_check").value(), 1);
+  EXPECT_EQ((*again)->catalog.count(store::CatalogTable::key_check).value(), 1);
 }
 
 TEST(Store, AKeyThatIsNotTheCatalogsIsRefusedWithWhatToDo) {

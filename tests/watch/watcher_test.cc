@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "store/catalog.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_catalog.h"
 

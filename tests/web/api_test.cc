@@ -105,7 +105,7 @@ TEST_F(ApiTest, WithoutAValidKeyEverythingIs401) {
     Response up = post_form(multipart({}, "a.pdf", "x"), key);
     EXPECT_EQ(up.status, 401);
   }
-  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
 }
 
 TEST_F(ApiTest, MultipartUploadStoresTheFileAndTheLinkServesIt) {
@@ -169,7 +169,7 @@ TEST_F(ApiTest, OverTheLimitIs413AndLeavesNothing) {
   Response form = post_form(multipart({}, "big.bin", big));
   EXPECT_EQ(form.status, 413);
   EXPECT_EQ(json_of(form).at("status"), 413);
-  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
   EXPECT_EQ(files_in(store_->blobs.dir()), 0u);
 }
 
@@ -189,7 +189,7 @@ TEST_F(ApiTest, BadTermsAndFormsAre422) {
   Request wrong_type = request("POST", "/api/v1/files");
   wrong_type.content_type = "application/json";
   EXPECT_EQ(send(wrong_type, "{}").status, 415);
-  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
   EXPECT_EQ(files_in(store_->blobs.dir()), 0u);
 }
 
@@ -201,7 +201,7 @@ TEST_F(ApiTest, AnUploadCutOffMidwayLeavesNothing) {
     std::string half(50'000, 'h');
     EXPECT_FALSE(a.upload->write(half.data(), half.size()).has_value());
   }  // the connection dropped: the sink goes without finish()
-  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
   EXPECT_EQ(files_in(store_->blobs.dir()), 0u);
 }
 
@@ -252,7 +252,7 @@ TEST_F(ApiTest, AnEmptyFileIs422) {
                          "\r\n--BOUND--\r\n");
   EXPECT_EQ(r.status, 422);
   EXPECT_NE(json_of(r).at("message").get<std::string>().find("empty"), std::string::npos);
-  EXPECT_EQ(store_->catalog.count("files").value(), 0);
+  EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
 }
 
 TEST_F(ApiTest, AnEndlessEpilogueIs413) {

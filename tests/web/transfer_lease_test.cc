@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "store/catalog.h"
 #include "store/secrets.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_catalog.h"
