@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/toml_reader.h"
+#include "util/blob_url.h"
 
 namespace attachgate::config {
 namespace {
@@ -85,6 +86,11 @@ std::string check_master_key_file(std::string_view name, std::string_view s) {
       credential == "..")
     return quoted(name, s) + " must name one credential, e.g. credential:master.key";
   return "";
+}
+
+std::string check_blobs_url(std::string_view name, std::string_view s) {
+  auto url = parse_blob_url(std::string(s));
+  return url ? "" : std::string(name) + ": " + url.error().message;
 }
 
 std::string check_relay(std::string_view name, std::string_view s) {
@@ -226,6 +232,11 @@ void read_watch(TableReader& r, ServiceConfig& c) {
     read_checked(r, "postfix_log", nullptr, c.postfix_log);
 }
 
+void read_blobs(TableReader& r, ServiceConfig& c) {
+  read_checked(r, "url", check_blobs_url, c.blobs_url);
+  read_checked(r, "credentials_file", nullptr, c.blobs_credentials_file);
+}
+
 using Section = void (*)(TableReader&, ServiceConfig&);
 
 void read_section(TableReader& top, std::string_view key, Section read, const std::string& path,
@@ -259,6 +270,7 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   read_section(top, "api", read_api, path, out.problems, c);
   read_section(top, "limits", read_limits, path, out.problems, c);
   read_section(top, "watch", read_watch, path, out.problems, c);
+  read_section(top, "blobs", read_blobs, path, out.problems, c);
   top.finish();
 
   detail::sort_problems(out.problems);

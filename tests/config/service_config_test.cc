@@ -344,5 +344,26 @@ TEST_F(ServiceConfigTest, Webhooks) {
                   "set (receivers check the signature with it)"});
 }
 
+// [blobs]: local files under state_dir unless url says otherwise; a bad url
+// is refused with its line, and no key in the TOML holds a secret.
+TEST_F(ServiceConfigTest, Blobs) {
+  EXPECT_EQ(ServiceConfig{}.blobs_url, "");
+  EXPECT_EQ(ServiceConfig{}.blobs_credentials_file, "");
+  Loaded<ServiceConfig> loaded = load(
+      "[blobs]\n"
+      "url = \"s3://ag-blobs/node1?endpoint=https://s3.example.org&region=eu-west-1\"\n"
+      "credentials_file = \"/etc/attachgate/s3.credentials\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  EXPECT_EQ(loaded.value->blobs_url, "s3://ag-blobs/node1?endpoint=https://s3.example.org&region=eu-west-1");
+  EXPECT_EQ(loaded.value->blobs_credentials_file, "/etc/attachgate/s3.credentials");
+  EXPECT_TRUE(load("[blobs]\nurl = \"file:/srv/blobs\"\n").ok());
+
+  const Lines bad = problems("[blobs]\nurl = \"s3://ag-blobs/node1\"\nsecret_key = \"x\"\n");
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].rfind("FILE:2: blobs.url: \"s3://ag-blobs/node1\": endpoint=http(s)://host[:port] "
+                         "is required", 0), 0u) << bad[0];
+  EXPECT_NE(bad[1].find("secret_key"), std::string::npos) << bad[1];
+}
+
 }  // namespace
 }  // namespace attachgate::config
