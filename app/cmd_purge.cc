@@ -27,7 +27,8 @@ Runner add_purge_command(CLI::App& app, GlobalOptions& options) {
       std::cerr << service.error().message << "\n";
       return 2;
     }
-    auto store = store::Store::open(service->state_dir, service->master_key_file);
+    auto store = store::Store::open(service->state_dir, service->master_key_file,
+                                  {service->blobs_url, service->blobs_credentials_file});
     if (!store) {
       std::cerr << "attachgate: " << store.error().message << "\n";
       return 2;

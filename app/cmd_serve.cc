@@ -29,7 +29,8 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
     log_warn(notices.error().message);
     return 2;
   }
-  auto store = store::Store::open(loaded.service.state_dir, loaded.service.master_key_file);
+  auto store = store::Store::open(loaded.service.state_dir, loaded.service.master_key_file,
+                                  {loaded.service.blobs_url, loaded.service.blobs_credentials_file});
   if (!store) {
     log_warn(store.error().message);
     return 2;
@@ -80,7 +81,8 @@ Runner serve(GlobalOptions& options, Roles which) {
     // creating a fresh catalog at the same moment can meet SQLITE_BUSY on
     // the switch to WAL, which no busy timeout covers.
     const auto& service = config.service;
-    if (auto created = store::Store::open(service.state_dir, service.master_key_file); !created) {
+    if (auto created = store::Store::open(service.state_dir, service.master_key_file,
+                                  {service.blobs_url, service.blobs_credentials_file}); !created) {
       std::cerr << "attachgate: " << created.error().message << "\n";
       return 2;
     }

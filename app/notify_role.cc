@@ -43,7 +43,8 @@ int notify_role(const Loaded& loaded, int control_fd) {
     log_warn(mail.error().message);
     return 2;
   }
-  auto store = store::Store::open(service.state_dir, service.master_key_file);
+  auto store = store::Store::open(service.state_dir, service.master_key_file,
+                                  {service.blobs_url, service.blobs_credentials_file});
   if (!store) {
     log_warn(store.error().message);
     return 2;

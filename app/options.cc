@@ -94,7 +94,8 @@ Result<store::Catalog> open_catalog(const GlobalOptions& options) {
 Result<std::unique_ptr<store::Store>> open_store(const GlobalOptions& options) {
   auto service = load_service(options);
   if (!service) return service.error();
-  auto store = store::Store::open(service->state_dir, service->master_key_file);
+  auto store = store::Store::open(service->state_dir, service->master_key_file,
+                                  {service->blobs_url, service->blobs_credentials_file});
   if (!store) return make_error("attachgate: " + store.error().message);
   return store;
 }

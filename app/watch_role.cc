@@ -14,7 +14,8 @@ int watch_role(const Loaded& loaded, int control_fd) {
   const config::ServiceConfig& service = loaded.service;
   // Opened whole, as the other roles do, so a watcher started first still
   // creates the state directory and a private catalog.
-  auto store = store::Store::open(service.state_dir, service.master_key_file);
+  auto store = store::Store::open(service.state_dir, service.master_key_file,
+                                  {service.blobs_url, service.blobs_credentials_file});
   if (!store) {
     log_warn(store.error().message);
     return 2;

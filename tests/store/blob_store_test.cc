@@ -601,10 +601,10 @@ TEST_F(BlobStoreTest, WriterDroppedBeforeCommitLeavesNothing) {
     ASSERT_TRUE(w.ok());
     std::string data(200'000, 'a');
     ASSERT_TRUE(w->write(data.data(), data.size()).ok());
-    EXPECT_EQ(store_->list_temp_files().size(), 1u);
+    EXPECT_EQ(store_->list_unfinished()->size(), 1u);
   }
-  EXPECT_TRUE(store_->list_temp_files().empty());
-  EXPECT_TRUE(store_->list_blob_ids().empty());
+  EXPECT_TRUE(store_->list_unfinished()->empty());
+  EXPECT_TRUE(store_->list_blobs()->empty());
 }
 
 TEST_F(BlobStoreTest, PendingBlobsRemovesUnlessKept) {

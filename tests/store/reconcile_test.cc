@@ -49,7 +49,7 @@ TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  ASSERT_EQ((*store)->blobs.list_temp_files().size(), 1u);
+  ASSERT_EQ((*store)->blobs.list_unfinished()->size(), 1u);
 
   // Too young to touch: a live writer in another process may own it.
   auto young = reconcile((*store)->blobs, (*store)->catalog, 3600);
@@ -58,7 +58,7 @@ TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
   auto report = reconcile((*store)->blobs, (*store)->catalog, 0);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->removed_temp_files.size(), 1u);
-  EXPECT_TRUE((*store)->blobs.list_temp_files().empty());
+  EXPECT_TRUE((*store)->blobs.list_unfinished()->empty());
 }
 
 TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
@@ -140,7 +140,7 @@ TEST(WriterLock, KilledWriterLeavesNothingAfterRestart) {
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  ASSERT_EQ(blobs.list_temp_files().size(), 1u);
+  ASSERT_EQ(blobs.list_unfinished()->size(), 1u);
 
   auto lock = WriterLock::acquire(blobs);
   ASSERT_TRUE(lock.ok());
@@ -148,7 +148,7 @@ TEST(WriterLock, KilledWriterLeavesNothingAfterRestart) {
   auto report = reconcile(blobs, (*store)->catalog, lock->sole() ? 0 : 3600);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->removed_temp_files.size(), 1u);
-  EXPECT_TRUE(blobs.list_temp_files().empty());
+  EXPECT_TRUE(blobs.list_unfinished()->empty());
 }
 
 }  // namespace
