@@ -253,7 +253,10 @@ Result<std::vector<UnfinishedObject>> S3Backend::list_unfinished() const {
   auto got = client.perform(get);
   if (!got) return got.error();
   std::vector<UnfinishedObject> out;
-  if (got->status != 200) return out;  // not every S3-compatible store lists uploads
+  // Not every S3-compatible store lists uploads (s3rver answers 501); a
+  // lifecycle rule must end those (docs/security.md).
+  if (got->status == 501 || got->status == 405) return out;
+  if (got->status != 200) return make_error(client.failure(get, *got));
   for (const auto& item : xml_values(got->body, "Upload")) {
     const auto keys = xml_values(item, "Key");
     const auto ids = xml_values(item, "UploadId");

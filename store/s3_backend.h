@@ -32,7 +32,7 @@ class S3Backend : public BlobBackend {
   Result<bool> exists(const std::string& id) const override;
   Result<std::vector<StoredObject>> list() const override;
   // Multipart uploads begun under the prefix and never completed; `name`
-  // is "KEY?UPLOAD_ID". Empty where the store cannot list them.
+  // is "KEY?UPLOAD_ID". Empty where the store does not implement the listing.
   Result<std::vector<UnfinishedObject>> list_unfinished() const override;
   Status remove_unfinished(const UnfinishedObject& object) const override;
 
