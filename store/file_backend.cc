@@ -94,10 +94,12 @@ class FileSource : public ObjectSource {
   std::uint64_t size_;
 };
 
-std::vector<std::string> dir_entries(const std::string& dir) {
+// A directory that cannot be read is an Error: to reconciliation an empty
+// listing means "every blob is missing".
+Result<std::vector<std::string>> dir_entries(const std::string& dir) {
   std::vector<std::string> names;
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) return names;
+  if (!d) return make_error(errno_text("cannot list " + dir));
   while (dirent* e = ::readdir(d.get())) {
     std::string name = e->d_name;
     if (name != "." && name != "..") names.push_back(name);
@@ -157,9 +159,15 @@ Result<bool> FileBackend::exists(const std::string& id) const {
 
 Result<std::vector<StoredObject>> FileBackend::list() const {
   std::vector<StoredObject> out;
-  for (const auto& sub : dir_entries(dir_)) {
-    if (sub.size() != 2) continue;
-    for (const auto& name : dir_entries(dir_ + "/" + sub))
+  auto subs = dir_entries(dir_);
+  if (!subs) return subs.error();
+  for (const auto& sub : *subs) {
+    struct stat st {};
+    if (sub.size() != 2 || ::lstat((dir_ + "/" + sub).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      continue;
+    auto names = dir_entries(dir_ + "/" + sub);
+    if (!names) return names.error();
+    for (const auto& name : *names)
       if (BlobStore::valid_id(name) && name.compare(0, 2, sub) == 0)
         out.push_back({name, mtime_of(dir_ + "/" + sub + "/" + name)});
   }
@@ -168,7 +176,9 @@ Result<std::vector<StoredObject>> FileBackend::list() const {
 
 Result<std::vector<UnfinishedObject>> FileBackend::list_unfinished() const {
   std::vector<UnfinishedObject> out;
-  for (const auto& name : dir_entries(dir_ + "/tmp")) {
+  auto names = dir_entries(dir_ + "/tmp");
+  if (!names) return names.error();
+  for (const auto& name : *names) {
     std::string path = dir_ + "/tmp/" + name;
     out.push_back({path, mtime_of(path)});
   }

@@ -6,6 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "store/secrets.h"
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
@@ -31,6 +34,31 @@ Offload offload_of(const BlobInfo& blob, const TokenHasher& hasher) {
   link.expires_at = o.now + 3600;
   o.links.push_back(link);
   return o;
+}
+
+// A blob directory that cannot be listed (or an S3 listing that failed)
+// must stop reconciliation, not read as "no blobs" and mark every file
+// missing.
+TEST(Reconcile, AListingThatFailsMarksNothingMissing) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  BlobInfo blob = put((*store)->blobs, "kept");
+  ASSERT_TRUE((*store)->catalog.record_offload(offload_of(blob, (*store)->tokens)).ok());
+  const std::string blobs = (*store)->blobs.dir();
+  ASSERT_EQ(::rename(blobs.c_str(), (blobs + ".away").c_str()), 0);
+  {
+    std::ofstream in_the_way(blobs);  // not a directory
+  }
+  auto report = reconcile((*store)->blobs, (*store)->catalog, 0);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().message.find("cannot list"), std::string::npos) << report.error().message;
+  ASSERT_EQ(::unlink(blobs.c_str()), 0);
+  ASSERT_EQ(::rename((blobs + ".away").c_str(), blobs.c_str()), 0);
+  auto again = reconcile((*store)->blobs, (*store)->catalog, 0);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->missing_blobs.empty());
+  EXPECT_TRUE((*store)->blobs.exists(blob.id));
 }
 
 TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
