@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/options.h"
 #include "store/purge.h"
 #include "store/store.h"
 #include "util/units.h"
@@ -27,7 +28,7 @@ Runner add_purge_command(CLI::App& app, GlobalOptions& options) {
       std::cerr << service.error().message << "\n";
       return 2;
     }
-    auto store = store::Store::open(service->state_dir, service->master_key_file);
+    auto store = open_store(*service);
     if (!store) {
       std::cerr << "attachgate: " << store.error().message << "\n";
       return 2;

@@ -11,6 +11,7 @@
 #include "app/supervisor.h"
 #include "app/watch_role.h"
 #include "app/web_role.h"
+#include "app/options.h"
 #include "milter/milter.h"
 #include "milter/processor.h"
 #include "store/reconcile.h"
@@ -29,7 +30,7 @@ int milter_role(const Loaded& loaded, const std::string& policy_file, int contro
     log_warn(notices.error().message);
     return 2;
   }
-  auto store = store::Store::open(loaded.service.state_dir, loaded.service.master_key_file);
+  auto store = open_store(loaded.service);
   if (!store) {
     log_warn(store.error().message);
     return 2;
@@ -80,7 +81,7 @@ Runner serve(GlobalOptions& options, Roles which) {
     // creating a fresh catalog at the same moment can meet SQLITE_BUSY on
     // the switch to WAL, which no busy timeout covers.
     const auto& service = config.service;
-    if (auto created = store::Store::open(service.state_dir, service.master_key_file); !created) {
+    if (auto created = open_store(service); !created) {
       std::cerr << "attachgate: " << created.error().message << "\n";
       return 2;
     }

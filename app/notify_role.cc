@@ -1,5 +1,6 @@
 // app/notify_role.cc - see notify_role.h.
 #include "app/notify_role.h"
+#include "app/options.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ int notify_role(const Loaded& loaded, int control_fd) {
     log_warn(mail.error().message);
     return 2;
   }
-  auto store = store::Store::open(service.state_dir, service.master_key_file);
+  auto store = open_store(service);
   if (!store) {
     log_warn(store.error().message);
     return 2;

@@ -81,20 +81,39 @@ Result<Loaded> load_all(const GlobalOptions& o) {
   return Loaded{std::move(*service), std::move(policy)};
 }
 
+namespace {
+
+store::CatalogLocation catalog_location(const config::ServiceConfig& service) {
+  return {service.catalog_url, service.catalog_password_file};
+}
+
+}  // namespace
+
 Result<store::Catalog> open_catalog(const GlobalOptions& options) {
   auto service = load_service(options);
   if (!service) return service.error();
-  const std::string path = service->state_dir + "/catalog.db";
-  if (!exists(path))
-    return make_error(path + ": no catalog yet (state_dir is " + service->state_dir +
-                      "; start attachgate once, or pass --state-dir)");
-  return store::Catalog::open(path);
+  const store::CatalogLocation location = catalog_location(*service);
+  const std::string url = store::catalog_url(location, service->state_dir);
+  if (!store::Db::is_postgres_url(url)) {
+    const std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+    if (!exists(path))
+      return make_error(path + ": no catalog yet (state_dir is " + service->state_dir +
+                        "; start attachgate once, or pass --state-dir)");
+  }
+  auto password = store::load_catalog_password(location);
+  if (!password) return password.error();
+  return store::Catalog::open(url, *password);
+}
+
+Result<std::unique_ptr<store::Store>> open_store(const config::ServiceConfig& service) {
+  return store::Store::open(service.state_dir, service.master_key_file, catalog_location(service),
+                            {service.blobs_url, service.blobs_credentials_file});
 }
 
 Result<std::unique_ptr<store::Store>> open_store(const GlobalOptions& options) {
   auto service = load_service(options);
   if (!service) return service.error();
-  auto store = store::Store::open(service->state_dir, service->master_key_file);
+  auto store = open_store(*service);
   if (!store) return make_error("attachgate: " + store.error().message);
   return store;
 }

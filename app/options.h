@@ -47,5 +47,8 @@ Result<store::Catalog> open_catalog(const GlobalOptions& options);
 // The whole store of the configured state directory (created if missing),
 // for commands that read blobs; the Error is ready to print.
 Result<std::unique_ptr<store::Store>> open_store(const GlobalOptions& options);
+// The store as the service config places it: state_dir, the master key,
+// [catalog] and [blobs]. For every role and command that opens one.
+Result<std::unique_ptr<store::Store>> open_store(const config::ServiceConfig& service);
 
 }  // namespace attachgate::app

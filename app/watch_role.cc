@@ -1,6 +1,7 @@
 // app/watch_role.cc - see watch_role.h. Like the web role, it opens the
 // catalog after fork, so no SQLite connection is shared with another child.
 #include "app/watch_role.h"
+#include "app/options.h"
 
 #include "store/store.h"
 #include "util/log.h"
@@ -14,7 +15,7 @@ int watch_role(const Loaded& loaded, int control_fd) {
   const config::ServiceConfig& service = loaded.service;
   // Opened whole, as the other roles do, so a watcher started first still
   // creates the state directory and a private catalog.
-  auto store = store::Store::open(service.state_dir, service.master_key_file);
+  auto store = open_store(service);
   if (!store) {
     log_warn(store.error().message);
     return 2;

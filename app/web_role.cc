@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "app/metrics_files.h"
+#include "app/options.h"
 #include "store/purge.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -79,7 +80,7 @@ int web_role(const Loaded& loaded, int control_fd) {
     log_warn(pages.error().message);
     return 2;
   }
-  auto store = store::Store::open(service.state_dir, service.master_key_file);
+  auto store = open_store(service);
   if (!store) {
     log_warn(store.error().message);
     return 2;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/toml_reader.h"
+#include "util/blob_url.h"
 
 namespace attachgate::config {
 namespace {
@@ -85,6 +86,27 @@ std::string check_master_key_file(std::string_view name, std::string_view s) {
       credential == "..")
     return quoted(name, s) + " must name one credential, e.g. credential:master.key";
   return "";
+}
+
+std::string check_blobs_url(std::string_view name, std::string_view s) {
+  auto url = parse_blob_url(std::string(s));
+  return url ? "" : std::string(name) + ": " + url.error().message;
+}
+
+std::string check_catalog_url(std::string_view name, std::string_view s) {
+  const bool postgres = s.starts_with("postgresql://") || s.starts_with("postgres://");
+  if (!postgres && !(s.starts_with("sqlite:") && s.size() > 7))
+    return quoted(name, s) + " must be sqlite:PATH or postgresql://USER@HOST:PORT/DB, e.g."
+                             " postgresql://attachgate@db.example.org/attachgate?sslmode=verify-full";
+  if (postgres) {
+    const std::string_view rest = s.substr(s.find("://") + 3);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    const auto at = authority.rfind('@');
+    if (at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos)
+      return std::string(name) + ": the URL holds a password; remove it and put it in"
+                                 " [catalog] password_file (mode 0600) or PGPASSWORD";
+  }
+  return has_blank(s) ? quoted(name, s) + " must not contain spaces" : "";
 }
 
 std::string check_relay(std::string_view name, std::string_view s) {
@@ -226,6 +248,16 @@ void read_watch(TableReader& r, ServiceConfig& c) {
     read_checked(r, "postfix_log", nullptr, c.postfix_log);
 }
 
+void read_blobs(TableReader& r, ServiceConfig& c) {
+  read_checked(r, "url", check_blobs_url, c.blobs_url);
+  read_checked(r, "credentials_file", nullptr, c.blobs_credentials_file);
+}
+
+void read_catalog(TableReader& r, ServiceConfig& c) {
+  read_checked(r, "url", check_catalog_url, c.catalog_url);
+  read_checked(r, "password_file", nullptr, c.catalog_password_file);
+}
+
 using Section = void (*)(TableReader&, ServiceConfig&);
 
 void read_section(TableReader& top, std::string_view key, Section read, const std::string& path,
@@ -259,6 +291,8 @@ Loaded<ServiceConfig> load_service_config(const std::string& path) {
   read_section(top, "api", read_api, path, out.problems, c);
   read_section(top, "limits", read_limits, path, out.problems, c);
   read_section(top, "watch", read_watch, path, out.problems, c);
+  read_section(top, "blobs", read_blobs, path, out.problems, c);
+  read_section(top, "catalog", read_catalog, path, out.problems, c);
   top.finish();
 
   detail::sort_problems(out.problems);

@@ -80,6 +80,18 @@ struct ServiceConfig {
   std::int64_t event_retention_seconds = 90 * 86400;
   // [watch] postfix_log: Postfix's log for the delivery watcher; empty: no watcher.
   std::string postfix_log;
+  // [blobs] url: "" is file:<state_dir>/blobs; else file:DIR or
+  // s3://BUCKET/PREFIX?endpoint=...&region=... (util/blob_url.h).
+  std::string blobs_url;
+  // [blobs] credentials_file: the S3 key pair; "" reads AWS_ACCESS_KEY_ID and
+  // AWS_SECRET_ACCESS_KEY. Never the keys themselves in the TOML.
+  std::string blobs_credentials_file;
+  // [catalog] url: "" is <state_dir>/catalog.db; else sqlite:PATH or
+  // postgresql://USER@HOST:PORT/DB?sslmode=... (store/catalog_location.h).
+  std::string catalog_url;
+  // [catalog] password_file: the PostgreSQL password on its first line (mode
+  // 0600); "" leaves it to libpq's PGPASSWORD / PGPASSFILE. Never in the URL.
+  std::string catalog_password_file;
   SmtpRelay relay;
   Webhooks webhooks;
   ApiSettings api;

@@ -14,16 +14,12 @@
 //     file cut, extended, reordered or moved to another id leaves some chunk
 //     with the wrong nonce, length or final flag, or the key unwrapped with
 //     the wrong AD, and fails. Chunk offsets are computable, so skip() seeks.
+// The object in the back end is this format byte for byte, whatever the
+// back end.
 #include "store/blob_store.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "store/secrets.h"
 #include "util/fault.h"
@@ -65,50 +61,9 @@ void chunk_nonce(std::uint64_t index, unsigned char (&nonce)[AesGcm::kNonceBytes
   for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<unsigned char>(index >> (56 - 8 * i));
 }
 
-// Like read_full, at an offset and into several buffers (chunk and tag).
-Result<std::size_t> pread_full(int fd, iovec* iov, int count, std::uint64_t offset) {
-  std::size_t got = 0;
-  while (count > 0) {
-    ssize_t n = ::preadv(fd, iov, count, static_cast<off_t>(offset + got));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(errno_text("read"));
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-    for (auto left = static_cast<std::size_t>(n); count > 0;) {
-      if (left < iov->iov_len) {
-        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-        iov->iov_len -= left;
-        break;
-      }
-      left -= iov->iov_len;
-      ++iov;
-      --count;
-    }
-  }
-  return got;
-}
-
 }  // namespace
 
 // ---- BlobWriter (always v2) ------------------------------------------------
-
-BlobWriter::BlobWriter(BlobWriter&& o) noexcept
-    : id_(std::move(o.id_)), tmp_path_(std::move(o.tmp_path_)),
-      final_dir_(std::move(o.final_dir_)), final_path_(std::move(o.final_path_)),
-      blobs_dir_(std::move(o.blobs_dir_)), fd_(std::move(o.fd_)), gcm_(std::move(o.gcm_)),
-      chunk_index_(o.chunk_index_), hash_(std::move(o.hash_)), plain_(std::move(o.plain_)),
-      size_(o.size_), done_(o.done_) {
-  o.done_ = true;
-}
-
-BlobWriter::~BlobWriter() {
-  if (!done_) {
-    fd_.reset();
-    ::unlink(tmp_path_.c_str());
-  }
-}
 
 // Seals plain_ in place, appends its tag and writes both.
 Status BlobWriter::seal(bool final) {
@@ -118,7 +73,7 @@ Status BlobWriter::seal(bool final) {
   const unsigned char aad = final ? 1 : 0;
   plain_.resize(n + kTag);
   Status s = gcm_->seal(nonce, &aad, 1, plain_.data(), n, plain_.data(), plain_.data() + n);
-  if (s) s = write_all(fd_.get(), plain_.data(), plain_.size());
+  if (s) s = sink_->write(plain_.data(), plain_.size());
   plain_.clear();
   return s;
 }
@@ -146,20 +101,9 @@ Status BlobWriter::write(const void* data, std::size_t size) {
 Result<BlobInfo> BlobWriter::commit() {
   if (done_) panic("BlobWriter::commit twice");
   if (auto s = seal(true); !s) return s.error();
-  if (auto s = fsync_fd(fd_.get(), tmp_path_); !s) return s.error();
-  fd_.reset();
-  bool new_dir = ::mkdir(final_dir_.c_str(), 0700) == 0;
-  if (!new_dir && errno != EEXIST) return make_error(errno_text("mkdir " + final_dir_));
-  if (new_dir) {
-    if (auto s = fsync_dir(blobs_dir_); !s) return s.error();
-  }
-  if (::rename(tmp_path_.c_str(), final_path_.c_str()) != 0)
-    return make_error(errno_text("rename " + tmp_path_));
-  done_ = true;  // from here the blob exists; a failing dir fsync is reported but keeps it
-  if (auto s = fsync_dir(final_dir_); !s) {
-    ::unlink(final_path_.c_str());
-    return s.error();
-  }
+  if (auto s = sink_->finish(); !s) return s.error();
+  done_ = true;
+  sink_.reset();
   fault_point("blob_committed");  // the blob is in place, its row not yet
   return BlobInfo{id_, size_, hash_.final_hex()};
 }
@@ -168,27 +112,34 @@ Result<BlobInfo> BlobWriter::commit() {
 
 BlobReader::~BlobReader() { sodium_memzero(&stream_, sizeof stream_); }
 
+Result<std::size_t> BlobReader::read_next(void* data, std::size_t size) {
+  iovec iov{data, size};
+  auto got = source_->read_at(cursor_, &iov, 1);
+  if (got) cursor_ += *got;
+  return got;
+}
+
 Status BlobReader::next_chunk() {
-  auto got = read_full(fd_.get(), cipher_.data(), cipher_.size());
+  auto got = read_next(cipher_.data(), cipher_.size());
   if (!got) return got.error();
   if (*got < crypto_secretstream_xchacha20poly1305_ABYTES)
-    return make_error(path_ + ": blob is truncated");
+    return make_error(name_ + ": blob is truncated");
   plain_.resize(kBlobChunkSize);
   unsigned long long plain_len = 0;
   unsigned char tag = 0;
   if (crypto_secretstream_xchacha20poly1305_pull(&stream_, plain_.data(), &plain_len, &tag,
                                                  cipher_.data(), *got, nullptr, 0) != 0)
-    return make_error(path_ + ": blob failed authentication (tampered or damaged)");
+    return make_error(name_ + ": blob failed authentication (tampered or damaged)");
   plain_.resize(static_cast<std::size_t>(plain_len));
   pos_ = 0;
   if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
     unsigned char extra;
-    auto more = read_full(fd_.get(), &extra, 1);
+    auto more = read_next(&extra, 1);
     if (!more) return more.error();
-    if (*more != 0) return make_error(path_ + ": blob has data after its final chunk");
+    if (*more != 0) return make_error(name_ + ": blob has data after its final chunk");
     final_ = true;
   } else if (*got < cipher_.size()) {
-    return make_error(path_ + ": blob is truncated");
+    return make_error(name_ + ": blob is truncated");
   }
   return {};
 }
@@ -205,16 +156,16 @@ Status BlobReader::open_chunk(std::uint64_t index, unsigned char* out) {
   unsigned char tag[kTag];
   unsigned char extra = 0;
   iovec iov[3] = {{out, n}, {tag, kTag}, {&extra, 1}};
-  auto got = pread_full(fd_.get(), iov, last ? 3 : 2, kPrefix + index * kCipherChunkV2);
+  auto got = source_->read_at(kPrefix + index * kCipherChunkV2, iov, last ? 3 : 2);
   if (!got) return got.error();
-  // The layout came from the size at open; a file changed since is damaged.
-  if (*got < n + kTag) return make_error(path_ + ": blob is truncated");
-  if (*got > n + kTag) return make_error(path_ + ": blob has data after its final chunk");
+  // The layout came from the size at open; an object changed since is damaged.
+  if (*got < n + kTag) return make_error(name_ + ": blob is truncated");
+  if (*got > n + kTag) return make_error(name_ + ": blob has data after its final chunk");
   unsigned char nonce[AesGcm::kNonceBytes];
   chunk_nonce(index, nonce);
   const unsigned char aad = last ? 1 : 0;
   if (auto s = gcm_->open(nonce, &aad, 1, out, n, out, tag); !s)
-    return make_error(path_ + ": blob chunk " + std::to_string(index) + ": " + s.error().message);
+    return make_error(name_ + ": blob chunk " + std::to_string(index) + ": " + s.error().message);
   next_index_ = index + 1;
   final_ = last;
   return {};
@@ -253,7 +204,7 @@ Result<std::size_t> BlobReader::read(void* data, std::size_t size) {
 Status BlobReader::skip_v1(std::uint64_t bytes) {
   while (bytes > 0) {
     while (pos_ == plain_.size()) {
-      if (final_) return make_error(path_ + ": skip past the end of the blob");
+      if (final_) return make_error(name_ + ": skip past the end of the blob");
       if (auto s = next_chunk(); !s) return s;
     }
     std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, plain_.size() - pos_));
@@ -267,7 +218,7 @@ Status BlobReader::skip_v1(std::uint64_t bytes) {
 // read() reports the end only once the final chunk has authenticated.
 Status BlobReader::skip(std::uint64_t bytes) {
   if (!v2()) return skip_v1(bytes);
-  if (bytes > size_ - offset_) return make_error(path_ + ": skip past the end of the blob");
+  if (bytes > size_ - offset_) return make_error(name_ + ": skip past the end of the blob");
   if (bytes <= plain_.size() - pos_) {
     pos_ += static_cast<std::size_t>(bytes);
     offset_ += bytes;
@@ -283,11 +234,13 @@ Status BlobReader::skip(std::uint64_t bytes) {
 
 // ---- BlobStore --------------------------------------------------------------
 
-Result<BlobStore> BlobStore::open(const std::string& state_dir, const KeyRing& keys) {
+Result<BlobStore> BlobStore::open(const std::string& state_dir, const KeyRing& keys,
+                                  const BlobsConfig& config) {
   init_sodium();
+  auto backend = open_blob_backend(state_dir, config);
+  if (!backend) return backend.error();
   BlobStore store;
-  store.dir_ = state_dir + "/blobs";
-  if (auto s = make_dirs(store.dir_ + "/tmp", 0700); !s) return s.error();
+  store.backend_ = std::move(*backend);
   store.wrap_key_ = keys.blob_wrap_key();
   return store;
 }
@@ -299,23 +252,12 @@ bool BlobStore::valid_id(const std::string& id) {
   return true;
 }
 
-std::string BlobStore::path_of(const std::string& id) const {
-  if (!valid_id(id)) panic("blob id is not 32 hex characters");
-  return dir_ + "/" + id.substr(0, 2) + "/" + id;
-}
-
 Result<BlobWriter> BlobStore::create() const {
   BlobWriter w;
   w.id_ = new_public_id(16);
-  w.blobs_dir_ = dir_;
-  w.final_dir_ = dir_ + "/" + w.id_.substr(0, 2);
-  w.final_path_ = path_of(w.id_);
-  w.tmp_path_ = dir_ + "/tmp/" + w.id_ + ".tmp";
-  w.fd_ = UniqueFd(::open(w.tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!w.fd_.valid()) {
-    w.done_ = true;  // nothing to unlink
-    return make_error(errno_text("cannot create " + w.tmp_path_));
-  }
+  auto sink = backend_->create(w.id_);
+  if (!sink) return sink.error();
+  w.sink_ = std::move(*sink);
 
   unsigned char header[kPrefix];
   unsigned char* p = header;
@@ -334,27 +276,36 @@ Result<BlobWriter> BlobStore::create() const {
   if (!gcm) return gcm.error();
   w.gcm_.emplace(std::move(*gcm));
   w.plain_.reserve(kCipherChunkV2);
-  if (auto s = write_all(w.fd_.get(), header, sizeof header); !s) return s.error();
+  if (auto s = w.sink_->write(header, sizeof header); !s) return s.error();
   return w;
 }
 
 Result<BlobReader> BlobStore::open_blob(const std::string& id) const {
+  auto found = find_blob(id);
+  if (!found) return found.error();
+  if (!*found) return make_error(backend_->where() + ": blob " + id + " is missing");
+  return std::move(**found);
+}
+
+Result<std::optional<BlobReader>> BlobStore::find_blob(const std::string& id) const {
   if (!valid_id(id)) return make_error("invalid blob id");
   BlobReader r;
-  r.path_ = path_of(id);
-  r.fd_ = UniqueFd(::open(r.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!r.fd_.valid()) return make_error(errno_text("cannot open blob " + r.path_));
+  r.name_ = backend_->where() + ": blob " + id;
+  auto source = backend_->open(id);
+  if (!source) return source.error();
+  if (!*source) return std::optional<BlobReader>();
+  r.source_ = std::move(*source);
   unsigned char header[kPrefix + kStreamHeader];
-  auto got = read_full(r.fd_.get(), header, kPrefix);
+  auto got = r.read_next(header, kPrefix);
   if (!got) return got.error();
   const bool v1 = *got == kPrefix && std::memcmp(header, kMagicV1, kMagic) == 0;
   const bool v2 = *got == kPrefix && std::memcmp(header, kMagicV2, kMagic) == 0;
   if (v1) {
-    got = read_full(r.fd_.get(), header + kPrefix, kStreamHeader);
+    got = r.read_next(header + kPrefix, kStreamHeader);
     if (!got) return got.error();
   }
   if (!(v2 || (v1 && *got == kStreamHeader)))
-    return make_error(r.path_ + ": not a blob, or its header is truncated");
+    return make_error(r.name_ + ": not a blob, or its header is truncated");
   const unsigned char* nonce = header + kMagic;
   const unsigned char* wrapped = nonce + kWrapNonce;
   BlobKey key;
@@ -362,67 +313,46 @@ Result<BlobReader> BlobStore::open_blob(const std::string& id) const {
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(key.bytes, nullptr, nullptr, wrapped, kWrappedKey,
                                                  bytes_of(ad), ad.size(), nonce,
                                                  wrap_key_.data()) != 0)
-    return make_error(r.path_ + ": blob key does not unwrap (wrong master key, or tampered)");
+    return make_error(r.name_ + ": blob key does not unwrap (wrong master key, or tampered)");
   if (v1) {
     if (crypto_secretstream_xchacha20poly1305_init_pull(&r.stream_, header + kPrefix, key.bytes) != 0)
-      return make_error(r.path_ + ": bad stream header");
+      return make_error(r.name_ + ": bad stream header");
     r.cipher_.resize(kCipherChunkV1);
-    return r;
+    return std::optional<BlobReader>(std::move(r));
   }
-  struct stat st {};
-  if (::fstat(r.fd_.get(), &st) != 0) return make_error(errno_text("stat " + r.path_));
-  if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) < kPrefix + kTag)
-    return make_error(r.path_ + ": blob is truncated");
-  const std::uint64_t body = static_cast<std::uint64_t>(st.st_size) - kPrefix;
+  if (r.source_->size() < kPrefix + kTag) return make_error(r.name_ + ": blob is truncated");
+  const std::uint64_t body = r.source_->size() - kPrefix;
   r.chunks_ = (body + kCipherChunkV2 - 1) / kCipherChunkV2;
   const std::uint64_t last = body - (r.chunks_ - 1) * kCipherChunkV2;
-  if (last < kTag) return make_error(r.path_ + ": blob is truncated");
+  if (last < kTag) return make_error(r.name_ + ": blob is truncated");
   r.last_plain_ = static_cast<std::size_t>(last - kTag);
   r.size_ = (r.chunks_ - 1) * kBlobChunkSize + r.last_plain_;
   auto gcm = AesGcm::create(AesGcm::Mode::open, key.bytes);
-  if (!gcm) return make_error(r.path_ + ": " + gcm.error().message);
+  if (!gcm) return make_error(r.name_ + ": " + gcm.error().message);
   r.gcm_.emplace(std::move(*gcm));
   r.plain_.reserve(kBlobChunkSize);
-  return r;
+  return std::optional<BlobReader>(std::move(r));
 }
 
 Status BlobStore::remove(const std::string& id) const {
   if (!valid_id(id)) return make_error("invalid blob id");
-  std::string path = path_of(id);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return make_error(errno_text("unlink " + path));
-  return {};
+  return backend_->remove(id);
 }
 
 bool BlobStore::exists(const std::string& id) const {
-  struct stat st {};
-  return valid_id(id) && ::stat(path_of(id).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (!valid_id(id)) return false;
+  auto there = backend_->exists(id);
+  return there && *there;
 }
 
-static std::vector<std::string> dir_entries(const std::string& dir) {
-  std::vector<std::string> names;
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) return names;
-  while (dirent* e = ::readdir(d.get())) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  return names;
+Result<std::vector<StoredObject>> BlobStore::list_blobs() const { return backend_->list(); }
+
+Result<std::vector<UnfinishedObject>> BlobStore::list_unfinished() const {
+  return backend_->list_unfinished();
 }
 
-std::vector<std::string> BlobStore::list_blob_ids() const {
-  std::vector<std::string> ids;
-  for (const auto& sub : dir_entries(dir_)) {
-    if (sub.size() != 2) continue;
-    for (const auto& name : dir_entries(dir_ + "/" + sub))
-      if (valid_id(name) && name.compare(0, 2, sub) == 0) ids.push_back(name);
-  }
-  return ids;
-}
-
-std::vector<std::string> BlobStore::list_temp_files() const {
-  std::vector<std::string> paths;
-  for (const auto& name : dir_entries(dir_ + "/tmp")) paths.push_back(dir_ + "/tmp/" + name);
-  return paths;
+Status BlobStore::remove_unfinished(const UnfinishedObject& object) const {
+  return backend_->remove_unfinished(object);
 }
 
 PendingBlobs::~PendingBlobs() {

@@ -1,12 +1,13 @@
-// store/blob_store.h - encrypted, content-hashed blobs on the local disk.
+// store/blob_store.h - encrypted, content-hashed blobs in a BlobBackend.
 //
 // A blob is written through a BlobWriter in any number of pieces and never
 // held whole in memory: plaintext is cut into 64 KiB chunks, each sealed with
 // AES-256-GCM (format v2; v1 blobs, sealed with libsodium's secretstream, are
 // still read) under a random per-blob key that is itself wrapped by the state
 // directory's blob key (bound to the blob id). commit() writes the final
-// chunk, fsyncs, renames into place and fsyncs the directory; a writer
-// dropped before commit() leaves nothing behind. Reading authenticates every
+// chunk and has the back end make the object durable (blob_backend.h: local
+// files by default, or an S3-compatible store, which sees only ciphertext);
+// a writer dropped before commit() leaves nothing behind. Reading authenticates every
 // chunk before handing out its bytes: a tampered, truncated or swapped blob
 // is an Error, never bytes. Blob ids are generated here, never from a URL.
 #pragma once
@@ -20,9 +21,9 @@
 #include <sodium.h>
 
 #include "store/aes_gcm.h"
+#include "store/blob_backend.h"
 #include "store/keys.h"
 #include "store/sha256.h"
-#include "util/fs_sync.h"
 #include "util/result.h"
 
 namespace attachgate::store {
@@ -37,9 +38,9 @@ inline constexpr std::size_t kBlobChunkSize = 64 * 1024;
 
 class BlobWriter {
  public:
-  BlobWriter(BlobWriter&&) noexcept;
+  BlobWriter(BlobWriter&&) noexcept = default;
   BlobWriter& operator=(BlobWriter&&) = delete;
-  ~BlobWriter();
+  ~BlobWriter() = default;  // an unfinished sink removes what it wrote
 
   Status write(const void* data, std::size_t size);
   Result<BlobInfo> commit();
@@ -49,8 +50,8 @@ class BlobWriter {
   BlobWriter() = default;
   Status seal(bool final);
 
-  std::string id_, tmp_path_, final_dir_, final_path_, blobs_dir_;
-  UniqueFd fd_;
+  std::string id_;
+  std::unique_ptr<ObjectSink> sink_;
   std::optional<AesGcm> gcm_;
   std::uint64_t chunk_index_ = 0;
   Sha256 hash_;
@@ -78,44 +79,54 @@ class BlobReader {
   BlobReader() = default;
   bool v2() const { return gcm_.has_value(); }
   Status next_chunk();  // v1
+  Result<std::size_t> read_next(void* data, std::size_t size);  // v1, from cursor_
   Status skip_v1(std::uint64_t bytes);
   std::size_t chunk_plain_size(std::uint64_t index) const;  // v2
   Status open_chunk(std::uint64_t index, unsigned char* out);  // v2
   Status buffer_chunk(std::uint64_t index);  // v2, into plain_
 
-  std::string path_;
-  UniqueFd fd_;
+  std::string name_;  // for messages
+  std::unique_ptr<ObjectSource> source_;
+  std::uint64_t cursor_ = 0;  // v1: the next byte of the object to read
   crypto_secretstream_xchacha20poly1305_state stream_{};  // v1
   std::optional<AesGcm> gcm_;  // v2
   std::vector<unsigned char> plain_, cipher_;
   std::size_t pos_ = 0;
   bool final_ = false;
-  // v2: the layout follows from the file's size at open (blob files are
-  // immutable once renamed into place).
+  // v2: the layout follows from the object's size at open (objects are
+  // immutable once finished).
   std::uint64_t chunks_ = 0, next_index_ = 0, offset_ = 0, size_ = 0;
   std::size_t last_plain_ = 0;
 };
 
 class BlobStore {
  public:
-  // Uses `<state_dir>/blobs`, creating it (0700) if needed.
-  static Result<BlobStore> open(const std::string& state_dir, const KeyRing& keys);
+  // By config.url (blob_backend.h); by default `<state_dir>/blobs`, created
+  // (0700) if needed.
+  static Result<BlobStore> open(const std::string& state_dir, const KeyRing& keys,
+                                const BlobsConfig& config = {});
 
   Result<BlobWriter> create() const;
+  // A blob that is not there is an Error here; find_blob() tells it apart.
   Result<BlobReader> open_blob(const std::string& id) const;
+  // nullopt: the back end has no such blob (deleted behind our back).
+  Result<std::optional<BlobReader>> find_blob(const std::string& id) const;
   Status remove(const std::string& id) const;
+  // False too when the back end cannot be asked.
   bool exists(const std::string& id) const;
 
   // For start-up reconciliation.
-  std::vector<std::string> list_blob_ids() const;
-  std::vector<std::string> list_temp_files() const;  // full paths
-  const std::string& dir() const { return dir_; }
+  Result<std::vector<StoredObject>> list_blobs() const;
+  Result<std::vector<UnfinishedObject>> list_unfinished() const;
+  Status remove_unfinished(const UnfinishedObject& object) const;
+  // The local blob directory; "" for a remote back end.
+  std::string dir() const { return backend_->local_dir(); }
+  const std::string& where() const { return backend_->where(); }
 
   static bool valid_id(const std::string& id);
 
  private:
-  std::string path_of(const std::string& id) const;
-  std::string dir_;
+  std::shared_ptr<const BlobBackend> backend_;
   Key wrap_key_{};
 };
 

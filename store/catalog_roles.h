@@ -41,6 +41,15 @@ class CatalogReads {
   virtual Result<std::int64_t> outbox_depth(OutboxKind kind) = 0;  // waiting, not given up
 };
 
+// A blob found gone from the blob store: by reconciliation (admin), or by
+// the web role when a download's object is missing (an object store).
+class MissingBlobs {
+ public:
+  virtual ~MissingBlobs() = default;
+  // true if a stored row was marked now (false: already marked, or no row).
+  virtual Result<bool> mark_blob_missing(const std::string& blob_id) = 0;
+};
+
 // A message recorded whole: by the milter from mail, by the API from an upload.
 class OffloadCatalog {
  public:
@@ -106,6 +115,7 @@ class MilterCatalog : public virtual OffloadCatalog {
 // The web server: landing pages, claims and transfers, the pixel, the
 // sender's status page and the API.
 class WebCatalog : public virtual CatalogReads,
+                   public virtual MissingBlobs,
                    public virtual OffloadCatalog,
                    public virtual LinkActions {
  public:
@@ -226,7 +236,9 @@ class WatchCatalog {
 
 // The admin: the CLI's reports and actions, purge and reconciliation, and
 // the checks made when the store opens.
-class AdminCatalog : public virtual CatalogReads, public virtual LinkActions {
+class AdminCatalog : public virtual CatalogReads,
+                     public virtual LinkActions,
+                     public virtual MissingBlobs {
  public:
   virtual ~AdminCatalog() = default;
 
@@ -243,8 +255,6 @@ class AdminCatalog : public virtual CatalogReads, public virtual LinkActions {
   virtual Result<ForgetReport> forget_before(std::int64_t cutoff) = 0;
   // Reconciliation with the blob store.
   virtual Result<std::vector<std::string>> blob_ids_in_use() = 0;
-  // true if a stored row was marked now (false: already marked, or no row).
-  virtual Result<bool> mark_blob_missing(const std::string& blob_id) = 0;
 
   virtual int schema_version() = 0;
   // The master key's check value (keys.h), or none before the first start

@@ -3,49 +3,42 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <ctime>
 #include <set>
-#include <unistd.h>
 
 #include "util/fs_sync.h"
 
 namespace attachgate::store {
-namespace {
-
-bool older_than(const std::string& path, std::int64_t min_age, std::time_t now) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return false;
-  return now - st.st_mtime >= min_age;
-}
-
-}  // namespace
-
 Result<ReconcileReport> reconcile(const BlobStore& blobs, AdminCatalog& catalog,
                                   std::int64_t min_age_seconds) {
   ReconcileReport report;
-  const std::time_t now = std::time(nullptr);
-  for (const auto& path : blobs.list_temp_files()) {
-    if (!older_than(path, min_age_seconds, now)) continue;
-    if (::unlink(path.c_str()) != 0) return make_error(errno_text("unlink " + path));
-    report.removed_temp_files.push_back(path);
+  const std::int64_t now = std::time(nullptr);
+  auto unfinished = blobs.list_unfinished();
+  if (!unfinished) return unfinished.error();
+  for (const auto& object : *unfinished) {
+    if (now - object.started < min_age_seconds) continue;
+    if (auto s = blobs.remove_unfinished(object); !s) return s.error();
+    report.removed_temp_files.push_back(object.name);
   }
 
   auto in_use = catalog.blob_ids_in_use();
   if (!in_use) return in_use.error();
+  // A listing that failed must not read as "every blob is missing".
+  auto stored = blobs.list_blobs();
+  if (!stored) return stored.error();
   const std::set<std::string> rows(in_use->begin(), in_use->end());
-  std::set<std::string> on_disk;
-  for (const auto& id : blobs.list_blob_ids()) {
-    on_disk.insert(id);
-    if (rows.count(id)) continue;
-    if (!older_than(blobs.dir() + "/" + id.substr(0, 2) + "/" + id, min_age_seconds, now)) continue;
-    if (auto s = blobs.remove(id); !s) return s.error();
-    report.removed_orphan_blobs.push_back(id);
+  std::set<std::string> present;
+  for (const auto& object : *stored) {
+    present.insert(object.id);
+    if (rows.count(object.id)) continue;
+    if (now - object.modified < min_age_seconds) continue;
+    if (auto s = blobs.remove(object.id); !s) return s.error();
+    report.removed_orphan_blobs.push_back(object.id);
   }
   for (const auto& id : rows) {
-    if (on_disk.count(id)) continue;
+    if (present.count(id)) continue;
     auto marked = catalog.mark_blob_missing(id);
     if (!marked) return marked.error();
     if (*marked) report.missing_blobs.push_back(id);
@@ -54,6 +47,9 @@ Result<ReconcileReport> reconcile(const BlobStore& blobs, AdminCatalog& catalog,
 }
 
 Result<WriterLock> WriterLock::acquire(const BlobStore& blobs) {
+  // A remote store has no lock to take: writers on other nodes are never
+  // known to be gone, so unfinished writes are left min_age to finish.
+  if (blobs.dir().empty()) return WriterLock(UniqueFd(), false);
   const std::string dir = blobs.dir() + "/tmp";
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return make_error(errno_text("open " + dir));

@@ -1,7 +1,7 @@
 // store/reconcile.h - start-up agreement between blob files and catalog rows.
 //
-// After a crash the disk and the catalog can disagree. Temporary files are
-// writes that never committed; blobs without a row belong to a transaction
+// After a crash the blob store and the catalog can disagree. Temporary
+// files (or open multipart uploads) are writes that never committed; blobs without a row belong to a transaction
 // that rolled back: both are removed. Rows whose blob is missing are marked
 // `missing` and reported, never silently dropped. Only files older than
 // min_age are touched, so a milter busy writing in another process keeps
@@ -20,7 +20,7 @@
 namespace attachgate::store {
 
 struct ReconcileReport {
-  std::vector<std::string> removed_temp_files;
+  std::vector<std::string> removed_temp_files;  // and aborted multipart uploads
   std::vector<std::string> removed_orphan_blobs;
   std::vector<std::string> missing_blobs;  // rows marked 'missing'
 };

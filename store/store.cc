@@ -73,7 +73,8 @@ Status check_key_opens_a_blob(Catalog& catalog, const BlobStore& blobs,
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& state_dir,
                                            const std::string& master_key_file,
-                                           const CatalogLocation& catalog_location) {
+                                           const CatalogLocation& catalog_location,
+                                           const BlobsConfig& blobs_config) {
   if (auto s = make_dirs(state_dir, 0700); !s) return s.error();
   auto where = locate_master_key(master_key_file, state_dir, std::getenv("CREDENTIALS_DIRECTORY"));
   if (!where) return where.error();
@@ -98,7 +99,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& state_dir,
   where->may_create = where->may_create && !*recorded && *files == 0;
   auto keys = KeyRing::load(*where);
   if (!keys) return keys.error();
-  auto blobs = BlobStore::open(state_dir, *keys);
+  auto blobs = BlobStore::open(state_dir, *keys, blobs_config);
   if (!blobs) return blobs.error();
   if (!*recorded && *files > 0)
     if (auto s = check_key_opens_a_blob(*catalog, *blobs, where->path, catalog_path); !s)

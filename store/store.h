@@ -5,7 +5,8 @@
 // refuses a key file others can read and a key that is not the catalog's
 // (its check value differs), creates what is missing, migrates the catalog,
 // and hands back the parts.
-// Layout: <state_dir>/catalog.db, <state_dir>/blobs/, and by default
+// Layout: <state_dir>/catalog.db, <state_dir>/blobs/ (unless [blobs] url
+// says otherwise), and by default
 // <state_dir>/master.key.
 #pragma once
 
@@ -28,12 +29,13 @@ struct Store {
   TokenHasher tokens;
 
   // master_key_file as in locate_master_key() (keys.h); $CREDENTIALS_DIRECTORY
-  // is read from the environment.
-  // catalog_location: [catalog] (catalog_location.h); by default
-  // <state_dir>/catalog.db.
+  // is read from the environment. catalog_location: [catalog]
+  // (catalog_location.h), by default <state_dir>/catalog.db; blobs: where
+  // blobs live (blob_backend.h), by default <state_dir>/blobs.
   static Result<std::unique_ptr<Store>> open(const std::string& state_dir,
                                              const std::string& master_key_file = "",
-                                             const CatalogLocation& catalog_location = {});
+                                             const CatalogLocation& catalog_location = {},
+                                             const BlobsConfig& blobs = {});
 };
 
 // What one role is handed of the store: the blobs, the token hasher, and

@@ -34,11 +34,13 @@ class BlobSource : public ByteSource {
   std::uint64_t size_;
 };
 
+// nullptr: the blob is gone from the store (deleted behind our back).
 Result<std::unique_ptr<ByteSource>> open_file(const store::BlobStore& blobs,
                                               const store::FileRecord& file) {
-  auto reader = blobs.open_blob(file.blob_id);
+  auto reader = blobs.find_blob(file.blob_id);
   if (!reader) return reader.error();
-  return std::unique_ptr<ByteSource>(std::make_unique<BlobSource>(std::move(*reader), file.size));
+  if (!*reader) return std::unique_ptr<ByteSource>();
+  return std::unique_ptr<ByteSource>(std::make_unique<BlobSource>(std::move(**reader), file.size));
 }
 
 Result<std::unique_ptr<ByteSource>> open_zip(const store::BlobStore& blobs,
@@ -49,7 +51,11 @@ Result<std::unique_ptr<ByteSource>> open_zip(const store::BlobStore& blobs,
     e.name = sanitize_display_name(f.filename);
     e.size = f.size;
     e.mtime = f.created_at;
-    e.open = [&blobs, f] { return open_file(blobs, f); };
+    e.open = [&blobs, f]() -> Result<std::unique_ptr<ByteSource>> {
+      auto source = open_file(blobs, f);
+      if (source && !*source) return make_error("blob " + f.blob_id + " is missing");
+      return source;
+    };
     entries.push_back(std::move(e));
   }
   auto zip = ZipStream::create(std::move(entries));
@@ -84,6 +90,16 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
     log_warn("download " + std::to_string(d.id) + ": " + source.error().message);
     return problem(500, "This file cannot be read",
                    "The server cannot read the stored file. Please tell the sender.");
+  }
+  if (!*source) {
+    // Gone from the blob store: recorded as start-up reconciliation would,
+    // so every page from now on says so.
+    log_warn("download " + std::to_string(d.id) + ": blob " + d.files[0].blob_id +
+             " is missing; its file is marked missing in the catalog");
+    if (auto marked = store_.catalog.mark_blob_missing(d.files[0].blob_id); !marked)
+      log_warn("download " + std::to_string(d.id) + ": " + marked.error().message);
+    return problem(500, "This file is missing",
+                   "The server cannot find the stored file. Please tell the sender.");
   }
   const std::uint64_t size = (*source)->size();
   const std::string name = d.is_zip ? "attachments.zip" : d.files[0].filename;

@@ -344,5 +344,51 @@ TEST_F(ServiceConfigTest, Webhooks) {
                   "set (receivers check the signature with it)"});
 }
 
+// [blobs]: local files under state_dir unless url says otherwise; a bad url
+// is refused with its line, and no key in the TOML holds a secret.
+TEST_F(ServiceConfigTest, Blobs) {
+  EXPECT_EQ(ServiceConfig{}.blobs_url, "");
+  EXPECT_EQ(ServiceConfig{}.blobs_credentials_file, "");
+  Loaded<ServiceConfig> loaded = load(
+      "[blobs]\n"
+      "url = \"s3://ag-blobs/node1?endpoint=https://s3.example.org&region=eu-west-1\"\n"
+      "credentials_file = \"/etc/attachgate/s3.credentials\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  EXPECT_EQ(loaded.value->blobs_url, "s3://ag-blobs/node1?endpoint=https://s3.example.org&region=eu-west-1");
+  EXPECT_EQ(loaded.value->blobs_credentials_file, "/etc/attachgate/s3.credentials");
+  EXPECT_TRUE(load("[blobs]\nurl = \"file:/srv/blobs\"\n").ok());
+
+  const Lines bad = problems("[blobs]\nurl = \"s3://ag-blobs/node1\"\nsecret_key = \"x\"\n");
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].rfind("FILE:2: blobs.url: \"s3://ag-blobs/node1\": endpoint=http(s)://host[:port] "
+                         "is required", 0), 0u) << bad[0];
+  EXPECT_NE(bad[1].find("secret_key"), std::string::npos) << bad[1];
+}
+
+// [catalog]: the SQLite file under state_dir unless url says otherwise; a
+// PostgreSQL URL with a password in it is refused, as is any other scheme.
+TEST_F(ServiceConfigTest, Catalog) {
+  EXPECT_EQ(ServiceConfig{}.catalog_url, "");
+  EXPECT_EQ(ServiceConfig{}.catalog_password_file, "");
+  Loaded<ServiceConfig> loaded = load(
+      "[catalog]\n"
+      "url = \"postgresql://attachgate@db.example.org:5432/attachgate?sslmode=verify-full\"\n"
+      "password_file = \"/etc/attachgate/catalog.password\"\n");
+  ASSERT_TRUE(loaded.ok()) << format_problems(loaded.problems);
+  EXPECT_EQ(loaded.value->catalog_url,
+            "postgresql://attachgate@db.example.org:5432/attachgate?sslmode=verify-full");
+  EXPECT_EQ(loaded.value->catalog_password_file, "/etc/attachgate/catalog.password");
+  EXPECT_TRUE(load("[catalog]\nurl = \"sqlite:/srv/catalog.db\"\n").ok());
+
+  const Lines password = problems("[catalog]\nurl = \"postgresql://ag:hunter2@db/ag\"\n");
+  ASSERT_EQ(password.size(), 1u);
+  EXPECT_EQ(password[0].rfind("FILE:2: catalog.url: the URL holds a password", 0), 0u) << password[0];
+  EXPECT_EQ(password[0].find("hunter2"), std::string::npos) << "the error repeats the password";
+  const Lines scheme = problems("[catalog]\nurl = \"mysql://db/ag\"\npassword = \"x\"\n");
+  ASSERT_EQ(scheme.size(), 2u);
+  EXPECT_NE(scheme[0].find("must be sqlite:PATH or postgresql://"), std::string::npos) << scheme[0];
+  EXPECT_NE(scheme[1].find("password"), std::string::npos) << scheme[1];
+}
+
 }  // namespace
 }  // namespace attachgate::config

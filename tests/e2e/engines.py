@@ -354,6 +354,13 @@ class S3Server:
             if root.findtext(ns + "IsTruncated") != "true" or not token:
                 return out
 
+    def get_object(self, key: str) -> bytes:
+        """An object's bytes as stored (behind the front)."""
+        status, body = self._behind("GET", "/%s/%s" % (self.bucket, urllib.parse.quote(key)))
+        if status != 200:
+            raise AssertionError("getting %s: %d %r" % (key, status, body[:300]))
+        return body
+
     def delete(self, key: str) -> None:
         status, body = self._behind("DELETE", "/%s/%s" % (self.bucket, urllib.parse.quote(key)))
         if status != 204:

@@ -102,7 +102,7 @@ TEST_P(Golden, MatchesExpectedOutput) {
   EXPECT_EQ(files, c.offloaded);
   if (c.action == Outcome::Action::pass) {
     EXPECT_EQ(r.output, to_crlf(input)) << "a passed message must be unchanged";
-    EXPECT_TRUE(store_->blobs.list_blob_ids().empty());
+    EXPECT_TRUE(store_->blobs.list_blobs()->empty());
     return;
   }
   // Every body text part, decoded, carries the link (HTML escapes '/').

@@ -101,8 +101,8 @@ TEST_F(ProcessorTest, CatalogFailureRemovesTheBlobsItWrote) {
   EXPECT_NE(r.outcome.log.find("injected fault"), std::string::npos) << r.outcome.log;
   EXPECT_EQ(store_->catalog.count(store::CatalogTable::messages).value(), 0);
   EXPECT_EQ(store_->catalog.count(store::CatalogTable::files).value(), 0);
-  EXPECT_TRUE(store_->blobs.list_blob_ids().empty()) << "blob left behind";
-  EXPECT_TRUE(store_->blobs.list_temp_files().empty());
+  EXPECT_TRUE(store_->blobs.list_blobs()->empty()) << "blob left behind";
+  EXPECT_TRUE(store_->blobs.list_unfinished()->empty());
 }
 
 TEST_F(ProcessorTest, OnErrorAcceptPassesUnchangedInstead) {

@@ -104,7 +104,7 @@ TEST_F(RecipientLinks, OverMaxSplitRecipientsTheLinkIsSharedAndTheLogSaysWhy) {
 TEST_F(RecipientLinks, AnUndoneOffloadRemovesTheCopiesBlobsToo) {
   Run r = process(kPdfMessage, {"bob@example.net", "dave@example.net"});
   ASSERT_EQ(r.outcome.action, Outcome::Action::modified) << r.outcome.log;
-  EXPECT_EQ(store_->blobs.list_blob_ids().size(), 2u) << "the file and one copy";
+  EXPECT_EQ(store_->blobs.list_blobs()->size(), 2u) << "the file and one copy";
   auto blobs = store_->catalog.remove_message(r.outcome.message_id);
   ASSERT_TRUE(blobs.ok());
   EXPECT_EQ(blobs->size(), 2u);

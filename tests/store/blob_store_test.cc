@@ -601,10 +601,30 @@ TEST_F(BlobStoreTest, WriterDroppedBeforeCommitLeavesNothing) {
     ASSERT_TRUE(w.ok());
     std::string data(200'000, 'a');
     ASSERT_TRUE(w->write(data.data(), data.size()).ok());
-    EXPECT_EQ(store_->list_temp_files().size(), 1u);
+    EXPECT_EQ(store_->list_unfinished()->size(), 1u);
   }
-  EXPECT_TRUE(store_->list_temp_files().empty());
-  EXPECT_TRUE(store_->list_blob_ids().empty());
+  EXPECT_TRUE(store_->list_unfinished()->empty());
+  EXPECT_TRUE(store_->list_blobs()->empty());
+}
+
+// A blob gone from the back end is "missing" (the web marks its file so),
+// distinct from one that cannot be read.
+TEST_F(BlobStoreTest, FindBlobTellsAMissingBlobFromAnUnreadableOne) {
+  const std::string id = write_blob("0123456789");
+  auto found = store_->find_blob(id);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_TRUE(found->has_value());
+  ASSERT_TRUE(store_->remove(id).ok());
+  auto gone = store_->find_blob(id);
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  EXPECT_FALSE(gone->has_value());
+  auto opened = store_->open_blob(id);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("is missing"), std::string::npos) << opened.error().message;
+  // Something that is not a blob file where the blob was: an Error.
+  const std::string path = store_->dir() + "/" + id.substr(0, 2) + "/" + id;
+  ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+  EXPECT_FALSE(store_->find_blob(id).ok());
 }
 
 TEST_F(BlobStoreTest, PendingBlobsRemovesUnlessKept) {

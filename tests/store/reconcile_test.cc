@@ -6,6 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "store/secrets.h"
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
@@ -34,6 +37,31 @@ Offload offload_of(const BlobInfo& blob, const TokenHasher& hasher) {
   return o;
 }
 
+// A blob directory that cannot be listed (or an S3 listing that failed)
+// must stop reconciliation, not read as "no blobs" and mark every file
+// missing.
+TEST(Reconcile, AListingThatFailsMarksNothingMissing) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  BlobInfo blob = put((*store)->blobs, "kept");
+  ASSERT_TRUE((*store)->catalog.record_offload(offload_of(blob, (*store)->tokens)).ok());
+  const std::string blobs = (*store)->blobs.dir();
+  ASSERT_EQ(::rename(blobs.c_str(), (blobs + ".away").c_str()), 0);
+  {
+    std::ofstream in_the_way(blobs);  // not a directory
+  }
+  auto report = reconcile((*store)->blobs, (*store)->catalog, 0);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().message.find("cannot list"), std::string::npos) << report.error().message;
+  ASSERT_EQ(::unlink(blobs.c_str()), 0);
+  ASSERT_EQ(::rename((blobs + ".away").c_str(), blobs.c_str()), 0);
+  auto again = reconcile((*store)->blobs, (*store)->catalog, 0);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->missing_blobs.empty());
+  EXPECT_TRUE((*store)->blobs.exists(blob.id));
+}
+
 TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
   testing::TempDir dir;
   auto store = Store::open(dir.path(), "", attachgate::testing::catalog_for_state(dir.path()));
@@ -50,7 +78,7 @@ TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  ASSERT_EQ((*store)->blobs.list_temp_files().size(), 1u);
+  ASSERT_EQ((*store)->blobs.list_unfinished()->size(), 1u);
 
   // Too young to touch: a live writer in another process may own it.
   auto young = reconcile((*store)->blobs, (*store)->catalog, 3600);
@@ -59,7 +87,7 @@ TEST(Reconcile, CrashBetweenWriteAndRenameIsCleanedAtStart) {
   auto report = reconcile((*store)->blobs, (*store)->catalog, 0);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->removed_temp_files.size(), 1u);
-  EXPECT_TRUE((*store)->blobs.list_temp_files().empty());
+  EXPECT_TRUE((*store)->blobs.list_unfinished()->empty());
 }
 
 TEST(Reconcile, OrphanBlobsRemovedAndMissingBlobsMarked) {
@@ -141,7 +169,7 @@ TEST(WriterLock, KilledWriterLeavesNothingAfterRestart) {
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  ASSERT_EQ(blobs.list_temp_files().size(), 1u);
+  ASSERT_EQ(blobs.list_unfinished()->size(), 1u);
 
   auto lock = WriterLock::acquire(blobs);
   ASSERT_TRUE(lock.ok());
@@ -149,7 +177,7 @@ TEST(WriterLock, KilledWriterLeavesNothingAfterRestart) {
   auto report = reconcile(blobs, (*store)->catalog, lock->sole() ? 0 : 3600);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->removed_temp_files.size(), 1u);
-  EXPECT_TRUE(blobs.list_temp_files().empty());
+  EXPECT_TRUE(blobs.list_unfinished()->empty());
 }
 
 }  // namespace

@@ -162,6 +162,20 @@ TEST_F(HandlerTest, OneTimeDownloadOnceThen410) {
   EXPECT_EQ(get(location).status, 410);
 }
 
+// A blob deleted from the store behind our back (an S3 object removed by
+// hand): the download says the file is missing, and the catalog records it.
+TEST_F(HandlerTest, ABlobGoneFromTheStoreIsMarkedMissing) {
+  Sent s = offload({{"report.pdf", std::string(1000, 'r')}});
+  const std::string blob = store_->catalog.show_message("Q1").value().value().files[0].blob_id;
+  ASSERT_TRUE(store_->blobs.remove(blob).ok());
+  std::string location = claim_ticket(s, s.file_ids[0]);
+  Response r = get(location);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("This file is missing"), std::string::npos) << r.body;
+  EXPECT_EQ(store_->catalog.show_message("Q1").value().value().files[0].state,
+            store::FileState::missing);
+}
+
 TEST_F(HandlerTest, InterruptedDownloadResumesWithRangeUntilTheGraceEnds) {
   std::string data(300'000, '\0');
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
