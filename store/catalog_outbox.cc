@@ -133,6 +133,15 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
                                                     std::optional<bool> webhooks) {
   std::lock_guard lock(mu_);
   if (!outbox_sealer_) return make_error("catalog: the outbox key is not set");
+  // On PostgreSQL several nodes' notifiers read the same outbox: the rows
+  // read are claimed in the same transaction (moved kOutboxClaimSeconds
+  // ahead), so no other node takes them while this one sends; a claimed row
+  // whose sender died comes due again when the claim runs out. A SQLite
+  // catalog serves one node, whose single notifier needs no claim.
+  const bool claim = engine() == Engine::postgres;
+  Transaction tx(db_);
+  if (claim)
+    if (auto s = tx.begin(); !s) return s.error();
   Stmt st(db_,
           "SELECT id, kind, message_id, target, payload, attempts, created_at, blob_id, link_id,"
           " last_error = ?4 FROM outbox"
@@ -155,6 +164,14 @@ Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
     if (payload) item.payload = std::move(*payload);
     else item.unreadable = "payload " + payload.error().message;
     out.push_back(std::move(item));
+  }
+  if (claim) {
+    for (const OutboxItem& item : out) {
+      Stmt take(db_, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1");
+      if (auto s = take.bind(1, item.id).bind(2, now + kOutboxClaimSeconds).run(); !s)
+        return s.error();
+    }
+    if (auto s = tx.commit(); !s) return s.error();
   }
   return out;
 }

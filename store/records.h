@@ -227,6 +227,9 @@ struct CodeLimits {
 };
 inline constexpr std::int64_t kLockedForGood = INT64_MAX;
 inline constexpr std::int64_t kOutboxHeld = INT64_MAX;  // next_attempt_at of a held row
+// How long a notifier on a shared (PostgreSQL) catalog holds the rows
+// due_outbox handed it before another node may take them.
+inline constexpr std::int64_t kOutboxClaimSeconds = 300;
 // last_error of a row whose attempt began and has not settled (outbox_attempt).
 inline constexpr char kAttemptUnsettled[] = "attempt cut off";
 

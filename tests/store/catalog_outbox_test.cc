@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <map>
+#include <thread>
 #include <string>
 
 #include "store/catalog.h"
@@ -57,6 +59,42 @@ class CatalogOutboxTest : public ::testing::Test {
   const std::string path_ = dir_ / "catalog.db";
   std::optional<Catalog> catalog_;
 };
+
+// Nodes sharing a PostgreSQL catalog each run a notifier: every due row
+// goes to exactly one of them, however their reads race. (A SQLite catalog
+// serves one node and its one notifier, which claims nothing.)
+TEST_F(CatalogOutboxTest, NotifiersOnASharedCatalogNeverTakeTheSameRow) {
+  if (catalog_->engine() != Engine::postgres) GTEST_SKIP() << "claims are for a shared catalog";
+  constexpr int kRows = 60, kNodes = 4;
+  for (int i = 0; i < kRows; ++i) ASSERT_TRUE(catalog_->enqueue(receipt()).ok());
+  std::vector<Catalog> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    auto c = Catalog::open(attachgate::testing::catalog_at(path_));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    ASSERT_TRUE(c->set_outbox_key(key_of(7)).ok());
+    nodes.push_back(std::move(*c));
+  }
+  std::vector<std::vector<std::int64_t>> taken(kNodes);
+  std::vector<std::thread> threads;
+  for (int n = 0; n < kNodes; ++n)
+    threads.emplace_back([&, n] {
+      for (int pass = 0; pass < 10; ++pass) {
+        auto due = nodes[static_cast<std::size_t>(n)].due_outbox(kNow, 7);
+        ASSERT_TRUE(due.ok()) << due.error().message;
+        for (const auto& item : *due) taken[static_cast<std::size_t>(n)].push_back(item.id);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::map<std::int64_t, int> times;
+  for (const auto& ids : taken)
+    for (auto id : ids) ++times[id];
+  EXPECT_EQ(times.size(), static_cast<std::size_t>(kRows)) << "every row went to some node";
+  for (const auto& [id, n] : times) EXPECT_EQ(n, 1) << "row " << id << " taken " << n << " times";
+  // A claim runs out: a row whose node died comes due again.
+  auto later = catalog_->due_outbox(kNow + kOutboxClaimSeconds, 100);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->size(), static_cast<std::size_t>(kRows));
+}
 
 TEST_F(CatalogOutboxTest, APayloadIsReadBackButNeverWrittenInClear) {
   auto id = catalog_->enqueue(receipt());
