@@ -46,12 +46,15 @@ Runner add_purge_command(CLI::App& app, GlobalOptions& options) {
       return 2;
     }
     for (const auto& p : report->problems) std::cerr << "attachgate: purge: " << p << "\n";
+    if (report->elsewhere)
+      std::cerr << "attachgate: purge: another node is purging this catalog now; nothing done\n";
     if (options.json) {
       nlohmann::json j{{"files", report->files},
                        {"bytes", report->bytes},
                        {"messages_forgotten", report->forgotten.messages},
                        {"events_forgotten", report->forgotten.events},
-                       {"problems", report->problems}};
+                       {"problems", report->problems},
+                       {"another_node_purging", report->elsewhere}};
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << "purged " << report->files << " files (" << format_size(report->bytes)

@@ -55,6 +55,9 @@ class Catalog final : public MilterCatalog,
   // under FULL.
   int synchronous_level();
 
+  Result<bool> try_lock_purge() override;
+  Status unlock_purge() override;
+
   // CatalogReads
   Result<std::optional<MessageRecord>> find_message(std::int64_t id) override;
   Result<std::optional<MessageDetail>> show_message(const std::string& id) override;
@@ -111,6 +114,8 @@ class Catalog final : public MilterCatalog,
   // NotifyCatalog (catalog_outbox.cc, catalog_webhooks.cc)
   Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, int limit,
                                              std::optional<bool> webhooks = std::nullopt) override;
+  Result<std::vector<OutboxItem>> claim_due_outbox(
+      std::int64_t now, int limit, std::optional<bool> webhooks = std::nullopt) override;
   Status outbox_sent(std::int64_t id, std::int64_t now) override;
   Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at,
                       const std::string& error) override;
@@ -148,7 +153,9 @@ class Catalog final : public MilterCatalog,
   // count(CatalogTable) by the table's name, which is ours, never a caller's text.
   Result<std::int64_t> count(const char* table);
   Status migrate(const std::string& where);
-  Result<int> stored_version();  // under mu_ or in migrate's transaction
+  Result<int> stored_version();
+  Result<std::vector<OutboxItem>> read_due_outbox(std::int64_t now, int limit,
+                                                  std::optional<bool> webhooks, bool claim);  // under mu_ or in migrate's transaction
   Result<std::int64_t> add_event_postgres(const EventRecord& event, bool interest);
   Result<std::optional<MessageRecord>> message_by(Db& db, const std::string& id);
   Result<Claim> claim_one(std::int64_t link_id, std::int64_t file_id, std::int64_t now);

@@ -131,14 +131,22 @@ Status Catalog::release_outbox(std::int64_t message_id, std::int64_t now) {
 
 Result<std::vector<OutboxItem>> Catalog::due_outbox(std::int64_t now, int limit,
                                                     std::optional<bool> webhooks) {
+  return read_due_outbox(now, limit, webhooks, false);
+}
+
+// On PostgreSQL several nodes' notifiers read the same outbox: the rows
+// read are claimed in the same transaction (moved kOutboxClaimSeconds
+// ahead), so no other node takes them while this one sends. A SQLite
+// catalog serves one node, whose single notifier needs no claim.
+Result<std::vector<OutboxItem>> Catalog::claim_due_outbox(std::int64_t now, int limit,
+                                                          std::optional<bool> webhooks) {
+  return read_due_outbox(now, limit, webhooks, engine() == Engine::postgres);
+}
+
+Result<std::vector<OutboxItem>> Catalog::read_due_outbox(std::int64_t now, int limit,
+                                                         std::optional<bool> webhooks, bool claim) {
   std::lock_guard lock(mu_);
   if (!outbox_sealer_) return make_error("catalog: the outbox key is not set");
-  // On PostgreSQL several nodes' notifiers read the same outbox: the rows
-  // read are claimed in the same transaction (moved kOutboxClaimSeconds
-  // ahead), so no other node takes them while this one sends; a claimed row
-  // whose sender died comes due again when the claim runs out. A SQLite
-  // catalog serves one node, whose single notifier needs no claim.
-  const bool claim = engine() == Engine::postgres;
   Transaction tx(db_);
   if (claim)
     if (auto s = tx.begin(); !s) return s.error();

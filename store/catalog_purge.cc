@@ -93,4 +93,22 @@ Result<ForgetReport> Catalog::forget_before(std::int64_t cutoff) {
   return report;
 }
 
+Result<bool> Catalog::try_lock_purge() {
+  if (engine() != Engine::postgres) return true;
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT pg_try_advisory_lock(?1)");
+  auto row = st.bind(1, kPurgeLock).step();
+  if (!row) return row.error();
+  return *row && st.int64(0) != 0;
+}
+
+Status Catalog::unlock_purge() {
+  if (engine() != Engine::postgres) return {};
+  std::lock_guard lock(mu_);
+  Stmt st(db_, "SELECT pg_advisory_unlock(?1)");
+  auto row = st.bind(1, kPurgeLock).step();
+  if (!row) return row.error();
+  return {};
+}
+
 }  // namespace attachgate::store

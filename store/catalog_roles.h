@@ -192,6 +192,12 @@ class NotifyCatalog : public virtual CatalogReads {
   // webhooks: only webhook rows (true), only mail (false), or both.
   virtual Result<std::vector<OutboxItem>> due_outbox(
       std::int64_t now, int limit, std::optional<bool> webhooks = std::nullopt) = 0;
+  // due_outbox for the sender that will send them: on a catalog shared by
+  // several nodes (PostgreSQL) the rows are also claimed, in the same
+  // transaction, for kOutboxClaimSeconds, so no other node's notifier takes
+  // them meanwhile; a claimed row whose node died comes due again after.
+  virtual Result<std::vector<OutboxItem>> claim_due_outbox(
+      std::int64_t now, int limit, std::optional<bool> webhooks = std::nullopt) = 0;
   virtual Status outbox_sent(std::int64_t id, std::int64_t now) = 0;
   virtual Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at,
                               const std::string& error) = 0;
@@ -253,6 +259,12 @@ class AdminCatalog : public virtual CatalogReads,
   virtual Result<std::vector<PurgeCandidate>> purgeable_files(std::int64_t now) = 0;
   virtual Result<bool> mark_purged(const PurgeCandidate& file, std::int64_t now) = 0;
   virtual Result<ForgetReport> forget_before(std::int64_t cutoff) = 0;
+  // One purge at a time across the nodes of a shared catalog: false when
+  // another node holds the purge lock (PostgreSQL's session advisory lock
+  // kPurgeLock; a SQLite catalog, one node's, always grants it). The lock
+  // goes with unlock_purge or with the connection.
+  virtual Result<bool> try_lock_purge() = 0;
+  virtual Status unlock_purge() = 0;
   // Reconciliation with the blob store.
   virtual Result<std::vector<std::string>> blob_ids_in_use() = 0;
 

@@ -5,9 +5,19 @@ namespace attachgate::store {
 
 Result<PurgeReport> purge(const BlobStore& blobs, AdminCatalog& catalog, std::int64_t now,
                           std::int64_t retention_seconds, const PurgeProgress& progress) {
+  PurgeReport report;
+  auto locked = catalog.try_lock_purge();
+  if (!locked) return locked.error();
+  if (!*locked) {
+    report.elsewhere = true;
+    return report;
+  }
+  struct Unlock {
+    AdminCatalog& catalog;
+    ~Unlock() { (void)catalog.unlock_purge(); }
+  } unlock{catalog};
   auto candidates = catalog.purgeable_files(now);
   if (!candidates) return candidates.error();
-  PurgeReport report;
   const int total = static_cast<int>(candidates->size());
   int done = 0;
   for (const auto& file : *candidates) {

@@ -6,6 +6,8 @@
 // crash between the two leaves a blob with a purged row, which start-up
 // reconciliation removes. Messages whose files are gone and whose links
 // ended more than the retention ago are forgotten, with their events.
+// On a catalog shared by several nodes one purges at a time (the purge
+// lock); a node that finds it taken skips its pass.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,7 @@ struct PurgeReport {
   std::uint64_t bytes = 0;
   ForgetReport forgotten;
   std::vector<std::string> problems;  // blobs that could not be removed
+  bool elsewhere = false;  // another node was purging: this pass did nothing
 };
 
 using PurgeProgress = std::function<void(const PurgeCandidate& file, int done, int total)>;

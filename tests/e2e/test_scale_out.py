@@ -38,8 +38,9 @@ class ScaleOutTest(EnginesMixin, MailDownloadTestCase):
         text = shipped.replace(
             "\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
             % (json.dumps(blobs), json.dumps(str(credentials))))
-        text = extra + text + "\n[catalog]\nurl = %s\npassword_file = %s\n" % (
-            json.dumps(self.pg.url), json.dumps(str(self.pg.password_file)))
+        self.assertIn("\n[catalog]\n", text)
+        text = extra + text.replace("\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n" % (
+            json.dumps(self.pg.url), json.dumps(str(self.pg.password_file))))
         path = self.workdir / name
         path.write_text(text)
         return path

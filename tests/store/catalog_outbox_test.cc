@@ -79,7 +79,7 @@ TEST_F(CatalogOutboxTest, NotifiersOnASharedCatalogNeverTakeTheSameRow) {
   for (int n = 0; n < kNodes; ++n)
     threads.emplace_back([&, n] {
       for (int pass = 0; pass < 10; ++pass) {
-        auto due = nodes[static_cast<std::size_t>(n)].due_outbox(kNow, 7);
+        auto due = nodes[static_cast<std::size_t>(n)].claim_due_outbox(kNow, 7);
         ASSERT_TRUE(due.ok()) << due.error().message;
         for (const auto& item : *due) taken[static_cast<std::size_t>(n)].push_back(item.id);
       }
@@ -91,7 +91,7 @@ TEST_F(CatalogOutboxTest, NotifiersOnASharedCatalogNeverTakeTheSameRow) {
   EXPECT_EQ(times.size(), static_cast<std::size_t>(kRows)) << "every row went to some node";
   for (const auto& [id, n] : times) EXPECT_EQ(n, 1) << "row " << id << " taken " << n << " times";
   // A claim runs out: a row whose node died comes due again.
-  auto later = catalog_->due_outbox(kNow + kOutboxClaimSeconds, 100);
+  auto later = catalog_->claim_due_outbox(kNow + kOutboxClaimSeconds, 100);
   ASSERT_TRUE(later.ok());
   EXPECT_EQ(later->size(), static_cast<std::size_t>(kRows));
 }

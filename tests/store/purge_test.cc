@@ -118,5 +118,26 @@ TEST_F(PurgeTest, RevokedGoesAndOldMessagesAreForgotten) {
   EXPECT_EQ(store_->catalog.count(store::CatalogTable::events).value(), 0);
 }
 
+// Nodes sharing a PostgreSQL catalog purge one at a time: while one holds
+// the purge lock, another's pass does nothing and says so; then it may.
+TEST_F(PurgeTest, OneNodePurgesASharedCatalogAtATime) {
+  if (store_->catalog.engine() != Engine::postgres) GTEST_SKIP() << "one node per SQLite catalog";
+  offload(1, -kDay);  // expired: purgeable
+  auto other = Catalog::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  ASSERT_TRUE(other->try_lock_purge().value());
+  EXPECT_FALSE(store_->catalog.try_lock_purge().value()) << "two nodes held the purge lock";
+  auto skipped = purge(store_->blobs, store_->catalog, kNow, 30 * kDay);
+  ASSERT_TRUE(skipped.ok()) << skipped.error().message;
+  EXPECT_TRUE(skipped->elsewhere);
+  EXPECT_EQ(skipped->files, 0);
+  ASSERT_TRUE(other->unlock_purge().ok());
+  auto done = purge(store_->blobs, store_->catalog, kNow, 30 * kDay);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_FALSE(done->elsewhere);
+  EXPECT_EQ(done->files, 1);
+  EXPECT_TRUE(other->try_lock_purge().value()) << "the pass let go of the lock";
+}
+
 }  // namespace
 }  // namespace attachgate::store
