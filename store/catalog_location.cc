@@ -1,13 +1,10 @@
 // store/catalog_location.cc - see catalog_location.h.
 #include "store/catalog_location.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include "util/fs_sync.h"
+#include "util/secret_file.h"
 
 namespace attachgate::store {
 
@@ -18,21 +15,12 @@ std::string catalog_url(const CatalogLocation& location, const std::string& stat
 Result<std::optional<std::string>> load_catalog_password(const CatalogLocation& location) {
   if (location.password_file.empty()) return std::optional<std::string>();
   const std::string& path = location.password_file;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return make_error(errno_text("[catalog] password_file: cannot open " + path));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return make_error(errno_text("cannot stat " + path));
-  if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return make_error(path + ": mode " + mode +
-                      " lets other users read the catalog's password; chmod 0600 " + path);
-  }
+  auto fd = open_secret_file(path, "the catalog's password");
+  if (!fd) return make_error("[catalog] password_file: " + fd.error().message);
   std::string text;
   char buf[4096];
   for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    const ssize_t n = ::read(fd->get(), buf, sizeof buf);
     if (n < 0) return make_error(errno_text("cannot read " + path));
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/fs_sync.h"
+#include "util/secret_file.h"
 
 namespace attachgate::store {
 namespace {
@@ -88,17 +89,9 @@ Result<KeyRing> KeyRing::load(const KeyLocation& where) {
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
     if (auto s = create_master(path, dir); !s) return s.error();
   }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return make_error(errno_text("cannot open " + path));
-  if (::fstat(fd.get(), &st) != 0) return make_error(errno_text("cannot stat " + path));
-  if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return make_error(path + ": mode " + mode +
-                      " lets other users read the master key; refusing to start "
-                      "(fix with: chmod 600 " + path + ")");
-  }
+  auto opened = open_secret_file(path, "the master key", Symlinks::refuse);
+  if (!opened) return opened.error();
+  UniqueFd fd = std::move(*opened);
   Key master;
   auto got = read_full(fd.get(), master.data(), master.size());
   if (!got) return got.error();

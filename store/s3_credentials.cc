@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "util/fs_sync.h"
+#include "util/secret_file.h"
 
 namespace attachgate::store {
 namespace {
@@ -64,14 +65,10 @@ Result<S3Credentials> load_s3_credentials(const std::string& file) {
                         "[blobs] credentials_file");
     return S3Credentials{id, secret};
   }
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return make_error(errno_text("[blobs] credentials_file: cannot open " + file));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return make_error(errno_text("stat " + file));
-  if ((st.st_mode & 077) != 0)
-    return make_error(file + ": others can read this S3 credentials file; chmod 0600 it");
+  auto fd = open_secret_file(file, "the S3 key pair");
+  if (!fd) return make_error("[blobs] credentials_file: " + fd.error().message);
   std::string text(4096, '\0');
-  auto got = read_full(fd.get(), text.data(), text.size());
+  auto got = read_full(fd->get(), text.data(), text.size());
   if (!got) return got.error();
   if (*got == text.size()) return make_error(file + ": too long for an S3 credentials file");
   text.resize(*got);

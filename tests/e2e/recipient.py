@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import html.parser
 import http.client
+import threading
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -110,3 +111,38 @@ class Recipient:
         if claimed.status != 303:
             return claimed, None
         return claimed, self.get(claimed.header("Location"), keep_body=keep_body)
+
+
+def race_claims(token: str, file: str, base_urls: list[str],
+                racers: int = 50) -> list[tuple[int, Reply | None]]:
+    """racers POSTs on one link released together (each connected first,
+    then all sent at a barrier), spread in turn over base_urls; a winner
+    follows its 303 on the same node. Returns each racer's (claim status,
+    download reply or None)."""
+    barrier = threading.Barrier(racers)
+    results: list = [None] * racers
+
+    def race(i: int) -> None:
+        base = urllib.parse.urlsplit(base_urls[i % len(base_urls)])
+        conn = http.client.HTTPConnection(base.hostname, base.port, timeout=60)
+        try:
+            conn.connect()
+            barrier.wait(30)
+            conn.request("POST", "/d/" + token, body=urllib.parse.urlencode({"file": file}),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            resp = conn.getresponse()
+            resp.read()
+            status, location = resp.status, resp.getheader("Location")
+        finally:
+            conn.close()
+        node = Recipient(base_urls[i % len(base_urls)])
+        results[i] = (status, node.get(location) if status == 303 else None)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if None in results:
+        raise AssertionError("a racer did not finish")
+    return results

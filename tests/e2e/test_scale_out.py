@@ -9,17 +9,14 @@ POSTs racing on one one-time link, split over A and B, win exactly once.
 
 from __future__ import annotations
 
-import http.client
-import unittest
 import json
-import threading
-import urllib.parse
+import unittest
 from collections import Counter
 from pathlib import Path
 
 from engines import EnginesMixin, write_secret
-from harness import DEFAULT_CONFIG, LOOPBACK, Attachment, Milter
-from recipient import Recipient, file_buttons
+from harness import DEFAULT_CONFIG, Attachment, Milter
+from recipient import Recipient, file_buttons, race_claims
 from test_download import MailDownloadTestCase
 from test_milter import EXTERNAL, sha256_file
 
@@ -89,33 +86,8 @@ class ScaleOutTest(EnginesMixin, MailDownloadTestCase):
         token, data = self.mail_a_file(300_000)
         [button] = file_buttons(self.client.get("/d/" + token).text)
         racers = 50
-        ports = [self.milter.web_port, self.node_b.web_port]
-        barrier = threading.Barrier(racers)
-        results: list = [None] * racers
-
-        def race(i: int) -> None:
-            port = ports[i % 2]
-            conn = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
-            try:
-                conn.connect()
-                barrier.wait(30)
-                conn.request("POST", "/d/" + token,
-                             body=urllib.parse.urlencode({"file": button["value"]}),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
-                resp = conn.getresponse()
-                resp.read()
-                status, location = resp.status, resp.getheader("Location")
-            finally:
-                conn.close()
-            node = Recipient("http://%s:%d" % (LOOPBACK, port))
-            results[i] = (status, node.get(location) if status == 303 else None)
-
-        threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        self.assertNotIn(None, results, "a racer did not finish")
+        results = race_claims(token, button["value"],
+                              [self.milter.public_url, self.node_b.public_url], racers)
         claims = Counter(status for status, _ in results)
         print("\n50 racing POSTs over two nodes: %s" % dict(claims))
         self.assertEqual(claims, Counter({303: 1, 410: racers - 1}))

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import E2ETestCase, proc_status, sha256_file, wait_until
-from recipient import Recipient, file_buttons
+from recipient import Recipient, file_buttons, race_claims
 
 SANITIZED = os.environ.get("ATTACHGATE_SANITIZED", "OFF").upper() in ("ON", "1", "TRUE")
 # CodeFloodTest's bound on the median /healthz time during a flood of code
@@ -182,31 +182,7 @@ class DownloadTest(WebTestCase):
         original = self.file_of_random_bytes("once.bin", 2_000_000)
         link = self.seed(original, max_downloads=1)
         racers = 50
-        barrier = threading.Barrier(racers)
-        results: list = [None] * racers
-
-        def race(i: int) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", self.web.web_port, timeout=60)
-            try:
-                conn.connect()
-                barrier.wait(30)
-                conn.request("POST", "/d/" + link["token"],
-                             body=urllib.parse.urlencode({"file": link["file_id"]}),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
-                resp = conn.getresponse()
-                resp.read()
-                status, location = resp.status, resp.getheader("Location")
-            finally:
-                conn.close()
-            final = self.client.get(location) if status == 303 else None
-            results[i] = (status, final)
-
-        threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        self.assertNotIn(None, results, "a racer did not finish")
+        results = race_claims(link["token"], link["file_id"], [self.web.public_url], racers)
         claims = Counter(status for status, _ in results)
         finals = Counter(final.status for _, final in results if final is not None)
         print("\n50 racing POSTs: claims %s, downloads %s" % (dict(claims), dict(finals)))

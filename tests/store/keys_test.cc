@@ -63,7 +63,7 @@ TEST(KeyRing, RefusesKeyReadableByOthers) {
   auto again = KeyRing::load_or_create(dir.path());
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.error().message.find("mode 0644"), std::string::npos) << again.error().message;
-  EXPECT_NE(again.error().message.find("chmod 600"), std::string::npos) << again.error().message;
+  EXPECT_NE(again.error().message.find("chmod 0600"), std::string::npos) << again.error().message;
 }
 
 TEST(KeyRing, RefusesDamagedKey) {
