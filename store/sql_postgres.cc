@@ -153,10 +153,18 @@ class PgConnection final : public SqlConnection {
   Engine engine() const override { return Engine::postgres; }
 
   Status exec(const char* sql) override {
+    const std::string_view text(sql);
+    const bool ends = text == "COMMIT" || text == "ROLLBACK";
+    if (in_transaction_ && PQstatus(conn_) != CONNECTION_OK && text == "ROLLBACK") {
+      in_transaction_ = false;  // the server rolled it back when the connection went
+      return {};
+    }
     if (auto s = ensure_connected(); !s) return s;
     PGresult* r = PQexec(conn_, sql);
     Status status = check(r, sql);
     PQclear(r);
+    if (text == "BEGIN") in_transaction_ = status.ok();
+    if (ends) in_transaction_ = false;
     return status;
   }
   std::unique_ptr<SqlStatement> prepare(const char* sql) override {
@@ -203,11 +211,16 @@ class PgConnection final : public SqlConnection {
   }
 
  private:
-  // A connection the server dropped is re-established here, outside any
-  // transaction (a transaction it was in is gone with it: the server rolled
-  // it back, and the caller's statement failed).
+  // A connection the server dropped is re-established here, but never
+  // inside a transaction: that transaction is gone with the connection (the
+  // server rolled it back), so its later statements must fail too rather
+  // than run on a new connection and commit one by one. Its ROLLBACK ends
+  // it (exec), and the next statement reconnects.
   Status ensure_connected() {
     if (PQstatus(conn_) == CONNECTION_OK) return {};
+    if (in_transaction_)
+      return make_error("catalog: PostgreSQL at " + where_ +
+                        " went away in the middle of a transaction, which it rolled back");
     PQreset(conn_);
     if (PQstatus(conn_) == CONNECTION_OK) return {};
     return make_error("catalog: PostgreSQL at " + where_ + " is unreachable: " +
@@ -244,6 +257,7 @@ class PgConnection final : public SqlConnection {
   PGconn* conn_;
   std::string where_;
   int changes_ = 0;
+  bool in_transaction_ = false;  // between BEGIN and COMMIT or ROLLBACK
 };
 
 Result<bool> PgStatement::step() {

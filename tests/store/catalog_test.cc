@@ -439,5 +439,51 @@ TEST_F(CatalogDeathTest, TextNoValueNamesIsRefusedWhereTheRowIsRead) {
                "files.state \"deleted\" is not");
 }
 
+// PostgreSQL: a connection lost inside a transaction commits nothing of it,
+// and no later statement of that transaction runs on a new connection by
+// itself; after the ROLLBACK the next statement reconnects.
+TEST_F(CatalogTest, APostgresConnectionLostMidTransactionCommitsNothingAndReconnectsAfter) {
+  auto db = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  if (db->engine() != Engine::postgres) GTEST_SKIP() << "about the PostgreSQL driver";
+  auto killer = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
+  ASSERT_TRUE(killer.ok());
+  std::int64_t pid = 0;
+  {
+    Stmt st(*db, "SELECT pg_backend_pid()");
+    ASSERT_TRUE(st.step().value());
+    pid = st.int64(0);
+  }
+  const auto watch_rows = [&] {
+    Stmt st(*killer, "SELECT count(*) FROM watch_position");
+    EXPECT_TRUE(st.step().value());
+    return st.int64(0);
+  };
+  {
+    Transaction tx(*db);
+    ASSERT_TRUE(tx.begin().ok());
+    Stmt first(*db, "INSERT INTO watch_position (log_path, device, inode, \"offset\", updated_at)"
+                    " VALUES ('/a', 1, 2, 3, 4)");
+    ASSERT_TRUE(first.run().ok());
+    Stmt kill(*killer, "SELECT pg_terminate_backend(CAST(?1 AS INTEGER))");
+    ASSERT_TRUE(kill.bind(1, pid).step().ok());
+    Stmt lost(*db, "INSERT INTO watch_position (log_path, device, inode, \"offset\", updated_at)"
+                   " VALUES ('/b', 1, 2, 3, 4)");
+    EXPECT_FALSE(lost.run().ok()) << "a statement ran after its connection was killed";
+    Stmt later(*db, "INSERT INTO watch_position (log_path, device, inode, \"offset\", updated_at)"
+                    " VALUES ('/c', 1, 2, 3, 4)");
+    auto s = later.run();
+    ASSERT_FALSE(s.ok()) << "a statement of the lost transaction ran on a new connection";
+    EXPECT_NE(s.error().message.find("middle of a transaction"), std::string::npos)
+        << s.error().message;
+    EXPECT_FALSE(tx.commit().ok());
+  }  // ROLLBACK
+  EXPECT_EQ(watch_rows(), 0) << "part of the lost transaction was committed";
+  Stmt again(*db, "INSERT INTO watch_position (log_path, device, inode, \"offset\", updated_at)"
+                  " VALUES ('/d', 1, 2, 3, 4)");
+  EXPECT_TRUE(again.run().ok()) << "no reconnect after the rollback";
+  EXPECT_EQ(watch_rows(), 1);
+}
+
 }  // namespace
 }  // namespace attachgate::store
