@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "store/catalog_schema.h"
@@ -467,6 +468,14 @@ TEST_F(CatalogTest, APostgresConnectionLostMidTransactionCommitsNothingAndReconn
     ASSERT_TRUE(first.run().ok());
     Stmt kill(*killer, "SELECT pg_terminate_backend(CAST(?1 AS INTEGER))");
     ASSERT_TRUE(kill.bind(1, pid).step().ok());
+    // pg_terminate_backend only signals: wait until the backend has gone.
+    for (int i = 0;; ++i) {
+      Stmt alive(*killer, "SELECT count(*) FROM pg_stat_activity WHERE pid = CAST(?1 AS INTEGER)");
+      ASSERT_TRUE(alive.bind(1, pid).step().value());
+      if (alive.int64(0) == 0) break;
+      ASSERT_LT(i, 500) << "the backend did not go within 5 s";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     Stmt lost(*db, "INSERT INTO watch_position (log_path, device, inode, \"offset\", updated_at)"
                    " VALUES ('/b', 1, 2, 3, 4)");
     EXPECT_FALSE(lost.run().ok()) << "a statement ran after its connection was killed";
