@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace attachgate::store {
 namespace {
 
@@ -46,8 +48,8 @@ TEST(S3Credentials, FromTheEnvironmentOrAPrivateFile) {
   EXPECT_NE(none.error().message.find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
   ::unsetenv("AWS_ACCESS_KEY_ID");
 
-  std::string dir = (std::filesystem::temp_directory_path() / "ag-s3cred-XXXXXX").string();
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  testing::TempDir temp;
+  const std::string dir = temp.path();
   const std::string path = dir + "/credentials";
   std::ofstream(path) << "FILEKEY\nFILESECRET\n";
   ::chmod(path.c_str(), 0600);
@@ -60,7 +62,6 @@ TEST(S3Credentials, FromTheEnvironmentOrAPrivateFile) {
   EXPECT_NE(readable.error().message.find("chmod 0600"), std::string::npos);
   auto missing = load_s3_credentials(dir + "/nope");
   ASSERT_FALSE(missing.ok());
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
