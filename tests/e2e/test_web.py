@@ -307,7 +307,13 @@ class AccessCodeTest(WebTestCase):
         # It wins if it was among the attempts let through before the pause
         # (a right code does not count against the link), else it waits.
         self.assertIn(right_status, (303, 429))
-        self.assertEqual(denied, 5, "five wrong codes are checked, then the link pauses")
+        if right_status == 303 and denied == 4:
+            # The right code was the fifth admitted: it tripped the pause,
+            # and while its slow check ran every other guess met the pause.
+            # Its refund lifts the pause, but no guess was left to come in.
+            self.assertEqual(Counter(status for status, _, _ in results)[403], 4)
+        else:
+            self.assertEqual(denied, 5, "five wrong codes are checked, then the link pauses")
         self.assertEqual(Counter(status for status, _, _ in results)[429],
                          95 + (right_status == 429))
 
