@@ -290,10 +290,15 @@ Result<PassReport> Notifier::run_once() {
   // Mail and webhooks come in separate batches, so a backlog of either
   // never holds up the other (receipts carry access codes).
   for (const bool webhooks : {false, true}) {
-    auto due = store_.catalog.due_outbox(now, kBatch, webhooks);
+    // Claimed, so another node's notifier on a shared catalog leaves them.
+    auto due = store_.catalog.claim_due_outbox(now, kBatch, webhooks);
     if (!due) return due.error();
     const int settled_before = report.sent + report.retried + report.given_up;
-    if (auto s = send_batch(*due, now, report); !s) return s.error();
+    std::vector<std::int64_t> untried;
+    const Status sent = send_batch(*due, now, report, untried);
+    // Not left claimed until the claim runs out: due again next pass.
+    if (auto s = store_.catalog.hand_back_outbox(untried, now); !s) return s.error();
+    if (!sent) return sent.error();
     // Full, and every row settled (none skipped after a failure, which
     // would come back at once): more may be waiting.
     const int settled = report.sent + report.retried + report.given_up - settled_before;
@@ -303,7 +308,7 @@ Result<PassReport> Notifier::run_once() {
 }
 
 Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int64_t now,
-                            PassReport& report) {
+                            PassReport& report, std::vector<std::int64_t>& untried) {
   // A receiver that failed once in this pass is not tried again in it, nor
   // the relay after it failed: a dead one costs one timeout per pass, not
   // one per waiting row.
@@ -311,8 +316,10 @@ Status Notifier::send_batch(const std::vector<store::OutboxItem>& due, std::int6
   bool relay_failed = false;
   for (const auto& item : due) {
     const bool webhook = item.kind == store::OutboxKind::webhook;
-    if (webhook && failed_urls.count(item.target)) continue;
-    if (!webhook && relay_failed) continue;
+    if ((webhook && failed_urls.count(item.target)) || (!webhook && relay_failed)) {
+      untried.push_back(item.id);
+      continue;
+    }
     std::string why = unsendable(item);
     Status sent;
     const bool injected = item.kind == store::OutboxKind::recipient_copy ||

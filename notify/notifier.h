@@ -69,8 +69,9 @@ class Notifier {
  private:
   Result<std::string> render(const store::OutboxItem& item, std::string& subject,
                              std::string& unsendable);
+  // Rows skipped after a failure (tried again next pass) go to untried.
   Status send_batch(const std::vector<store::OutboxItem>& due, std::int64_t now,
-                    PassReport& report);
+                    PassReport& report, std::vector<std::int64_t>& untried);
   Status send_mail(const store::OutboxItem& item, const std::string& subject,
                    const std::string& body, std::int64_t now);
   std::string unsendable(const store::OutboxItem& item) const;

@@ -114,6 +114,7 @@ class Catalog final : public MilterCatalog,
   // NotifyCatalog (catalog_outbox.cc, catalog_webhooks.cc)
   Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, int limit,
                                              std::optional<bool> webhooks = std::nullopt) override;
+  Status hand_back_outbox(const std::vector<std::int64_t>& ids, std::int64_t claimed_at) override;
   Result<std::vector<OutboxItem>> claim_due_outbox(
       std::int64_t now, int limit, std::optional<bool> webhooks = std::nullopt) override;
   Status outbox_sent(std::int64_t id, std::int64_t now) override;

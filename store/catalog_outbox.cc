@@ -184,6 +184,18 @@ Result<std::vector<OutboxItem>> Catalog::read_due_outbox(std::int64_t now, int l
   return out;
 }
 
+Status Catalog::hand_back_outbox(const std::vector<std::int64_t>& ids, std::int64_t claimed_at) {
+  std::lock_guard lock(mu_);
+  for (const std::int64_t id : ids) {
+    Stmt st(db_,
+            "UPDATE outbox SET next_attempt_at = ?2"
+            " WHERE id = ?1 AND next_attempt_at = ?3 AND sent_at IS NULL AND failed_at IS NULL");
+    if (auto s = st.bind(1, id).bind(2, claimed_at).bind(3, claimed_at + kOutboxClaimSeconds).run(); !s)
+      return s;
+  }
+  return {};
+}
+
 Status Catalog::outbox_sent(std::int64_t id, std::int64_t now) {
   std::lock_guard lock(mu_);
   return mark_sent(db_, id, now);

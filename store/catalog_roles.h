@@ -198,6 +198,12 @@ class NotifyCatalog : public virtual CatalogReads {
   // them meanwhile; a claimed row whose node died comes due again after.
   virtual Result<std::vector<OutboxItem>> claim_due_outbox(
       std::int64_t now, int limit, std::optional<bool> webhooks = std::nullopt) = 0;
+  // Hands back rows claim_due_outbox(claimed_at, ...) claimed but the
+  // sender did not try (a pass cut short by a dead relay): they are due at
+  // once again rather than after the claim runs out. Rows not claimed then
+  // (a SQLite catalog claims none) are left alone.
+  virtual Status hand_back_outbox(const std::vector<std::int64_t>& ids,
+                                  std::int64_t claimed_at) = 0;
   virtual Status outbox_sent(std::int64_t id, std::int64_t now) = 0;
   virtual Status outbox_retry(std::int64_t id, std::int64_t next_attempt_at,
                               const std::string& error) = 0;

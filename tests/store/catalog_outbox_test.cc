@@ -96,6 +96,25 @@ TEST_F(CatalogOutboxTest, NotifiersOnASharedCatalogNeverTakeTheSameRow) {
   EXPECT_EQ(later->size(), static_cast<std::size_t>(kRows));
 }
 
+// A pass cut short (the relay died) hands back the rows it did not try:
+// they are due at once, not when the claim runs out; a row it settled, or
+// one a later claim took, is not touched.
+TEST_F(CatalogOutboxTest, RowsHandedBackAreDueAgainAtOnce) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(catalog_->enqueue(receipt()).ok());
+  auto due = catalog_->claim_due_outbox(kNow, 10).value();
+  ASSERT_EQ(due.size(), 3u);
+  ASSERT_TRUE(catalog_->outbox_sent(due[0].id, kNow).ok());
+  ASSERT_TRUE(catalog_->hand_back_outbox({due[0].id, due[1].id, due[2].id}, kNow).ok());
+  auto again = catalog_->claim_due_outbox(kNow + 1, 10).value();
+  ASSERT_EQ(again.size(), 2u) << "the two untried rows are due again";
+  EXPECT_EQ(again[0].id, due[1].id);
+  EXPECT_EQ(again[1].id, due[2].id);
+  // A hand-back naming an older claim leaves the newer one alone.
+  ASSERT_TRUE(catalog_->hand_back_outbox({due[1].id}, kNow).ok());
+  const std::size_t expected = catalog_->engine() == Engine::postgres ? 0u : 2u;
+  EXPECT_EQ(catalog_->claim_due_outbox(kNow + 2, 10)->size(), expected);
+}
+
 TEST_F(CatalogOutboxTest, APayloadIsReadBackButNeverWrittenInClear) {
   auto id = catalog_->enqueue(receipt());
   ASSERT_TRUE(id.ok()) << id.error().message;
