@@ -79,9 +79,7 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
   if (now >= d.resume_until) return gone_page("resume over");
   for (const auto& f : d.files) {
     if (f.state == store::FileState::purged) return gone_page("expired");
-    if (f.state != store::FileState::stored)
-      return problem(500, "This file is missing",
-                     "The server cannot find the stored file. Please tell the sender.");
+    if (f.state != store::FileState::stored) return gone_page("missing");
   }
   if (d.files.empty()) return not_found();
 
@@ -98,8 +96,7 @@ Response Handler::ticket(const Request& request, std::string_view ticket) {
              " is missing; its file is marked missing in the catalog");
     if (auto marked = store_.catalog.mark_blob_missing(d.files[0].blob_id); !marked)
       log_warn("download " + std::to_string(d.id) + ": " + marked.error().message);
-    return problem(500, "This file is missing",
-                   "The server cannot find the stored file. Please tell the sender.");
+    return gone_page("missing");
   }
   const std::uint64_t size = (*source)->size();
   const std::string name = d.is_zip ? "attachments.zip" : d.files[0].filename;

@@ -220,6 +220,9 @@ Response Handler::gone_page(std::string_view why) {
   } else if (why == "resume over") {
     g.title = "This download can no longer be resumed";
     g.detail = "The time to finish an interrupted download is over.";
+  } else if (why == "missing") {
+    g.title = "This file is no longer available";
+    g.detail = "The server no longer has the stored copy. Please ask the sender to send it again.";
   } else if (why == "finished") {
     g.title = "This download is finished";
     g.detail = "The file was downloaded in full with this address already.";

@@ -26,6 +26,16 @@ std::vector<int> downloads_of(const std::vector<store::LinkFile>& files) {
   return d;
 }
 
+// Why a link that is not active is gone: a link used up only because a
+// file's stored copy went missing says that, not "already downloaded".
+std::string_view why_gone(store::LinkState state, const std::vector<store::LinkFile>& files,
+                          int max_downloads) {
+  if (state == store::LinkState::used_up)
+    for (const auto& f : files)
+      if (f.file.state == store::FileState::missing && f.downloads < max_downloads) return "missing";
+  return to_string(state);
+}
+
 std::string type_label(std::string_view content_type) {
   std::string t(content_type.substr(0, content_type.find(';')));
   return t.empty() ? "file" : t;
@@ -63,7 +73,8 @@ Response Handler::landing(const Request& request, std::string_view token) {
   }
   if (!*found) return not_found();
   const Link& link = **found;
-  if (link.state != store::LinkState::active) return gone_page(to_string(link.state));
+  if (link.state != store::LinkState::active)
+    return gone_page(why_gone(link.state, link.files, link.record.max_downloads));
   if (link.record.locked_until == store::kLockedForGood) return gone_page("locked");
   Response r = show_link(link, "", "", 200);
   if (request.method == "GET")
@@ -89,7 +100,8 @@ Response Handler::show_link(const Link& link, const std::string& code, const std
     pf.size = format_size(f.file.size);
     pf.type = type_label(f.file.content_type);
     pf.downloads_left = std::max(0, link.record.max_downloads - f.downloads);
-    pf.available = pf.downloads_left > 0 && f.file.state == store::FileState::stored;
+    pf.gone = f.file.state != store::FileState::stored;
+    pf.available = pf.downloads_left > 0 && !pf.gone;
     available += pf.available;
     total += f.file.size;
     p.files.push_back(std::move(pf));
@@ -112,7 +124,8 @@ Response Handler::post_link(const Request& request, std::string_view token) {
   }
   if (!*found) return not_found();
   const Link& link = **found;
-  if (link.state != store::LinkState::active) return gone_page(to_string(link.state));
+  if (link.state != store::LinkState::active)
+    return gone_page(why_gone(link.state, link.files, link.record.max_downloads));
   if (link.record.locked_until == store::kLockedForGood) return gone_page("locked");
 
   const std::string* code = form->get("code");
@@ -166,8 +179,13 @@ Response Handler::claim(const Request& request, const Link& link, const std::str
   store::NewDownload d;
   d.link_id = link.record.id;
   d.all = which == "all";
-  for (const auto& f : link.files)
-    if (d.all || f.file.public_id == which) d.file_ids.push_back(f.file.id);
+  for (const auto& f : link.files) {
+    if (!d.all && f.file.public_id != which) continue;
+    // Known to be gone: say so rather than spend a download on it.
+    if (f.file.state == store::FileState::missing) return gone_page("missing");
+    if (f.file.state == store::FileState::purged) return gone_page("expired");
+    d.file_ids.push_back(f.file.id);
+  }
   if (d.file_ids.empty()) return show_link(link, code, "That file is not part of this link.", 404);
   const std::string ticket = store::new_token();
   d.ticket_hash = store_.tokens.hash(ticket);
@@ -184,7 +202,7 @@ Response Handler::claim(const Request& request, const Link& link, const std::str
     // Lost the race or the link ended meanwhile: say which, as GET would.
     auto again = find_link(link.token);
     if (again && *again && (*again)->state != store::LinkState::active)
-      return gone_page(to_string((*again)->state));
+      return gone_page(why_gone((*again)->state, (*again)->files, (*again)->record.max_downloads));
     return gone_page("used up");
   }
   Response r;

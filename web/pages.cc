@@ -60,6 +60,7 @@ constexpr TemplateName kLandingNames[] = {
     {"downloads_left", Kind::kValue, "files"},   // "2"
     {"downloads_label", Kind::kValue, "files"},  // "2 downloads left"
     {"available", Kind::kFlag, "files"},
+    {"gone", Kind::kFlag, "files"},  // not available because the stored copy is gone
 };
 
 // No file names, ids or sizes: those are behind the code.
@@ -162,6 +163,7 @@ mstch::map landing_view(const LandingPage& p) {
         {"downloads_left", std::to_string(std::max(f.downloads_left, 0))},
         {"downloads_label", downloads_label(f)},
         {"available", f.available},
+        {"gone", !f.available && f.gone},
     });
     if (!f.available) continue;
     int this_left = std::max(f.downloads_left, 0);

@@ -25,6 +25,7 @@ struct PageFile {
   std::string type;        // a short label, e.g. "PDF document" or the MIME type
   int downloads_left = 0;  // for this link; 0 or less while available means no limit
   bool available = true;   // false: used up for this link (shows "Already downloaded", no button)
+  bool gone = false;       // the stored copy is missing or purged: shows "No longer available"
 };
 
 struct LandingPage {

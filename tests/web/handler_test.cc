@@ -163,17 +163,38 @@ TEST_F(HandlerTest, OneTimeDownloadOnceThen410) {
 }
 
 // A blob deleted from the store behind our back (an S3 object removed by
-// hand): the download says the file is missing, and the catalog records it.
+// hand): the download says the file is no longer available, the catalog
+// records it, and from then on the landing page and a claim say so too,
+// while the link's other file still downloads.
 TEST_F(HandlerTest, ABlobGoneFromTheStoreIsMarkedMissing) {
-  Sent s = offload({{"report.pdf", std::string(1000, 'r')}});
+  Sent s = offload({{"report.pdf", std::string(1000, 'r')}, {"notes.txt", "notes"}}, 3);
   const std::string blob = store_->catalog.show_message("Q1").value().value().files[0].blob_id;
   ASSERT_TRUE(store_->blobs.remove(blob).ok());
   std::string location = claim_ticket(s, s.file_ids[0]);
   Response r = get(location);
-  EXPECT_EQ(r.status, 500);
-  EXPECT_NE(r.body.find("This file is missing"), std::string::npos) << r.body;
+  EXPECT_EQ(r.status, 410);
+  EXPECT_NE(r.body.find("This file is no longer available"), std::string::npos) << r.body;
   EXPECT_EQ(store_->catalog.show_message("Q1").value().value().files[0].state,
             store::FileState::missing);
+  Response landing = get("/d/" + s.token);
+  EXPECT_EQ(landing.status, 200);
+  EXPECT_NE(landing.body.find("No longer available"), std::string::npos) << landing.body;
+  EXPECT_EQ(landing.body.find("Already downloaded"), std::string::npos) << landing.body;
+  EXPECT_NE(landing.body.find("value=\"" + s.file_ids[1] + "\""), std::string::npos) << landing.body;
+  Response claim = post("/d/" + s.token, "file=" + s.file_ids[0]);
+  EXPECT_EQ(claim.status, 410);
+  EXPECT_NE(claim.body.find("This file is no longer available"), std::string::npos) << claim.body;
+  EXPECT_EQ(post("/d/" + s.token, "file=" + s.file_ids[1]).status, 303);
+}
+
+// A link whose only file is gone says so, not "already downloaded".
+TEST_F(HandlerTest, ALinkWhoseOnlyFileIsGoneSaysNoLongerAvailable) {
+  Sent s = offload({{"report.pdf", std::string(1000, 'r')}});
+  const std::string blob = store_->catalog.show_message("Q1").value().value().files[0].blob_id;
+  ASSERT_TRUE(store_->catalog.mark_blob_missing(blob).ok());
+  Response landing = get("/d/" + s.token);
+  EXPECT_EQ(landing.status, 410);
+  EXPECT_NE(landing.body.find("This file is no longer available"), std::string::npos) << landing.body;
 }
 
 TEST_F(HandlerTest, InterruptedDownloadResumesWithRangeUntilTheGraceEnds) {
