@@ -391,6 +391,25 @@ class EnginesMixin:
         s3.start()
         return s3
 
+    def on_engines(self, config_text: str, pg: Postgres | None = None,
+                   s3: S3Server | None = None, prefix: str = "blobs") -> str:
+        """config_text (the shipped attachgate.toml, say) with [catalog] on
+        pg and [blobs] in s3 under prefix, the password and key pair in 0600
+        files: as an admin configures a node of a scale-out pair."""
+        if s3 is not None:
+            credentials = write_secret(self.workdir / "s3.credentials",
+                                       "%s\n%s\n" % (s3.access_key, s3.secret_key))
+            url = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, prefix, s3.endpoint, s3.region)
+            self.assertIn("\n[blobs]\n", config_text)
+            config_text = config_text.replace("\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
+                                              % (json.dumps(url), json.dumps(str(credentials))), 1)
+        if pg is not None:
+            self.assertIn("\n[catalog]\n", config_text)
+            config_text = config_text.replace(
+                "\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n"
+                % (json.dumps(pg.url), json.dumps(str(pg.password_file))), 1)
+        return config_text
+
 
 class EnginesTestCase(EnginesMixin, E2ETestCase):
     """For tests of the engines alone: root (for the postgres user), no Postfix."""

@@ -7,10 +7,9 @@ the relayed mail downloads it byte for byte.
 
 from __future__ import annotations
 
-import json
 import unittest
 
-from engines import EnginesMixin, write_secret
+from engines import EnginesMixin
 from harness import DEFAULT_CONFIG, Attachment, Milter
 from test_download import MailDownloadTestCase
 from test_milter import EXTERNAL, sha256_file
@@ -23,15 +22,9 @@ class S3MailDownloadTest(EnginesMixin, MailDownloadTestCase):
 
     def start_milter(self, policy_text: str, role: str = "milter") -> Milter:
         self.s3 = self.start_s3()
-        credentials = write_secret(self.workdir / "s3.credentials",
-                                   "%s\n%s\n" % (self.s3.access_key, self.s3.secret_key))
-        url = "s3://%s/%s?endpoint=%s&region=%s" % (self.s3.bucket, PREFIX.rstrip("/"),
-                                                   self.s3.endpoint, self.s3.region)
-        shipped = DEFAULT_CONFIG.read_text()
-        self.assertIn("\n[blobs]\n", shipped)
         config = self.workdir / "attachgate.toml"
-        config.write_text(shipped.replace("\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
-                                          % (json.dumps(url), json.dumps(str(credentials)))))
+        config.write_text(self.on_engines(DEFAULT_CONFIG.read_text(), s3=self.s3,
+                                          prefix=PREFIX.rstrip("/")))
         policy = self.workdir / "policy.toml"
         policy.write_text(policy_text)
         milter = Milter(self.workdir, policy, role=role, config=config)

@@ -14,7 +14,7 @@ import unittest
 from collections import Counter
 from pathlib import Path
 
-from engines import EnginesMixin, write_secret
+from engines import EnginesMixin
 from harness import DEFAULT_CONFIG, Attachment, Milter
 from recipient import Recipient, file_buttons, race_claims
 from test_download import MailDownloadTestCase
@@ -26,20 +26,9 @@ PREFIX = "shared"
 class ScaleOutTest(EnginesMixin, MailDownloadTestCase):
 
     def shared_config(self, name: str, extra: str = "") -> Path:
-        s3 = self.s3
-        credentials = write_secret(self.workdir / "s3.credentials",
-                                   "%s\n%s\n" % (s3.access_key, s3.secret_key))
-        blobs = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, PREFIX, s3.endpoint, s3.region)
-        shipped = DEFAULT_CONFIG.read_text()
-        self.assertIn("\n[blobs]\n", shipped)
-        text = shipped.replace(
-            "\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
-            % (json.dumps(blobs), json.dumps(str(credentials))))
-        self.assertIn("\n[catalog]\n", text)
-        text = extra + text.replace("\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n" % (
-            json.dumps(self.pg.url), json.dumps(str(self.pg.password_file))))
         path = self.workdir / name
-        path.write_text(text)
+        path.write_text(extra + self.on_engines(DEFAULT_CONFIG.read_text(), self.pg, self.s3,
+                                                PREFIX))
         return path
 
     def start_milter(self, policy_text: str, role: str = "milter") -> Milter:

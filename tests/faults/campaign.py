@@ -596,9 +596,15 @@ def check_delivery(sent: Sent, msg, client: Recipient) -> tuple[str, str | None]
     token = find_token(msg)
     if not token:
         return "seq %d: no link" % sent.seq, None
+    return check_link(sent, token, client), token
+
+
+def check_link(sent: Sent, token: str, client: Recipient) -> str:
+    """'offloaded' when each file of the link downloads an original, else
+    what went wrong."""
     page = client.get("/d/" + token)
     if page.status != 200:
-        return "seq %d: landing page %d" % (sent.seq, page.status), token
+        return "seq %d: landing page %d" % (sent.seq, page.status)
     hashes = []
     for button in file_buttons(page.text):
         if button["value"] == "all":  # the zip of every file
@@ -606,12 +612,12 @@ def check_delivery(sent: Sent, msg, client: Recipient) -> tuple[str, str | None]
         claimed, got = client.download(token, button["value"], keep_body=False)
         if got is None or got.status != 200:
             return "seq %d: download of %s: claim %d, get %s" % (
-                sent.seq, button["value"], claimed.status, got and got.status), token
+                sent.seq, button["value"], claimed.status, got and got.status)
         hashes.append(got.sha256)
     if sorted(hashes) != sorted(sent.attachments):
         return "seq %d: downloads' SHA-256 differ from the originals (%d files, %d sent)" % (
-            sent.seq, len(hashes), len(sent.attachments)), token
-    return "offloaded", token
+            sent.seq, len(hashes), len(sent.attachments))
+    return "offloaded"
 
 
 def user_agent(token: str) -> str:
