@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "util/blob_url.h"
 #include "util/result.h"
 
 namespace attachgate::store {
@@ -54,6 +55,7 @@ class BlobBackend {
   virtual ~BlobBackend() = default;
   // For messages: the directory, or the s3:// location and endpoint.
   virtual const std::string& where() const = 0;
+  virtual BlobUrl::Kind kind() const = 0;
   // The local directory (a writers' lock lives there), or "" if remote.
   virtual std::string local_dir() const { return ""; }
 

@@ -122,6 +122,7 @@ class BlobStore {
   // The local blob directory; "" for a remote back end.
   std::string dir() const { return backend_->local_dir(); }
   const std::string& where() const { return backend_->where(); }
+  BlobUrl::Kind kind() const { return backend_->kind(); }
 
   static bool valid_id(const std::string& id);
 

@@ -43,7 +43,7 @@ class Catalog final : public MilterCatalog,
   // (sql.h), with its password given apart.
   static Result<Catalog> open(const std::string& location,
                               const std::optional<std::string>& password = std::nullopt);
-  Engine engine() const { return db_.engine(); }
+  Engine engine() const override { return db_.engine(); }
   Catalog(Catalog&& o) noexcept
       : db_(std::move(o.db_)), reader_(std::move(o.reader_)), outbox_sealer_(o.outbox_sealer_) {}
 

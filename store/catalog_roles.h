@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "store/catalog_records.h"
+#include "store/engine.h"
 #include "store/keys.h"
 #include "store/records.h"
 #include "store/watch_records.h"
@@ -37,6 +38,7 @@ class CatalogReads {
   virtual Result<std::vector<LinkFile>> link_files(std::int64_t link_id) = 0;
   virtual Result<std::optional<FileRecord>> find_file(const std::string& public_id) = 0;
   virtual Result<std::int64_t> count(CatalogTable table) = 0;  // for tests, health and stats
+  virtual Engine engine() const = 0;  // for metrics and messages
   virtual Result<StoredTotals> stored_totals() = 0;
   virtual Result<std::int64_t> outbox_depth(OutboxKind kind) = 0;  // waiting, not given up
 };

@@ -19,6 +19,7 @@ class FileBackend : public BlobBackend {
   static Result<std::shared_ptr<const FileBackend>> at(const std::string& dir);
 
   const std::string& where() const override { return dir_; }
+  BlobUrl::Kind kind() const override { return BlobUrl::Kind::file; }
   std::string local_dir() const override { return dir_; }
   Result<std::unique_ptr<ObjectSink>> create(const std::string& id) const override;
   Result<std::unique_ptr<ObjectSource>> open(const std::string& id) const override;

@@ -26,6 +26,7 @@ class S3Backend : public BlobBackend {
                                                      S3Credentials credentials);
 
   const std::string& where() const override { return where_; }
+  BlobUrl::Kind kind() const override { return BlobUrl::Kind::s3; }
   Result<std::unique_ptr<ObjectSink>> create(const std::string& id) const override;
   Result<std::unique_ptr<ObjectSource>> open(const std::string& id) const override;
   Status remove(const std::string& id) const override;

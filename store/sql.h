@@ -23,12 +23,10 @@
 #include <string_view>
 #include <type_traits>
 
+#include "store/engine.h"
 #include "util/result.h"
 
 namespace attachgate::store {
-
-enum class Engine { sqlite, postgres };
-std::string_view to_string(Engine engine);  // "sqlite", "postgresql"
 
 // The type a NULL parameter stands for: PostgreSQL must know it where the
 // statement alone does not say (`?3 IS NULL`).

@@ -95,6 +95,10 @@ Result<BlobUrl> parse_s3(const std::string& url) {
 
 }  // namespace
 
+std::string_view to_string(BlobUrl::Kind kind) {
+  return kind == BlobUrl::Kind::s3 ? "s3" : "file";
+}
+
 Result<BlobUrl> parse_blob_url(const std::string& url) {
   for (char c : url)
     if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return bad(url, "must not contain spaces");

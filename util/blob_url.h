@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "util/result.h"
 
@@ -24,6 +25,8 @@ struct BlobUrl {
 
   bool operator==(const BlobUrl&) const = default;
 };
+
+std::string_view to_string(BlobUrl::Kind kind);  // "file", "s3"
 
 // s3 query parameters: endpoint (required), region (default us-east-1).
 Result<BlobUrl> parse_blob_url(const std::string& url);

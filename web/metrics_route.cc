@@ -20,6 +20,12 @@ Response Handler::metrics_page() {
             "Download transfers by how they ended: complete, interrupted, or part (a Range "
             "request served that did not reach the end of the file).",
             "outcome", metrics_.downloads.values());
+  // Which back ends this node runs on; the gauges below count what the
+  // catalog holds, which is the same seen from every node that shares it.
+  e.gauge("attachgate_catalog_backend_info", "The catalog's engine (1 for the one in use).",
+          "engine", {{std::string(store::to_string(store_.catalog.engine())), 1}});
+  e.gauge("attachgate_blob_backend_info", "The blob store's kind (1 for the one in use).",
+          "kind", {{std::string(to_string(store_.blobs.kind())), 1}});
   // A catalog that cannot answer leaves its gauges out rather than report a
   // false 0; the scrape itself still succeeds.
   if (auto stored = store_.catalog.stored_totals(); stored) {

@@ -647,6 +647,10 @@ TEST_F(HandlerTest, MetricsCountResponsesDownloadsAndShowStoredAndMilterNumbers)
   EXPECT_EQ(m["attachgate_outbox_depth{kind=\"download notice\"}"], 1);
   EXPECT_EQ(m.count("attachgate_outbox_depth{kind=\"webhook\"}"), 1u);
   EXPECT_EQ(m["attachgate_messages_seen_total"], 5);
+  // Which back ends this node runs on (the units run on both catalogs).
+  const std::string engine(store::to_string(store_->catalog.engine()));
+  EXPECT_EQ(m["attachgate_catalog_backend_info{engine=\"" + engine + "\"}"], 1);
+  EXPECT_EQ(m["attachgate_blob_backend_info{kind=\"file\"}"], 1);
   for (const char* name : {"attachgate_http_responses_total", "attachgate_downloads_total"})
     EXPECT_NE(r.body.find(std::string("# TYPE ") + name + " counter\n"), std::string::npos) << name;
   EXPECT_NE(r.body.find("# TYPE attachgate_stored_files gauge\n"), std::string::npos);
