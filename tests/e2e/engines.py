@@ -217,7 +217,8 @@ class Postgres:
              pgpass: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
         """psql over TCP with the password from a pgpass file (never argv);
         SQL on stdin, unaligned tuples-only output, stops at the first error."""
-        env = dict(os.environ, PGPASSFILE=str(pgpass or self.pgpass), PGCONNECT_TIMEOUT="5",
+        env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}  # it beats the file
+        env.update(PGPASSFILE=str(pgpass or self.pgpass), PGCONNECT_TIMEOUT="5",
                    PGSSLMODE="disable")
         return subprocess.run(
             [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1",
@@ -393,22 +394,75 @@ class EnginesMixin:
 
     def on_engines(self, config_text: str, pg: Postgres | None = None,
                    s3: S3Server | None = None, prefix: str = "blobs") -> str:
-        """config_text (the shipped attachgate.toml, say) with [catalog] on
-        pg and [blobs] in s3 under prefix, the password and key pair in 0600
-        files: as an admin configures a node of a scale-out pair."""
-        if s3 is not None:
-            credentials = write_secret(self.workdir / "s3.credentials",
-                                       "%s\n%s\n" % (s3.access_key, s3.secret_key))
-            url = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, prefix, s3.endpoint, s3.region)
-            self.assertIn("\n[blobs]\n", config_text)
-            config_text = config_text.replace("\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
-                                              % (json.dumps(url), json.dumps(str(credentials))), 1)
-        if pg is not None:
-            self.assertIn("\n[catalog]\n", config_text)
-            config_text = config_text.replace(
-                "\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n"
-                % (json.dumps(pg.url), json.dumps(str(pg.password_file))), 1)
-        return config_text
+        return on_engines(config_text, self.workdir, pg, s3, prefix)
+
+
+def on_engines(config_text: str, secrets_dir: Path, pg: Postgres | None = None,
+               s3: S3Server | None = None, prefix: str = "blobs",
+               database: str | None = None) -> str:
+    """config_text (the shipped attachgate.toml, say) with [catalog] on pg
+    (its own database, or `database`) and [blobs] in s3 under prefix, the
+    password and key pair in 0600 files in secrets_dir: as an admin
+    configures a node of a scale-out pair."""
+    if s3 is not None:
+        credentials = write_secret(secrets_dir / "s3.credentials",
+                                   "%s\n%s\n" % (s3.access_key, s3.secret_key))
+        url = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, prefix, s3.endpoint, s3.region)
+        if "\n[blobs]\n" not in config_text:
+            raise AssertionError("the config has no [blobs] section to point at S3")
+        config_text = config_text.replace("\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
+                                          % (json.dumps(url), json.dumps(str(credentials))), 1)
+    if pg is not None:
+        url = pg.url if database is None else pg.url.replace("/%s?" % pg.database, "/%s?" % database)
+        if "\n[catalog]\n" not in config_text:
+            raise AssertionError("the config has no [catalog] section to point at PostgreSQL")
+        config_text = config_text.replace(
+            "\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n"
+            % (json.dumps(url), json.dumps(str(pg.password_file))), 1)
+    return config_text
+
+
+class SharedEngines:
+    """ATTACHGATE_E2E_ENGINES=postgresql+s3 (harness.ENGINES): the end-to-end
+    suite on the scale-out back ends. One PostgreSQL and one S3 server per
+    test process, started at first use and stopped at exit; each state
+    directory gets a database and a key prefix of its own, so every node a
+    test starts on one state directory shares them, as on one machine."""
+
+    _shared: SharedEngines | None = None
+
+    @classmethod
+    def get(cls) -> SharedEngines:
+        if cls._shared is None:
+            cls._shared = SharedEngines()
+        return cls._shared
+
+    def __init__(self) -> None:
+        import atexit
+        self.dir = Path(tempfile.mkdtemp(prefix="attachgate-shared-engines-"))
+        self.dir.chmod(0o755)  # the postgres user must reach dir/postgres
+        self.pg = Postgres(self.dir, fsync=False)
+        self.s3 = S3Server(self.dir)
+        atexit.register(self.stop)
+        self.pg.start()
+        self.s3.start()
+        self.databases: set[str] = set()
+
+    def stop(self) -> None:
+        self.s3.stop()
+        self.pg.stop()
+        if not os.environ.get("ATTACHGATE_E2E_KEEP"):
+            import shutil
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def config_for(self, state_dir: Path, config_text: str) -> str:
+        import hashlib
+        name = "ag_" + hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+        if name not in self.databases:
+            self.pg.sql("CREATE DATABASE %s OWNER %s" % (name, self.pg.role), user=PG_USER,
+                        database="postgres")
+            self.databases.add(name)
+        return on_engines(config_text, self.dir, self.pg, self.s3, prefix=name, database=name)
 
 
 class EnginesTestCase(EnginesMixin, E2ETestCase):

@@ -41,6 +41,10 @@ SOURCE_DIR = Path(os.environ.get("ATTACHGATE_SOURCE_DIR")
                   or Path(__file__).resolve().parents[2])
 PRIVATE_POSTFIX = SOURCE_DIR / "contrib" / "private-postfix.sh"
 DEFAULT_CONFIG = SOURCE_DIR / "conf" / "attachgate.toml"
+# "postgresql+s3": every attachgate a test starts keeps its catalog in
+# PostgreSQL and its blobs in S3 (engines.SharedEngines), not in its state
+# directory; ctest's engines.e2e runs the suite's modules that way.
+ENGINES = os.environ.get("ATTACHGATE_E2E_ENGINES", "")
 DEFAULT_POLICY = SOURCE_DIR / "conf" / "policy.toml"
 LOOPBACK = "127.0.0.1"
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:")
@@ -675,8 +679,22 @@ class Milter:
     def metrics_url(self) -> str:
         return "http://%s:%d" % (LOOPBACK, self.metrics_port)
 
+    def config_path(self) -> Path:
+        """The config this node runs with: the test's, or with ENGINES that
+        one on the shared engines (written at first use)."""
+        if not ENGINES:
+            return self.config
+        if ENGINES != "postgresql+s3":
+            raise AssertionError("ATTACHGATE_E2E_ENGINES=%s: only postgresql+s3 is known" % ENGINES)
+        path = self.state_dir.parent / ("engines-%s" % self.config.name)
+        if not path.exists():
+            import engines  # engines imports this module
+            path.write_text(engines.SharedEngines.get().config_for(self.state_dir,
+                                                                   self.config.read_text()))
+        return path
+
     def command(self) -> list[str]:
-        return [str(self.bin), "--config", str(self.config), "--policy", str(self.policy),
+        return [str(self.bin), "--config", str(self.config_path()), "--policy", str(self.policy),
                 "--state-dir", str(self.state_dir),
                 "--milter-socket", self.milter_socket,
                 "--listen", "%s:%d" % (LOOPBACK, self.web_port),
@@ -791,8 +809,10 @@ class Milter:
         return int(m.group(1))
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run `attachgate --state-dir STATE ARGS...` (an admin command)."""
-        return subprocess.run([str(self.bin), "--state-dir", str(self.state_dir), *args],
+        """Run `attachgate --state-dir STATE ARGS...` (an admin command);
+        with ENGINES, on the node's config, to reach its catalog."""
+        config = ["--config", str(self.config_path())] if ENGINES else []
+        return subprocess.run([str(self.bin), *config, "--state-dir", str(self.state_dir), *args],
                               cwd=SOURCE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=timeout)
 

@@ -13,7 +13,7 @@ import re
 import time
 import unittest
 
-from harness import Attachment
+from harness import ENGINES, Attachment
 from recipient import Recipient, file_buttons
 from test_download import MailDownloadTestCase
 from test_milter import EXTERNAL, INTERNAL, sha256_file
@@ -101,6 +101,11 @@ class MetricsTest(MailDownloadTestCase):
         self.assertEqual(m.get("attachgate_stored_bytes"), 300_000)
         for kind in ("receipt", "download notice", "webhook"):
             self.assertIn('attachgate_outbox_depth{kind="%s"}' % kind, m)
+        # The back ends it runs on: the embedded default, or (ctest
+        # engines.e2e) PostgreSQL and S3.
+        catalog, blobs = ("postgresql", "s3") if ENGINES else ("sqlite", "file")
+        self.assertEqual(m.get('attachgate_catalog_backend_info{engine="%s"}' % catalog), 1)
+        self.assertEqual(m.get('attachgate_blob_backend_info{kind="%s"}' % blobs), 1)
 
         metrics_file = self.milter.state_dir / "metrics" / "milter.prom"
         self.assertEqual(metrics_file.stat().st_mode & 0o777, 0o600)
