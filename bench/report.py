@@ -242,6 +242,8 @@ def markdown(r: dict, chart_name: str, analysis: str | None) -> str:
                                                       sorted(c["code_check_answers"].items()))), ""]
     if "recipients" in r:
         out += recipients_section(r["recipients"])
+    if "growth" in r:
+        out += growth_section(r["growth"])
     if analysis:
         out += [analysis.strip(), ""]
     return "\n".join(out)
@@ -284,6 +286,65 @@ def recipients_section(p: dict) -> list[str]:
                     row("notify CPU ms/msg", "notify_cpu_seconds_per_message", "%.1f", 1000),
                     row("Postfix CPU ms/msg", "postfix_cpu_seconds_per_message", "%.1f", 1000)]),
             ""]
+
+
+GROWTH_KINDS = [("landing", "landing page GET /d/{token}"), ("claim", "claim POST /d/{token} (303)"),
+                ("status", "status page GET /s/{token}, 50 events"), ("healthz", "GET /healthz"),
+                ("metrics", "GET /metrics (metrics port)"),
+                ("list", "`attachgate list` (whole command)"),
+                ("commit", "offload commit (record_offload + release_outbox)"),
+                ("undo", "offload undone (remove_message)")]
+GROWTH_TITLE = "## 8. Cost as the catalog grows"
+
+
+def growth_section(g: dict) -> list[str]:
+    """Part 8: p50/p99 per request kind at each catalog size, per engine."""
+    out = [GROWTH_TITLE, "",
+           "`bench/growth.py`: for each engine and size, `bench/growth_seed` writes a catalog "
+           "of N messages by rows (2 recipients, 1 file, a link per recipient, a status page, "
+           "a sent receipt and 4-5 events each; every tenth message's links expired with its "
+           "file still stored), with token hashes made by the state directory's own hasher. "
+           "Then one `attachgate purge`, `attachgate list` run %s times, %s offload commits "
+           "through the milter's MilterCatalog (`bench/growth_commit`), and `attachgate web` "
+           "with %d probe messages spread over the ids, each asked in turn (landing, claim, "
+           "status, /healthz) %d time(s) on kept-alive connections. p50/p99 are nearest rank, "
+           "in ms. PostgreSQL is 15 from `tests/e2e/engines.py` (%s). The machine is shared: "
+           "compare within a row, and look for growth by orders of magnitude, not by tens "
+           "of percent." % (g.get("list_runs", "?"), g.get("commits", "?"), g["probes"],
+                            g["rounds"], ", ".join("%s %s" % kv for kv in
+                                                   sorted(g.get("postgres_settings", {}).items()))),
+           ""]
+    for engine, rows in g["engines"].items():
+        head = ["%s, messages" % engine] + ["%d" % x["messages"] for x in rows]
+        table = [["%s p50 / p99" % label] + ["%.2f / %.2f" % (x[k]["p50_ms"], x[k]["p99_ms"])
+                                            for x in rows] for k, label in GROWTH_KINDS]
+        table.append(["first claim after the start (web's own purge pass)"]
+                     + ["%.1f" % x["first_claim_ms"] for x in rows])
+        table.append(["`attachgate purge`, s (files purged)"]
+                     + ["%.2f (%d)" % (x["purge"]["seconds"], x["purge"]["files"]) for x in rows])
+        table.append(["seeding, s (rows; catalog MB)"]
+                     + ["%.0f (%d; %.0f)" % (x["seed_seconds"], sum(x["rows"].values()),
+                                             x["catalog_bytes"] / 1e6) for x in rows])
+        out += [_table(head, table), ""]
+    return out
+
+
+def splice_section(md_path: Path, lines: list[str]) -> None:
+    """Puts one part's section into docs/benchmarks.md in place of its old
+    one (or before the closing note), leaving the other parts' as they are."""
+    text = md_path.read_text() if md_path.exists() else "# Benchmarks\n"
+    title = lines[0]
+    section = "\n".join(lines).rstrip() + "\n\n"
+    if title in text:
+        start = text.index(title)
+        end = text.find("\n## ", start + len(title))
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    elif "\n## Closing note" in text:
+        at = text.index("\n## Closing note") + 1
+        text = text[:at] + section + text[at:]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    md_path.write_text(text)
 
 
 def _pair(d: dict | None) -> str:
@@ -404,6 +465,10 @@ def console_table(r: dict) -> str:
                1000 * sh["milter_cpu_seconds_per_message"],
                1000 * pr["notify_cpu_seconds_per_message"],
                1000 * sh["notify_cpu_seconds_per_message"])))
+    for engine, ratios in r.get("growth", {}).get("growth", {}).items():
+        lines.append("%-*s  %12s  %10s  %s" % (
+            w, "p99 growth, largest/smallest catalog, %s" % engine, "-", "-",
+            ", ".join("%s %.2f" % kv for kv in ratios.items())))
     return "\n".join(lines)
 
 

@@ -15,6 +15,10 @@
                  (4 recipient copies injected by the notify role) against "shared";
                  msg/s until all deliveries reached the sink, milter and notify CPU
                                                        (bench/recipient_links.py)
+  8 growth       p50/p99 of a landing page, a claim, a status page, /healthz,
+                 `attachgate list` and the milter's catalog commit, and a purge's
+                 time, as the catalog grows to 10^4, 10^5, 10^6 messages, on
+                 SQLite and PostgreSQL                  (bench/growth.py)
 
 Each comparison runs side by side, taking turns, and is reported as a ratio.
 Writes docs/benchmarks.md and docs/benchmarks.svg on a full run. Needs root
@@ -37,18 +41,20 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients"]
+PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients", "growth"]
+NUMBERS = {"1": "mail", "2": "milter", "3": "downloads", "4": "connections", "5": "codes",
+           "6": "recipients", "8": "growth"}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run", description=__doc__.split("\n\n")[0] + " Runs, in order: "
-        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients.",
+        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients, 8 growth.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--only", action="append", metavar="PART",
-                   help="run only this part: mail, milter, downloads, connections, codes, recipients "
-                        "or 1-6; "
+                   help="run only this part: mail, milter, downloads, connections, codes, recipients, "
+                        "growth or its number; "
                         "repeat or comma-separate for several")
     p.add_argument("--quick", action="store_true",
                    help="smaller counts for a smoke run (about 2.5 minutes); figures are noisy")
@@ -101,6 +107,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--recipients-count", type=int,
                    help="part 6: external recipients per message, 2-20 (5)")
     g.add_argument("--recipients-rounds", type=int, help="part 6: passes per side (3)")
+    g.add_argument("--growth-sizes", help="part 8: catalog sizes in messages (10000,100000,1000000)")
+    g.add_argument("--growth-engines", help="part 8: sqlite, postgresql or both (sqlite,postgresql)")
+    g.add_argument("--growth-probes", type=int, help="part 8: probe messages per size (200)")
+    g.add_argument("--growth-rounds", type=int, help="part 8: requests per probe and kind (2)")
+    g.add_argument("--growth-list-runs", type=int, help="part 8: `attachgate list` runs (20)")
+    g.add_argument("--growth-commits", type=int, help="part 8: offload commits timed (200)")
     args = p.parse_args(argv)
 
     full = {"mail_messages": 200, "mail_concurrency": 10, "mail_rounds": "3,3,1",
@@ -108,10 +120,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "wrk_seconds": 10, "wrk_rounds": 2, "wrk_connections": 16,
             "idle_connections": 1000, "idle_seconds": 30, "code_flooders": 8, "code_rounds": 3,
             "code_seconds": 10, "probe_gap": 0.02, "recipients_messages": 50,
-            "recipients_count": 5, "recipients_rounds": 3}
+            "recipients_count": 5, "recipients_rounds": 3,
+            "growth_sizes": "10000,100000,1000000", "growth_engines": "sqlite,postgresql",
+            "growth_probes": 200, "growth_rounds": 2, "growth_list_runs": 20,
+            "growth_commits": 200}
     quick = dict(full, mail_messages=20, mail_rounds="1,1,1", milter_sizes="1MB:3,25MB:2,200MB:1", file_mb=64,
                  download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5, code_rounds=1,
-                 code_seconds=4, recipients_messages=20, recipients_rounds=1)
+                 code_seconds=4, recipients_messages=20, recipients_rounds=1,
+                 growth_sizes="1000,10000", growth_probes=50, growth_rounds=1,
+                 growth_list_runs=5, growth_commits=50)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -126,15 +143,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for item in args.only or []:
         for name in item.split(","):
             name = name.strip()
-            name = PARTS[int(name) - 1] if name.isdigit() and 1 <= int(name) <= len(PARTS) \
-                else name
+            name = NUMBERS.get(name, name)
             if name not in PARTS:
                 p.error("unknown part %r (mail, milter, downloads, connections, codes, "
-                        "recipients or 1-6)" % name)
+                        "recipients, growth or 1-6, 8)" % name)
             parts.append(name)
     args.parts = [x for x in PARTS if x in parts] if parts else list(PARTS)
     if not 2 <= args.recipients_count <= 20:
         p.error("--recipients-count must be 2 to 20 (the policy's max_split_recipients)")
+    try:
+        args.growth_sizes = [int(x) for x in str(args.growth_sizes).split(",")]
+        args.growth_engines = [x.strip() for x in str(args.growth_engines).split(",")]
+        assert min(args.growth_sizes) >= 1 and args.growth_probes >= 1
+        assert set(args.growth_engines) <= {"sqlite", "postgresql"}
+    except (ValueError, AssertionError):
+        p.error("--growth-sizes takes N,N,... (each at least 1); --growth-engines sqlite, "
+                "postgresql or both")
     if args.docs is None:
         args.docs = not args.quick and not args.only
     return args
@@ -158,12 +182,15 @@ def main(argv: list[str]) -> int:
     args.seed_link = str(Path(args.seed_link or os.environ.get("SEED_LINK_BIN")
                               or build / "tests" / "e2e" / "seed_link").resolve())
     os.environ["ATTACHGATE_BIN"] = args.bin
+    tools = Path(args.seed_link).parents[2] / "bench"  # part 8's tools, built beside seed_link
+    args.growth_seed, args.growth_commit = str(tools / "growth_seed"), str(tools / "growth_commit")
     sys.dont_write_bytecode = True  # no __pycache__ in bench/ or tests/e2e/
     sys.path.insert(0, str(BENCH_DIR))
     import milter_message_size as mms  # after ATTACHGATE_SOURCE_DIR: it imports the harness
     import mail_throughput
     import code_flood
     import recipient_links
+    import growth
     import downloads
     import report
     from milter_message_size import harness, log
@@ -177,7 +204,7 @@ def main(argv: list[str]) -> int:
     need = {"mail": ["postfix", "smtp-source", "smtp-sink", "script"],
             "milter": ["postfix", "smtp-sink", "script"],
             "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"], "codes": [],
-            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"]}
+            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"], "growth": []}
     missing = sorted({t for part in args.parts for t in need[part] if shutil.which(t) is None})
     if missing:
         raise SystemExit("missing %s: run contrib/install-deps.sh --with-bench" % ", ".join(missing))
@@ -230,6 +257,12 @@ def main(argv: list[str]) -> int:
             d = workdir / "recipients"
             d.mkdir(mode=0o755)
             results["recipients"] = recipient_links.run(args, d)
+        if "growth" in args.parts:
+            log("part 8: cost as the catalog grows to %s messages on %s"
+                % (", ".join(str(n) for n in args.growth_sizes), ", ".join(args.growth_engines)))
+            d = workdir / "growth"
+            d.mkdir(mode=0o755)
+            results["growth"] = growth.run(args, d)
         ok = True
     finally:
         if args.keep or not ok:
@@ -243,7 +276,10 @@ def main(argv: list[str]) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         log("wrote %s" % args.json)
-    if args.docs:
+    if args.docs and args.parts == ["growth"]:  # its section alone, the others kept
+        report.splice_section(Path(args.md), report.growth_section(results["growth"]))
+        log("wrote part 8's section into %s" % args.md)
+    elif args.docs:
         report.write(results, Path(args.md), Path(args.chart), BENCH_DIR / "analysis.md")
         log("wrote %s and %s" % (args.md, args.chart))
     log("bench/run: done in %.0f s" % results["elapsed_seconds"])
