@@ -166,6 +166,14 @@ CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND fai
 CREATE INDEX outbox_message ON outbox(message_id);
 CREATE INDEX outbox_link ON outbox(link_id);
 )sql"},
+    // 9: SQLite's catalog gets the indexes by file and by link that this
+    // schema has had from version 8; here they are there already.
+    {9, R"sql(
+CREATE INDEX IF NOT EXISTS link_files_file ON link_files(file_id);
+CREATE INDEX IF NOT EXISTS events_file ON events(file_id);
+CREATE INDEX IF NOT EXISTS events_link ON events(link_id);
+CREATE INDEX IF NOT EXISTS outbox_link ON outbox(link_id);
+)sql"},
 };
 
 }  // namespace attachgate::store
