@@ -110,6 +110,16 @@ Result<std::int64_t> Catalog::count(const char* table) {
   return st.int64(0);
 }
 
+Status Catalog::ping() {
+  std::lock_guard lock(read_mu_);
+  // One row through the primary key: the file (or server) must answer, and
+  // the cost does not grow with the catalog.
+  Stmt st(reader_, "SELECT id FROM messages ORDER BY id DESC LIMIT 1");
+  auto row = st.step();
+  if (!row) return row.error();
+  return {};
+}
+
 Result<std::optional<std::string>> Catalog::key_check() {
   std::lock_guard lock(read_mu_);
   Stmt st(reader_, "SELECT value FROM key_check WHERE id = 1");

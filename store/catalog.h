@@ -65,6 +65,7 @@ class Catalog final : public MilterCatalog,
   Result<std::vector<LinkFile>> link_files(std::int64_t link_id) override;
   Result<std::optional<FileRecord>> find_file(const std::string& public_id) override;
   Result<std::int64_t> count(CatalogTable table) override { return count(table_name(table)); }
+  Status ping() override;
   Result<StoredTotals> stored_totals() override;
   Result<std::int64_t> outbox_depth(OutboxKind kind) override;
 

@@ -137,9 +137,8 @@ Response Handler::healthz() {
   Response r;
   r.headers = security_headers();
   r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
-  auto messages = store_.catalog.count(store::CatalogTable::messages);
-  if (!messages) {
-    log_warn("healthz: " + messages.error().message);
+  if (auto answered = store_.catalog.ping(); !answered) {
+    log_warn("healthz: " + answered.error().message);
     r.status = 503;
     r.body = "catalog unavailable\n";
   } else {
