@@ -34,21 +34,38 @@ constexpr const char* kReason =
 
 }  // namespace
 
+// The listing reads every stored file, which takes seconds at 10^6 of them;
+// claims in this process wait for the writer meanwhile. So it goes in spans
+// of ids, the writer free between them: a claim waits for one span at most.
+constexpr std::int64_t kPurgeSpan = 5000;
+
 Result<std::vector<PurgeCandidate>> Catalog::purgeable_files(std::int64_t now) {
-  std::lock_guard lock(mu_);
-  std::string sql = std::string("SELECT f.id, f.blob_id, f.message_id, f.size, ") + kReason +
-                    " FROM files f WHERE" + kPurgeable + " ORDER BY f.id";
-  Stmt st(db_, sql.c_str());
-  st.bind(1, now);
-  std::vector<PurgeCandidate> out;
-  for (;;) {
-    auto row = st.step();
+  std::int64_t last = 0;
+  {
+    std::lock_guard lock(mu_);
+    Stmt max(db_, "SELECT coalesce(max(id), 0) FROM files");
+    auto row = max.step();
     if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(PurgeCandidate{st.int64(0), st.text(1), st.int64(2),
-                                 static_cast<std::uint64_t>(st.int64(3)),
-                                 enum_column(st, 4, purge_reason_from, "purge reason")});
+    last = max.int64(0);
   }
+  std::string sql = std::string("SELECT f.id, f.blob_id, f.message_id, f.size, ") + kReason +
+                    " FROM files f WHERE f.id > ?2 AND f.id <= ?3 AND" + kPurgeable +
+                    " ORDER BY f.id";
+  std::vector<PurgeCandidate> out;
+  for (std::int64_t after = 0; after < last; after += kPurgeSpan) {
+    std::lock_guard lock(mu_);
+    Stmt st(db_, sql.c_str());
+    st.bind(1, now).bind(2, after).bind(3, after + kPurgeSpan);
+    for (;;) {
+      auto row = st.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(PurgeCandidate{st.int64(0), st.text(1), st.int64(2),
+                                   static_cast<std::uint64_t>(st.int64(3)),
+                                   enum_column(st, 4, purge_reason_from, "purge reason")});
+    }
+  }
+  return out;
 }
 
 Result<bool> Catalog::mark_purged(const PurgeCandidate& file, std::int64_t now) {

@@ -114,6 +114,32 @@ TEST_F(CatalogAdminTest, RevokedBlobsBecomePurgeable) {
   EXPECT_EQ(purgeable[0].reason, PurgeReason::revoked);
 }
 
+// The listing goes in spans of 5,000 file ids (catalog_purge.cc): files in
+// the first span and in the third, past a span of none, are all found.
+TEST_F(CatalogAdminTest, PurgeableFilesAreListedAcrossSpansOfIds) {
+  auto first = offload("Q1", kNow, 1, 60);
+  auto db = Db::open(attachgate::testing::catalog_at(dir_ / "catalog.db"));
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  // 12,000 purged files of the first message move the next file's id on.
+  std::string fill =
+      "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 12001)"
+      " INSERT INTO files (id, public_id, message_id, filename, content_type, size, sha256,"
+      " blob_id, state, created_at) SELECT i, 'p' || i, " + std::to_string(first.message_id) +
+      ", 'x.pdf', 'application/pdf', 1, '', 'b' || i, 'purged', 0 FROM n";
+  ASSERT_TRUE(db->exec(fill.c_str()).ok());
+  if (db->engine() == Engine::postgres) {
+    ASSERT_TRUE(db->exec("SELECT setval(pg_get_serial_sequence('files', 'id'), 12001)").ok());
+  }
+  auto second = offload("Q2", kNow, 2, 60);
+  auto purgeable = catalog_->purgeable_files(kNow + 3600).value();
+  ASSERT_EQ(purgeable.size(), 3u);
+  EXPECT_EQ(purgeable[0].message_id, first.message_id);
+  EXPECT_EQ(purgeable[1].file_id, 12002);
+  EXPECT_EQ(purgeable[2].file_id, 12003);
+  EXPECT_EQ(purgeable[2].message_id, second.message_id);
+  EXPECT_EQ(purgeable[2].reason, PurgeReason::expired);
+}
+
 TEST_F(CatalogAdminTest, ExtendMovesActiveAndRevivesExpiredLinks) {
   auto active = offload("Q1", kNow, 1, kDay);
   auto change = catalog_->extend_message_links(active.message_id, 2 * kDay, kNow + 60, "admin");
