@@ -307,12 +307,13 @@ def growth_section(g: dict) -> list[str]:
            "Then one `attachgate purge`, `attachgate list` run %s times, %s offload commits "
            "through the milter's MilterCatalog (`bench/growth_commit`), and `attachgate web` "
            "with %d probe messages spread over the ids, each asked in turn (landing, claim, "
-           "status, /healthz) %d time(s) on kept-alive connections. p50/p99 are nearest rank, "
-           "in ms. PostgreSQL is 15 from `tests/e2e/engines.py` (%s). The machine is shared: "
-           "compare within a row, and look for growth by orders of magnitude, not by tens "
-           "of percent." % (g.get("list_runs", "?"), g.get("commits", "?"), g["probes"],
-                            g["rounds"], ", ".join("%s %s" % kv for kv in
-                                                   sorted(g.get("postgres_settings", {}).items()))),
+           "status, /healthz; /metrics after every fifth) %d time(s) on kept-alive "
+           "connections. p50/p99 are nearest rank, in ms.%s The machine is shared: compare "
+           "within a row, and look for growth with every size, not for tens of percent."
+           % (g.get("list_runs", "?"), g.get("commits", "?"), g["probes"], g["rounds"],
+              " PostgreSQL is 15 from `tests/e2e/engines.py` (%s)." % ", ".join(
+                  "%s %s" % kv for kv in sorted(g["postgres_settings"].items()))
+              if g.get("postgres_settings") else ""),
            ""]
     for engine, rows in g["engines"].items():
         head = ["%s, messages" % engine] + ["%d" % x["messages"] for x in rows]
