@@ -243,7 +243,7 @@ def markdown(r: dict, chart_name: str, analysis: str | None) -> str:
     if "recipients" in r:
         out += recipients_section(r["recipients"])
     if "backends" in r:
-        out += backends_section(r["backends"])
+        out += backends_section(r["backends"], r)
     if analysis:
         out += [analysis.strip(), ""]
     return "\n".join(out)
@@ -288,9 +288,10 @@ def recipients_section(p: dict) -> list[str]:
             ""]
 
 
-def backends_section(p: dict) -> list[str]:
+def backends_section(p: dict, r: dict) -> list[str]:
     """Part 7: SQLite + files against PostgreSQL + S3, and two nodes against
-    one, with the CPU each engine spent, which is what limits the figures."""
+    one, with the CPU each engine spent, which is what limits the figures.
+    Names its own run, since it may be added to a report of another one."""
     m, dl, land, two = p["mail"], p["downloads"], p["landing"], p["two_nodes"]
     e = p["engines"]
     mail_rows = []
@@ -325,6 +326,10 @@ def backends_section(p: dict) -> list[str]:
             "postmaster and backends, the front and s3rver are one process each."
             % (e["postgres"].replace("postgres (PostgreSQL) ", ""),
                "on" if p["postgres_fsync"] else "off", e["s3rver"], e["node"], m["rounds"]), "",
+            "Measured by `%s` on %s: revision %s, %s build; load average before %s, after %s."
+            % (r["command"], r["date"], r["attachgate"].get("git_head", "?"),
+               r["attachgate"].get("build_type", "?"), r["loadavg_before"],
+               r.get("loadavg_after", "?")), "",
             "**Mail**: `smtp-source -s %d -m %d` into a private Postfix per side, each with "
             "its own `attachgate milter` (over %s), relaying to `smtp-sink`; every message "
             "carries one attachment that is offloaded (checked at the sink), so each is one "
