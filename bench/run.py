@@ -54,7 +54,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "backends or 1-7; "
                         "repeat or comma-separate for several")
     p.add_argument("--quick", action="store_true",
-                   help="smaller counts for a smoke run (about 2.5 minutes); figures are noisy")
+                   help="smaller counts for a smoke run (about 4 minutes); figures are noisy")
     p.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
     p.add_argument("--docs", dest="docs", action="store_true", default=None,
                    help="write docs/benchmarks.md and the chart even for --quick or --only")
