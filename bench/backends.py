@@ -77,24 +77,15 @@ class Engines:
                 "s3rver": mms.cpu_seconds(self.s3.s3rver.pid)}
 
     def config(self, source: Path, out: Path, direct: bool = False) -> Path:
-        """source with [catalog] and [blobs] on the engines; direct: the
-        blobs straight from s3rver, without the front."""
+        """source with [catalog] and [blobs] on the engines and the run's
+        master key file; direct: the blobs straight from s3rver, with its
+        built-in key, without the front."""
         s3 = self.s3
-        key = S3RVER_KEY if direct else (s3.access_key, s3.secret_key)
-        credentials = engines.write_secret(out.with_suffix(".s3"), "%s\n%s\n" % key)
-        endpoint = "http://%s:%d" % (harness.LOOPBACK, s3.s3rver_port) if direct else s3.endpoint
-        blobs = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, PREFIX, endpoint, s3.region)
-        text = "master_key_file = %s\n" % json.dumps(str(self.master_key)) + source.read_text()
-        for section, lines in (
-                ("blobs", "url = %s\ncredentials_file = %s\n" % (
-                    json.dumps(blobs), json.dumps(str(credentials)))),
-                ("catalog", "url = %s\npassword_file = %s\n" % (
-                    json.dumps(self.pg.url), json.dumps(str(self.pg.password_file))))):
-            head = "\n[%s]\n" % section
-            if head not in text:
-                raise RuntimeError("no [%s] section in %s" % (section, source))
-            text = text.replace(head, head + lines, 1)
-        out.write_text(text)
+        text = engines.config_on_engines(
+            source.read_text(), out.with_suffix(".s3"), self.pg, s3, PREFIX,
+            endpoint="http://%s:%d" % (harness.LOOPBACK, s3.s3rver_port) if direct else None,
+            key=S3RVER_KEY if direct else None)
+        out.write_text("master_key_file = %s\n" % json.dumps(str(self.master_key)) + text)
         return out
 
 
