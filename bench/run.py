@@ -15,6 +15,9 @@
                  (4 recipient copies injected by the notify role) against "shared";
                  msg/s until all deliveries reached the sink, milter and notify CPU
                                                        (bench/recipient_links.py)
+  7 backends     one node on SQLite + files against one on PostgreSQL + S3 (mail
+                 10 KB / 2 MB, downloads 1 and 4 clients, landing pages), then two
+                 nodes against one on PostgreSQL + S3         (bench/backends.py)
 
 Each comparison runs side by side, taking turns, and is reported as a ratio.
 Writes docs/benchmarks.md and docs/benchmarks.svg on a full run. Needs root
@@ -37,21 +40,21 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients"]
+PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients", "backends"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run", description=__doc__.split("\n\n")[0] + " Runs, in order: "
-        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients.",
+        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients, 7 backends.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--only", action="append", metavar="PART",
-                   help="run only this part: mail, milter, downloads, connections, codes, recipients "
-                        "or 1-6; "
+                   help="run only this part: mail, milter, downloads, connections, codes, recipients, "
+                        "backends or 1-7; "
                         "repeat or comma-separate for several")
     p.add_argument("--quick", action="store_true",
-                   help="smaller counts for a smoke run (about 2.5 minutes); figures are noisy")
+                   help="smaller counts for a smoke run (about 4 minutes); figures are noisy")
     p.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
     p.add_argument("--docs", dest="docs", action="store_true", default=None,
                    help="write docs/benchmarks.md and the chart even for --quick or --only")
@@ -101,6 +104,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--recipients-count", type=int,
                    help="part 6: external recipients per message, 2-20 (5)")
     g.add_argument("--recipients-rounds", type=int, help="part 6: passes per side (3)")
+    g.add_argument("--backends-messages", type=int, help="part 7: messages per mail pass (100)")
+    g.add_argument("--backends-rounds", type=int, help="part 7: rounds per side and figure (2)")
+    g.add_argument("--backends-file-mb", type=int, help="part 7: download file size in MB (256)")
     args = p.parse_args(argv)
 
     full = {"mail_messages": 200, "mail_concurrency": 10, "mail_rounds": "3,3,1",
@@ -108,10 +114,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "wrk_seconds": 10, "wrk_rounds": 2, "wrk_connections": 16,
             "idle_connections": 1000, "idle_seconds": 30, "code_flooders": 8, "code_rounds": 3,
             "code_seconds": 10, "probe_gap": 0.02, "recipients_messages": 50,
-            "recipients_count": 5, "recipients_rounds": 3}
+            "recipients_count": 5, "recipients_rounds": 3, "backends_messages": 100,
+            "backends_rounds": 2, "backends_file_mb": 256}
     quick = dict(full, mail_messages=20, mail_rounds="1,1,1", milter_sizes="1MB:3,25MB:2,200MB:1", file_mb=64,
                  download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5, code_rounds=1,
-                 code_seconds=4, recipients_messages=20, recipients_rounds=1)
+                 code_seconds=4, recipients_messages=20, recipients_rounds=1,
+                 backends_messages=20, backends_rounds=1, backends_file_mb=64)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -130,7 +138,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                 else name
             if name not in PARTS:
                 p.error("unknown part %r (mail, milter, downloads, connections, codes, "
-                        "recipients or 1-6)" % name)
+                        "recipients, backends or 1-7)" % name)
             parts.append(name)
     args.parts = [x for x in PARTS if x in parts] if parts else list(PARTS)
     if not 2 <= args.recipients_count <= 20:
@@ -164,6 +172,7 @@ def main(argv: list[str]) -> int:
     import mail_throughput
     import code_flood
     import recipient_links
+    import backends
     import downloads
     import report
     from milter_message_size import harness, log
@@ -177,7 +186,8 @@ def main(argv: list[str]) -> int:
     need = {"mail": ["postfix", "smtp-source", "smtp-sink", "script"],
             "milter": ["postfix", "smtp-sink", "script"],
             "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"], "codes": [],
-            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"]}
+            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"],
+            "backends": ["postfix", "smtp-source", "smtp-sink", "script", "curl", "wrk", "node"]}
     missing = sorted({t for part in args.parts for t in need[part] if shutil.which(t) is None})
     if missing:
         raise SystemExit("missing %s: run contrib/install-deps.sh --with-bench" % ", ".join(missing))
@@ -230,6 +240,11 @@ def main(argv: list[str]) -> int:
             d = workdir / "recipients"
             d.mkdir(mode=0o755)
             results["recipients"] = recipient_links.run(args, d)
+        if "backends" in args.parts:
+            log("part 7: SQLite + files against PostgreSQL + S3, then two nodes against one")
+            d = workdir / "backends"
+            d.mkdir(mode=0o755)
+            results["backends"] = backends.run(args, d)
         ok = True
     finally:
         if args.keep or not ok:
