@@ -31,5 +31,6 @@ Runner add_resend_command(CLI::App& app, GlobalOptions& options);
 Runner add_stats_command(CLI::App& app, GlobalOptions& options);
 Runner add_events_command(CLI::App& app, GlobalOptions& options);
 Runner add_api_key_command(CLI::App& app, GlobalOptions& options);
+Runner add_migrate_command(CLI::App& app, GlobalOptions& options);
 
 }  // namespace attachgate::app

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add(add_stats_command);
   add(add_events_command);
   add(add_api_key_command);
+  add(add_migrate_command);
 
   try {
     app.parse(argc, argv);

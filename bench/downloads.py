@@ -139,6 +139,7 @@ class Attachgate:
     def __init__(self, workdir: Path, config: Path, seed_link: Path):
         self.service = harness.Milter(workdir, harness.DEFAULT_POLICY, role="web", config=config)
         self.seed_link = seed_link
+        self.seed_options: list[str] = []  # e.g. --config FILE: a store on PostgreSQL + S3
         self.link: dict = {}
         self.pid = 0
         self.claims = 0
@@ -148,7 +149,8 @@ class Attachgate:
         self.pid = self.service.web_pid()
 
     def seed(self, path: Path, max_downloads: int) -> dict:
-        run = subprocess.run([str(self.seed_link), str(self.service.state_dir), str(path),
+        run = subprocess.run([str(self.seed_link)] + self.seed_options + [
+                              str(self.service.state_dir), str(path),
                               b"bench.bin".hex(), str(max_downloads), "86400"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
         if run.returncode != 0:

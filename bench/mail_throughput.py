@@ -51,21 +51,24 @@ def write_text_message(path: Path, size: int) -> int:
     return path.stat().st_size
 
 
-def postfix_cpu_seconds(pf: harness.PrivatePostfix) -> float:
-    """CPU time of one Postfix instance: its master and every daemon under
-    it, live (utime + stime) or already exited and reaped (cutime + cstime).
-    The machine is shared, so whole-machine busy time would count other
-    people's work."""
-    pid = int((pf.dir / "queue" / "pid" / "master.pid").read_text().split()[0])
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every process under it, live (utime +
+    stime) or already exited and reaped (cutime + cstime). The machine is
+    shared, so whole-machine busy time would count other people's work."""
 
     def ticks(p: int) -> int:
         try:
             f = Path("/proc/%d/stat" % p).read_text().rsplit(")", 1)[1].split()
         except OSError:
-            return 0  # exited just now: counted in the master's cutime soon after
+            return 0  # exited just now: counted in the parent's cutime soon after
         return int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
 
     return (ticks(pid) + sum(ticks(c) for c in harness.child_pids(pid))) / mms.CLK_TCK
+
+
+def postfix_cpu_seconds(pf: harness.PrivatePostfix) -> float:
+    """CPU time of one Postfix instance: its master and every daemon under it."""
+    return tree_cpu_seconds(int((pf.dir / "queue" / "pid" / "master.pid").read_text().split()[0]))
 
 
 class MaillogFollower:

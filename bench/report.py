@@ -242,6 +242,8 @@ def markdown(r: dict, chart_name: str, analysis: str | None) -> str:
                                                       sorted(c["code_check_answers"].items()))), ""]
     if "recipients" in r:
         out += recipients_section(r["recipients"])
+    if "backends" in r:
+        out += backends_section(r["backends"], r)
     if "growth" in r:
         out += growth_section(r["growth"])
     if analysis:
@@ -286,6 +288,140 @@ def recipients_section(p: dict) -> list[str]:
                     row("notify CPU ms/msg", "notify_cpu_seconds_per_message", "%.1f", 1000),
                     row("Postfix CPU ms/msg", "postfix_cpu_seconds_per_message", "%.1f", 1000)]),
             ""]
+
+
+def backends_section(p: dict, r: dict) -> list[str]:
+    """Part 7: SQLite + files against PostgreSQL + S3, and two nodes against
+    one, with the CPU each engine spent, which is what limits the figures.
+    Names its own run, since it may be added to a report of another one."""
+    m, dl, land, two = p["mail"], p["downloads"], p["landing"], p["two_nodes"]
+    e = p["engines"]
+    mail_rows = []
+    for x in m["mixes"]:
+        ms, cpu, eng = x["messages_per_s"], x["milter_cpu_ms_per_message"], \
+            x["engines_cpu_ms_per_message"]["pg"]
+        mail_rows.append([x["mix"], "%.2f" % (x["wire_bytes_per_message"] / 1e6),
+                          "%.1f" % ms["sqlite"], "%.1f" % ms["pg"], "**%.2f**" % x["ratio"],
+                          "%.1f / %.1f" % (cpu["sqlite"], cpu["pg"]),
+                          "%.1f / %.1f / %.1f" % (eng["postgres"], eng["sigv4_front"],
+                                                  eng["s3rver"])])
+    dl_rows = []
+    for key in ("1_clients", "4_clients"):
+        x = dl[key]
+        mbs, web, eng = x["mb_per_s"], x["web_cpu_s_per_gb"], x["engines_cpu_s_per_gb"]
+        dl_rows.append(["%d" % x["clients"], "%.0f" % mbs["sqlite"], "%.0f" % mbs["pg"],
+                        "**%.2f**" % (mbs["pg"] / mbs["sqlite"]), "%.0f" % mbs["pg_direct"],
+                        "%.2f" % (mbs["pg_direct"] / mbs["sqlite"]),
+                        "%.2f / %.2f / %.2f" % (web["sqlite"], web["pg"], web["pg_direct"]),
+                        "%.2f / %.2f" % (eng["pg"]["sigv4_front"], eng["pg"]["s3rver"]),
+                        "%.2f" % eng["pg_direct"]["s3rver"]])
+    rq, lp99 = land["requests_per_s"], land["latency_ms_p99"]
+    tdl, tland = two["downloads"], two["landing"]
+    pg_ms = land["engines_cpu_ms_per_request"]["pg"]["postgres"]
+    return ["## 7. Back ends: SQLite + files against PostgreSQL + S3", "",
+            "`bench/backends.py`: one node keeps its catalog in SQLite and its blobs in files "
+            "(the default); the other in PostgreSQL (%s, started by tests/e2e/engines.py on "
+            "loopback, fsync %s) and S3 (s3rver %s on node %s, behind tests/e2e/"
+            "sigv4_front.py, which checks every request's SigV4 signature and payload hash). "
+            "Both sides, both engines and every client run on this one machine, taking turns, "
+            "%d round(s) per figure; medians. CPU is user+system time: PostgreSQL's is its "
+            "postmaster and backends, the front and s3rver are one process each."
+            % (e["postgres"].replace("postgres (PostgreSQL) ", ""),
+               "on" if p["postgres_fsync"] else "off", e["s3rver"], e["node"], m["rounds"]), "",
+            "Measured by `%s` on %s: revision %s, %s build; load average before %s, after %s."
+            % (r["command"], r["date"], r["attachgate"].get("git_head", "?"),
+               r["attachgate"].get("build_type", "?"), r["loadavg_before"],
+               r.get("loadavg_after", "?")), "",
+            "**Mail**: `smtp-source -s %d -m %d` into a private Postfix per side, each with "
+            "its own `attachgate milter` (over %s), relaying to `smtp-sink`; every message "
+            "carries one attachment that is offloaded (checked at the sink), so each is one "
+            "blob written and one catalog transaction. After the run the bucket held one "
+            "object per message sent to the PostgreSQL side (%d)."
+            % (m["concurrency"], m["messages"], m["milter_socket"], m["bucket_objects"]), "",
+            _table(["mix", "message MB", "msg/s SQLite + files", "msg/s PostgreSQL + S3",
+                    "ratio", "milter CPU ms/msg SQLite / PG", "PostgreSQL / front / s3rver "
+                    "CPU ms/msg"], mail_rows), "",
+            "**Downloads**: a %d MB file behind one link (seed_link `--config`, so stored as "
+            "each node stores it), 1 or 4 curl clients, only the `GET /t/{ticket}` timed; "
+            "MB/s over the batch's wall time. *Direct* is a third node on the same catalog "
+            "and bucket that reads s3rver without the front (s3rver accepts any signature "
+            "for its built-in key), to show what the front costs."
+            % (p["file_bytes"] // 1_000_000), "",
+            _table(["clients", "SQLite + files MB/s", "PostgreSQL + S3 MB/s", "ratio",
+                    "direct MB/s", "ratio", "web CPU s/GB SQLite / PG / direct",
+                    "front / s3rver CPU s/GB", "s3rver CPU s/GB direct"], dl_rows), "",
+            "**Landing page**: `wrk -c%d -d%ds` (two wrk processes of one thread, %d "
+            "connections each) on `GET /d/{token}`, which reads the link and records a "
+            "`viewed` event after the response."
+            % (land["connections"], land["seconds"], land["connections"] // 2), "",
+            _table(["", "SQLite + files", "PostgreSQL + S3", "ratio"],
+                   [["requests/s", "%.0f" % rq["sqlite"], "%.0f" % rq["pg"],
+                     "**%.2f**" % (rq["pg"] / rq["sqlite"])],
+                    ["latency p99 ms (the slower wrk)", "%.2f" % lp99["sqlite"],
+                     "%.2f" % lp99["pg"], ""],
+                    ["PostgreSQL CPU ms/request", "-", "%.3f" % pg_ms, ""]]), "",
+            "**Two nodes against one**, both on PostgreSQL + S3: node B is a second "
+            "`attachgate web` with its own state directory and the same master key file, "
+            "catalog and bucket. The client spreads the load: 4 download clients, 2 on each "
+            "node (against 4 on node A), and one wrk per node (against two on node A).", "",
+            _table(["", "one node", "two nodes", "ratio"],
+                   [["download MB/s, 4 clients", "%.0f" % tdl["mb_per_s"]["one"],
+                     "%.0f" % tdl["mb_per_s"]["two"],
+                     "**%.2f**" % (tdl["mb_per_s"]["two"] / tdl["mb_per_s"]["one"])],
+                    ["front CPU s/GB", "%.2f" % tdl["engines_cpu_s_per_gb"]["one"]["sigv4_front"],
+                     "%.2f" % tdl["engines_cpu_s_per_gb"]["two"]["sigv4_front"], ""],
+                    ["landing requests/s", "%.0f" % tland["requests_per_s"]["one"],
+                     "%.0f" % tland["requests_per_s"]["two"],
+                     "**%.2f**" % (tland["requests_per_s"]["two"] / tland["requests_per_s"]["one"])],
+                    ["PostgreSQL CPU ms/request",
+                     "%.3f" % tland["engines_cpu_ms_per_request"]["one"]["postgres"],
+                     "%.3f" % tland["engines_cpu_ms_per_request"]["two"]["postgres"], ""]]), "",
+            "**What limits these figures.**", ""] + backends_limits(p) + [""]
+
+
+def backends_limits(p: dict) -> list[str]:
+    """Part 7's limits, from the CPU each process spent on each figure."""
+    mix = {x["mix"]: x for x in p["mail"]["mixes"]}
+    big = mix.get("2MB-attachment") or p["mail"]["mixes"][-1]
+    eng = big["engines_cpu_ms_per_message"]["pg"]
+    four = p["downloads"]["4_clients"]
+    per_gb = four["web_cpu_s_per_gb"]["pg"] + four["engines_cpu_s_per_gb"]["pg"]["sigv4_front"] \
+        + four["engines_cpu_s_per_gb"]["pg"]["s3rver"]
+    land = p["landing"]
+    web_ms = land["web_cpu_ms_per_request"]
+    pg_ms = land["engines_cpu_ms_per_request"]["pg"]["postgres"]
+    return [
+        "- **One machine.** Both sides, both engines, Postfix and every client share this "
+        "machine's 2 CPUs (and other people's builds and runs: the machine is shared and "
+        "noisy), so a second node adds no CPU: two nodes against one measures what sharing "
+        "the catalog and the bucket costs, not how far two machines would scale. Ratios "
+        "taken in one run are what to compare.",
+        "- **Mail.** Per %s message the PostgreSQL side cost, besides the milter's %.1f ms, "
+        "%.1f ms of PostgreSQL, %.1f ms of the front and %.1f ms of s3rver: on 2 shared CPUs "
+        "that CPU is taken from Postfix and the milter. The milter also waits for each S3 "
+        "request and the commit (one advisory-locked transaction) on loopback."
+        % (big["mix"], big["milter_cpu_ms_per_message"]["pg"], eng["postgres"],
+           eng["sigv4_front"], eng["s3rver"]),
+        "- **Downloads.** Per GB sent from S3 to 4 clients, the web worker spent %.2f s, "
+        "the SigV4 front %.2f s and s3rver %.2f s of CPU (SQLite + files: the web worker "
+        "%.2f s): %.1f CPU s per GB on the serving side alone, which caps it near %.0f MB/s "
+        "on 2 CPUs before curl and the kernel's copies. s3rver (node.js, reading the object "
+        "file and answering through Koa) costs more than the front; reading s3rver "
+        "directly (*direct*) gave %.0f against %.0f MB/s. These are s3rver's and the "
+        "front's limits, not a real object store's; the file fits the page cache on both "
+        "sides." % (four["web_cpu_s_per_gb"]["pg"],
+                    four["engines_cpu_s_per_gb"]["pg"]["sigv4_front"],
+                    four["engines_cpu_s_per_gb"]["pg"]["s3rver"],
+                    four["web_cpu_s_per_gb"]["sqlite"], per_gb, 2000 / per_gb,
+                    four["mb_per_s"]["pg_direct"], four["mb_per_s"]["pg"]),
+        "- **Landing page.** Each view cost %.3f ms of PostgreSQL CPU (its reads, and the "
+        "`viewed` event, a write transaction under the advisory lock) and %.3f ms of the "
+        "web worker's (against %.3f ms on SQLite, where the catalog is in the process), "
+        "and every statement is a loopback round trip through libpq."
+        % (pg_ms, web_ms["pg"], web_ms["sqlite"]),
+        "- **PostgreSQL** runs with fsync on (as SQLite's catalog syncs), 32 MB of shared "
+        "buffers, on loopback with no network between node and database.",
+    ]
 
 
 GROWTH_KINDS = [("landing", "landing page GET /d/{token}"), ("claim", "claim POST /d/{token} (303)"),
@@ -452,6 +588,30 @@ def console_table(r: dict) -> str:
     if land:
         lines.append("%-*s  %12s  %10s  %s" % (w, "Landing page requests/s attachgate/nginx",
                                                "%.3f" % land["ratio"], "-", "(no target)"))
+    be = r.get("backends")
+    if be:
+        w = max(w, 52)
+        for x in be["mail"]["mixes"]:
+            lines.append("%-*s  %12s  %10s  %s" % (
+                w, "Mail msg/s PostgreSQL+S3/SQLite, %s" % x["mix"], "%.2f" % x["ratio"], "-",
+                "(%.1f / %.1f msg/s)" % (x["messages_per_s"]["pg"], x["messages_per_s"]["sqlite"])))
+        for key, x in be["downloads"].items():
+            mbs = x["mb_per_s"]
+            lines.append("%-*s  %12s  %10s  %s" % (
+                w, "Download MB/s PostgreSQL+S3/SQLite, %d client(s)" % x["clients"],
+                "%.2f" % (mbs["pg"] / mbs["sqlite"]), "-",
+                "(%.0f / %.0f MB/s; %.0f without the SigV4 front)"
+                % (mbs["pg"], mbs["sqlite"], mbs["pg_direct"])))
+        rq = be["landing"]["requests_per_s"]
+        lines.append("%-*s  %12s  %10s  %s" % (
+            w, "Landing requests/s PostgreSQL+S3/SQLite", "%.2f" % (rq["pg"] / rq["sqlite"]), "-",
+            "(%.0f / %.0f)" % (rq["pg"], rq["sqlite"])))
+        for key, label, unit in (("downloads", "Download MB/s, 4 clients", "mb_per_s"),
+                                 ("landing", "Landing requests/s", "requests_per_s")):
+            v = be["two_nodes"][key][unit]
+            lines.append("%-*s  %12s  %10s  %s" % (
+                w, "%s, two nodes/one (PostgreSQL+S3)" % label, "%.2f" % (v["two"] / v["one"]),
+                "-", "(%.0f / %.0f)" % (v["two"], v["one"])))
     rec = r.get("recipients")
     if rec:
         pr, sh = rec["per_recipient"], rec["shared"]

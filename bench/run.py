@@ -15,6 +15,9 @@
                  (4 recipient copies injected by the notify role) against "shared";
                  msg/s until all deliveries reached the sink, milter and notify CPU
                                                        (bench/recipient_links.py)
+  7 backends     one node on SQLite + files against one on PostgreSQL + S3 (mail
+                 10 KB / 2 MB, downloads 1 and 4 clients, landing pages), then two
+                 nodes against one on PostgreSQL + S3         (bench/backends.py)
   8 growth       p50/p99 of a landing page, a claim, a status page, /healthz,
                  `attachgate list` and the milter's catalog commit, and a purge's
                  time, as the catalog grows to 10^4, 10^5, 10^6 messages, on
@@ -41,23 +44,23 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients", "growth"]
-NUMBERS = {"1": "mail", "2": "milter", "3": "downloads", "4": "connections", "5": "codes",
-           "6": "recipients", "8": "growth"}
+PARTS = ["mail", "milter", "downloads", "connections", "codes", "recipients", "backends",
+         "growth"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run", description=__doc__.split("\n\n")[0] + " Runs, in order: "
-        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients, 8 growth.",
+        "1 mail, 2 milter, 3 downloads, 4 connections, 5 codes, 6 recipients, 7 backends, "
+        "8 growth.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--only", action="append", metavar="PART",
                    help="run only this part: mail, milter, downloads, connections, codes, recipients, "
-                        "growth or its number; "
+                        "backends, growth or 1-8; "
                         "repeat or comma-separate for several")
     p.add_argument("--quick", action="store_true",
-                   help="smaller counts for a smoke run (about 2.5 minutes); figures are noisy")
+                   help="smaller counts for a smoke run (about 4 minutes); figures are noisy")
     p.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
     p.add_argument("--docs", dest="docs", action="store_true", default=None,
                    help="write docs/benchmarks.md and the chart even for --quick or --only")
@@ -107,6 +110,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--recipients-count", type=int,
                    help="part 6: external recipients per message, 2-20 (5)")
     g.add_argument("--recipients-rounds", type=int, help="part 6: passes per side (3)")
+    g.add_argument("--backends-messages", type=int, help="part 7: messages per mail pass (100)")
+    g.add_argument("--backends-rounds", type=int, help="part 7: rounds per side and figure (2)")
+    g.add_argument("--backends-file-mb", type=int, help="part 7: download file size in MB (256)")
     g.add_argument("--growth-sizes", help="part 8: catalog sizes in messages (10000,100000,1000000)")
     g.add_argument("--growth-engines", help="part 8: sqlite, postgresql or both (sqlite,postgresql)")
     g.add_argument("--growth-probes", type=int, help="part 8: probe messages per size (200)")
@@ -120,13 +126,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "wrk_seconds": 10, "wrk_rounds": 2, "wrk_connections": 16,
             "idle_connections": 1000, "idle_seconds": 30, "code_flooders": 8, "code_rounds": 3,
             "code_seconds": 10, "probe_gap": 0.02, "recipients_messages": 50,
-            "recipients_count": 5, "recipients_rounds": 3,
+            "recipients_count": 5, "recipients_rounds": 3, "backends_messages": 100,
+            "backends_rounds": 2, "backends_file_mb": 256,
             "growth_sizes": "10000,100000,1000000", "growth_engines": "sqlite,postgresql",
             "growth_probes": 200, "growth_rounds": 2, "growth_list_runs": 20,
             "growth_commits": 200}
     quick = dict(full, mail_messages=20, mail_rounds="1,1,1", milter_sizes="1MB:3,25MB:2,200MB:1", file_mb=64,
                  download_rounds=1, wrk_seconds=3, wrk_rounds=1, idle_seconds=5, code_rounds=1,
                  code_seconds=4, recipients_messages=20, recipients_rounds=1,
+                 backends_messages=20, backends_rounds=1, backends_file_mb=64,
                  growth_sizes="1000,10000", growth_probes=50, growth_rounds=1,
                  growth_list_runs=5, growth_commits=50)
     for k, v in (quick if args.quick else full).items():
@@ -143,10 +151,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for item in args.only or []:
         for name in item.split(","):
             name = name.strip()
-            name = NUMBERS.get(name, name)
+            name = PARTS[int(name) - 1] if name.isdigit() and 1 <= int(name) <= len(PARTS) \
+                else name
             if name not in PARTS:
                 p.error("unknown part %r (mail, milter, downloads, connections, codes, "
-                        "recipients, growth or 1-6, 8)" % name)
+                        "recipients, backends, growth or 1-8)" % name)
             parts.append(name)
     args.parts = [x for x in PARTS if x in parts] if parts else list(PARTS)
     if not 2 <= args.recipients_count <= 20:
@@ -190,6 +199,7 @@ def main(argv: list[str]) -> int:
     import mail_throughput
     import code_flood
     import recipient_links
+    import backends
     import growth
     import downloads
     import report
@@ -204,7 +214,9 @@ def main(argv: list[str]) -> int:
     need = {"mail": ["postfix", "smtp-source", "smtp-sink", "script"],
             "milter": ["postfix", "smtp-sink", "script"],
             "downloads": ["nginx", "curl", "wrk"], "connections": ["curl"], "codes": [],
-            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"], "growth": []}
+            "recipients": ["postfix", "smtp-source", "smtp-sink", "script"],
+            "backends": ["postfix", "smtp-source", "smtp-sink", "script", "curl", "wrk", "node"],
+            "growth": []}
     missing = sorted({t for part in args.parts for t in need[part] if shutil.which(t) is None})
     if missing:
         raise SystemExit("missing %s: run contrib/install-deps.sh --with-bench" % ", ".join(missing))
@@ -257,6 +269,11 @@ def main(argv: list[str]) -> int:
             d = workdir / "recipients"
             d.mkdir(mode=0o755)
             results["recipients"] = recipient_links.run(args, d)
+        if "backends" in args.parts:
+            log("part 7: SQLite + files against PostgreSQL + S3, then two nodes against one")
+            d = workdir / "backends"
+            d.mkdir(mode=0o755)
+            results["backends"] = backends.run(args, d)
         if "growth" in args.parts:
             log("part 8: cost as the catalog grows to %s messages on %s"
                 % (", ".join(str(n) for n in args.growth_sizes), ", ".join(args.growth_engines)))

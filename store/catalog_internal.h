@@ -1,6 +1,6 @@
 // store/catalog_internal.h - statements shared by the catalog's source
 // files, run inside a transaction the caller holds. Not for use outside
-// store/catalog*.cc.
+// store/ (catalog*.cc, and migrate.cc, which reads a catalog as rows).
 #pragma once
 
 #include <optional>
@@ -13,6 +13,12 @@
 #include "store/sql.h"
 
 namespace attachgate::store {
+
+// The blob ids the catalog still needs: files not purged (a missing one
+// too: its blob may come back) and recipient copies (a sent one has none).
+inline constexpr const char* kBlobIdsInUseSql =
+    "SELECT blob_id FROM files WHERE state != 'purged'"
+    " UNION ALL SELECT blob_id FROM outbox WHERE blob_id IS NOT NULL";
 
 Status insert_event(Db& db, const EventRecord& event);
 // Seals the payload with sealer, bound to the new row; null: an Error.

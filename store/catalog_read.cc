@@ -262,10 +262,7 @@ Result<std::optional<MessageDetail>> Catalog::show_message(const std::string& id
 
 Result<std::vector<std::string>> Catalog::blob_ids_in_use() {
   std::lock_guard lock(read_mu_);
-  // A recipient copy's blob is in use until the copy has been sent.
-  Stmt st(reader_,
-          "SELECT blob_id FROM files WHERE state != 'purged'"
-          " UNION ALL SELECT blob_id FROM outbox WHERE blob_id IS NOT NULL");
+  Stmt st(reader_, kBlobIdsInUseSql);
   return collect<std::string>(st, [](const Stmt& s) { return s.text(0); });
 }
 

@@ -19,6 +19,19 @@ Result<Db> Db::open(const std::string& location, const std::optional<std::string
   return Db(std::move(c.value()));
 }
 
+Result<Db> Db::open_read_only(const std::string& location,
+                              const std::optional<std::string>& password) {
+  if (!is_postgres_url(location)) {
+    auto c = open_sqlite(location.starts_with("sqlite:") ? location.substr(7) : location, true);
+    if (!c) return c.error();
+    return Db(std::move(c.value()));
+  }
+  auto db = open(location, password);
+  if (!db) return db.error();
+  if (auto s = db->exec("SET default_transaction_read_only = on"); !s) return s.error();
+  return db;
+}
+
 Status Stmt::run() {
   auto r = step();
   if (!r) return r.error();

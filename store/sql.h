@@ -69,6 +69,11 @@ class Db {
   // SQLite file, written as a path or "sqlite:PATH".
   static Result<Db> open(const std::string& location,
                          const std::optional<std::string>& password = std::nullopt);
+  // The same, for reading only: a SQLite file is opened read-only (never
+  // created, never written, not even its journal mode), a PostgreSQL
+  // session is made read-only.
+  static Result<Db> open_read_only(const std::string& location,
+                                   const std::optional<std::string>& password = std::nullopt);
   static bool is_postgres_url(std::string_view location);
   explicit Db(std::unique_ptr<SqlConnection> c) : c_(std::move(c)) {}
   Db(Db&&) noexcept = default;
@@ -130,7 +135,7 @@ class Transaction {
 };
 
 // The engines' drivers.
-Result<std::unique_ptr<SqlConnection>> open_sqlite(const std::string& path);
+Result<std::unique_ptr<SqlConnection>> open_sqlite(const std::string& path, bool read_only = false);
 Result<std::unique_ptr<SqlConnection>> open_postgres(const std::string& url,
                                                      const std::optional<std::string>& password);
 

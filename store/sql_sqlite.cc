@@ -78,16 +78,20 @@ class SqliteConnection final : public SqlConnection {
 
 }  // namespace
 
-Result<std::unique_ptr<SqlConnection>> open_sqlite(const std::string& path) {
+Result<std::unique_ptr<SqlConnection>> open_sqlite(const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const int mode = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_FULLMUTEX, nullptr);
   auto connection = std::make_unique<SqliteConnection>(raw);
   if (rc != SQLITE_OK)
     return make_error("cannot open catalog " + path + ": " +
                       (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   sqlite3_busy_timeout(raw, 10000);
   sqlite3_extended_result_codes(raw, 1);
+  if (read_only) {
+    if (auto s = connection->exec("PRAGMA query_only = ON"); !s)
+      return make_error("cannot open catalog " + path + ": " + s.error().message);
+  }
   return std::unique_ptr<SqlConnection>(std::move(connection));
 }
 

@@ -374,6 +374,34 @@ class S3Server:
         return sorted(p.name for p in uploads.iterdir()) if uploads.is_dir() else []
 
 
+def config_on_engines(config_text: str, credentials: Path, pg: Postgres | None = None,
+                      s3: S3Server | None = None, prefix: str = "blobs",
+                      endpoint: str | None = None, key: tuple[str, str] | None = None,
+                      database: str | None = None) -> str:
+    """config_text with [catalog] on pg (its database, or `database`) and
+    [blobs] in s3 under prefix, the key pair written to credentials (0600).
+    endpoint and key, when given, replace the front's and the configured
+    pair (e.g. s3rver's own port and built-in key, which bypass the SigV4
+    check)."""
+    if s3 is not None:
+        access, secret = key or (s3.access_key, s3.secret_key)
+        write_secret(credentials, "%s\n%s\n" % (access, secret))
+        url = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, prefix, endpoint or s3.endpoint,
+                                                    s3.region)
+        if "\n[blobs]\n" not in config_text:
+            raise ValueError("the config has no [blobs] section")
+        config_text = config_text.replace("\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
+                                          % (json.dumps(url), json.dumps(str(credentials))), 1)
+    if pg is not None:
+        if "\n[catalog]\n" not in config_text:
+            raise ValueError("the config has no [catalog] section")
+        url = pg.url if database is None else pg.url.replace("/%s?" % pg.database, "/%s?" % database)
+        config_text = config_text.replace(
+            "\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n"
+            % (json.dumps(url), json.dumps(str(pg.password_file))), 1)
+    return config_text
+
+
 # ------------------------------------------------------------ test case ----
 
 class EnginesMixin:
@@ -394,32 +422,10 @@ class EnginesMixin:
 
     def on_engines(self, config_text: str, pg: Postgres | None = None,
                    s3: S3Server | None = None, prefix: str = "blobs") -> str:
-        return on_engines(config_text, self.workdir, pg, s3, prefix)
-
-
-def on_engines(config_text: str, secrets_dir: Path, pg: Postgres | None = None,
-               s3: S3Server | None = None, prefix: str = "blobs",
-               database: str | None = None) -> str:
-    """config_text (the shipped attachgate.toml, say) with [catalog] on pg
-    (its own database, or `database`) and [blobs] in s3 under prefix, the
-    password and key pair in 0600 files in secrets_dir: as an admin
-    configures a node of a scale-out pair."""
-    if s3 is not None:
-        credentials = write_secret(secrets_dir / "s3.credentials",
-                                   "%s\n%s\n" % (s3.access_key, s3.secret_key))
-        url = "s3://%s/%s?endpoint=%s&region=%s" % (s3.bucket, prefix, s3.endpoint, s3.region)
-        if "\n[blobs]\n" not in config_text:
-            raise AssertionError("the config has no [blobs] section to point at S3")
-        config_text = config_text.replace("\n[blobs]\n", "\n[blobs]\nurl = %s\ncredentials_file = %s\n"
-                                          % (json.dumps(url), json.dumps(str(credentials))), 1)
-    if pg is not None:
-        url = pg.url if database is None else pg.url.replace("/%s?" % pg.database, "/%s?" % database)
-        if "\n[catalog]\n" not in config_text:
-            raise AssertionError("the config has no [catalog] section to point at PostgreSQL")
-        config_text = config_text.replace(
-            "\n[catalog]\n", "\n[catalog]\nurl = %s\npassword_file = %s\n"
-            % (json.dumps(url), json.dumps(str(pg.password_file))), 1)
-    return config_text
+        """config_text (the shipped attachgate.toml, say) with [catalog] on
+        pg and [blobs] in s3 under prefix, the password and key pair in 0600
+        files: as an admin configures a node of a scale-out pair."""
+        return config_on_engines(config_text, self.workdir / "s3.credentials", pg, s3, prefix)
 
 
 class SharedEngines:
@@ -462,7 +468,8 @@ class SharedEngines:
             self.pg.sql("CREATE DATABASE %s OWNER %s" % (name, self.pg.role), user=PG_USER,
                         database="postgres")
             self.databases.add(name)
-        return on_engines(config_text, self.dir, self.pg, self.s3, prefix=name, database=name)
+        return config_on_engines(config_text, self.dir / "s3.credentials", self.pg, self.s3,
+                                 prefix=name, database=name)
 
 
 class EnginesTestCase(EnginesMixin, E2ETestCase):

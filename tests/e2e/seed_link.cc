@@ -4,13 +4,13 @@
 // link. The milter makes links from mail; tests that need a file of a given
 // size or name, a short expiry or a known access code use this instead.
 //
-//   seed_link STATE_DIR FILE NAME_HEX MAX_DOWNLOADS EXPIRES_IN_SECONDS [CODE]
+//   seed_link [--config FILE] STATE_DIR FILE NAME_HEX MAX_DOWNLOADS EXPIRES_IN_SECONDS [CODE]
 //     prints {"token":..., "pixel":..., "file_id":..., "queue_id":...}
 //   seed_link --hash-code CODE
 //     prints the crypto_pwhash string for CODE (a test sets a known code on
 //     a link the milter made; the sender learns codes from receipts, which
 //     are not built yet)
-//   seed_link --recipients STATE_DIR ADDR...
+//   seed_link [--config FILE] --recipients STATE_DIR ADDR...
 //     one message with two small files and a status page; each ADDR gets a
 //     link of its own, except one written as internal:ADDR, who got the
 //     attachment in the mail. Each recipient's delivery is recorded. Prints
@@ -18,6 +18,9 @@
 //      "links":{ADDR:{"token":..., "pixel":...}, ...}}
 //
 // The name comes as hex so a test can pass CR, LF and invalid UTF-8.
+// With --config, the store is opened as attachgate opens it from that
+// service config (master_key_file, [catalog] and [blobs]: PostgreSQL and S3
+// too), with STATE_DIR as its state_dir.
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -27,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/service_config.h"
 #include "store/secrets.h"
 #include "store/store.h"
 
@@ -37,6 +41,18 @@ using namespace attachgate;
 int fail(const std::string& what) {
   std::fprintf(stderr, "seed_link: %s\n", what.c_str());
   return 1;
+}
+
+// The service config's store, or the state directory's defaults without one.
+Result<std::unique_ptr<store::Store>> open_store(const std::string& state_dir,
+                                                 const std::string& config_path) {
+  if (config_path.empty()) return store::Store::open(state_dir);
+  auto loaded = config::load_service_config(config_path);
+  if (!loaded.ok()) return make_error(config::format_problems(loaded.problems));
+  const config::ServiceConfig& c = *loaded.value;
+  return store::Store::open(state_dir, c.master_key_file,
+                            {c.catalog_url, c.catalog_password_file},
+                            {c.blobs_url, c.blobs_credentials_file});
 }
 
 bool from_hex(const std::string& hex, std::string& out) {
@@ -51,12 +67,12 @@ bool from_hex(const std::string& hex, std::string& out) {
   return true;
 }
 
-int seed(int argc, char** argv) {
+int seed(int argc, char** argv, const std::string& config_path) {
   std::string name;
   if (!from_hex(argv[3], name)) return fail("NAME_HEX is not hex");
   const int max_downloads = std::atoi(argv[4]);
   const long expires_in = std::atol(argv[5]);
-  auto opened = store::Store::open(argv[1]);
+  auto opened = open_store(argv[1], config_path);
   if (!opened) return fail(opened.error().message);
   store::Store& s = **opened;
 
@@ -106,8 +122,8 @@ int seed(int argc, char** argv) {
 
 // What a milter with links per recipient records, for the status page's
 // tests: no mail is involved, so delivery events are written here.
-int seed_recipients(int argc, char** argv) {
-  auto opened = store::Store::open(argv[2]);
+int seed_recipients(int argc, char** argv, const std::string& config_path) {
+  auto opened = open_store(argv[2], config_path);
   if (!opened) return fail(opened.error().message);
   store::Store& s = **opened;
   store::Offload o;
@@ -165,7 +181,15 @@ int seed_recipients(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 4 && std::string(argv[1]) == "--recipients") return seed_recipients(argc, argv);
+  std::string config_path;
+  if (argc >= 3 && std::string(argv[1]) == "--config") {
+    config_path = argv[2];
+    argv[2] = argv[0];  // the rest as if the option were not there
+    argc -= 2;
+    argv += 2;
+  }
+  if (argc >= 4 && std::string(argv[1]) == "--recipients")
+    return seed_recipients(argc, argv, config_path);
   if (argc == 3 && std::string(argv[1]) == "--hash-code") {
     store::init_sodium();
     auto hash = store::hash_access_code(argv[2]);
@@ -174,8 +198,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc != 6 && argc != 7)
-    return fail("usage: seed_link STATE_DIR FILE NAME_HEX MAX_DOWNLOADS EXPIRES_IN [CODE]\n"
+    return fail("usage: seed_link [--config FILE] STATE_DIR FILE NAME_HEX MAX_DOWNLOADS "
+                "EXPIRES_IN [CODE]\n"
                 "       seed_link --hash-code CODE\n"
-                "       seed_link --recipients STATE_DIR ADDR... (internal:ADDR: no link)");
-  return seed(argc, argv);
+                "       seed_link [--config FILE] --recipients STATE_DIR ADDR... "
+                "(internal:ADDR: no link)");
+  return seed(argc, argv, config_path);
 }
